@@ -1,0 +1,282 @@
+"""The evidence bundle on disk (contract ``loadcert/v1``), loaded lazily and once.
+
+Each file is read, parsed and validated the first time a gate asks for it; the parsed value
+(or the :class:`EvidenceError` explaining why it is unusable) is cached, so a broken file
+blocks exactly the gates that need it and nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+from typing import Any, TypeVar
+
+from pytest_loadcert.cluster import ClusterSnapshot, parse_cluster
+from pytest_loadcert.errors import EvidenceError
+from pytest_loadcert.hashing import sha256_bytes, sha256_file
+from pytest_loadcert.jsonio import read_bytes, read_json
+from pytest_loadcert.k6summary import K6Summary, parse_summary
+from pytest_loadcert.observability import Span, TimeRange, grafana_range, otel_spans
+from pytest_loadcert.prometheus import PrometheusEvidence, parse_prometheus
+from pytest_loadcert.schema import validate
+from pytest_loadcert.timeutil import parse_utc
+
+MANIFEST = "loadcert.json"
+CLUSTER = "cluster/kubernetes.json"
+GRAFANA = "observability/grafana.json"
+OTEL = "observability/otel-traces.json"
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """``loadcert.json``, validated."""
+
+    rel: str
+    raw: dict[str, Any]
+    digest: str  # sha256 of the manifest's bytes: the bundle digest
+    created_at: datetime
+    cluster_collected_at: datetime
+
+    @property
+    def run_id(self) -> str:
+        return str(self.raw["run_id"])
+
+    @property
+    def environment(self) -> str:
+        return str(self.raw["environment"])
+
+    @property
+    def git(self) -> dict[str, Any]:
+        return dict(self.raw["git"])
+
+    @property
+    def files(self) -> dict[str, str]:
+        return dict(self.raw["files"])
+
+    @property
+    def images(self) -> list[dict[str, str]]:
+        return list(self.raw["artifacts"]["images"])
+
+    def artifact(self, key: str) -> dict[str, str]:
+        """``artifacts.<key>`` (``k6_script`` or ``k8s_manifest``)."""
+        return dict(self.raw["artifacts"][key])
+
+
+@dataclass(frozen=True)
+class StageRun:
+    """``stages/<stage>/stage.json``: what ran and when."""
+
+    rel: str
+    name: str
+    start: datetime
+    end: datetime
+    exit_code: int
+    k6_version: str
+    target_vus: int | None
+
+    @property
+    def duration_s(self) -> float:
+        return (self.end - self.start).total_seconds()
+
+
+def stage_dir(stage: str) -> str:
+    return f"stages/{stage}"
+
+
+def unsafe_path_reason(rel: str) -> str | None:
+    """Why ``rel`` cannot name a file inside the bundle, or None when it can."""
+    if not rel or "\\" in rel or "\x00" in rel:
+        return "is not a plain relative '/'-separated path"
+    if rel.startswith("/") or (len(rel) > 1 and rel[1] == ":"):
+        return "is an absolute path"
+    parts = PurePosixPath(rel).parts
+    if any(part in ("..", ".") for part in rel.split("/")) or "" in rel.split("/"):
+        return "leaves the bundle or is not normalised ('..', '.', '//')"
+    if not parts:
+        return "is empty"
+    return None
+
+
+class Bundle:
+    """An evidence directory; every accessor raises :class:`EvidenceError` when unusable."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._cache: dict[str, object] = {}
+
+    # ------------------------------------------------------------------ plumbing
+    def _once(self, key: str, load: Callable[[], T]) -> T:
+        if key not in self._cache:
+            try:
+                self._cache[key] = load()
+            except EvidenceError as exc:
+                self._cache[key] = exc
+        value = self._cache[key]
+        if isinstance(value, EvidenceError):
+            raise value
+        return value  # type: ignore[return-value]
+
+    def path(self, rel: str) -> Path:
+        """The on-disk path of ``rel``; refuses a path that leaves the bundle."""
+        reason = unsafe_path_reason(rel)
+        if reason is not None:
+            raise EvidenceError(rel, "", reason)
+        target = self.root / rel
+        root = self.root.resolve()
+        try:
+            resolved = target.resolve()
+        except OSError as exc:
+            raise EvidenceError(rel, "", f"cannot be resolved ({exc})") from None
+        if root != resolved and root not in resolved.parents:
+            raise EvidenceError(rel, "", "resolves outside the bundle (symbolic link)")
+        return target
+
+    def read_json(self, rel: str) -> Any:
+        return read_json(self.path(rel), rel)
+
+    def exists(self, rel: str) -> bool:
+        return os.path.lexists(self.root / rel)
+
+    # ------------------------------------------------------------------ files
+    def manifest(self) -> Manifest:
+        return self._once(MANIFEST, self._load_manifest)
+
+    def _load_manifest(self) -> Manifest:
+        if not self.root.is_dir():
+            raise EvidenceError(str(self.root), "", "is not a directory")
+        data = read_bytes(self.path(MANIFEST), MANIFEST)
+        from pytest_loadcert.jsonio import parse_json
+
+        document = parse_json(data, MANIFEST)
+        validate("loadcert", document, MANIFEST)
+        created = parse_utc(document["created_at"])
+        collected = parse_utc(document["cluster"]["collected_at"])
+        if created is None:
+            raise EvidenceError(MANIFEST, "created_at", "is not a valid RFC 3339 UTC time")
+        if collected is None:
+            raise EvidenceError(MANIFEST, "cluster.collected_at", "is not a valid RFC 3339 UTC time")
+        for rel in document["files"]:
+            reason = unsafe_path_reason(rel)
+            if reason is not None:
+                raise EvidenceError(MANIFEST, f"files[{rel!r}]", reason)
+        return Manifest(MANIFEST, document, sha256_bytes(data), created, collected)
+
+    def stage_run(self, stage: str) -> StageRun:
+        return self._once(f"run:{stage}", lambda: self._load_stage_run(stage))
+
+    def _load_stage_run(self, stage: str) -> StageRun:
+        rel = f"{stage_dir(stage)}/stage.json"
+        if not self.exists(stage_dir(stage)):
+            raise EvidenceError(stage_dir(stage), "", "is missing: the stage has no evidence")
+        document = self.read_json(rel)
+        validate("stage", document, rel)
+        if document["stage"] != stage:
+            raise EvidenceError(rel, "stage", f"is {document['stage']!r}, not {stage!r}")
+        start = parse_utc(document["start_time"])
+        end = parse_utc(document["end_time"])
+        if start is None:
+            raise EvidenceError(rel, "start_time", "is not a valid RFC 3339 UTC time")
+        if end is None:
+            raise EvidenceError(rel, "end_time", "is not a valid RFC 3339 UTC time")
+        return StageRun(
+            rel, stage, start, end, document["k6_exit_code"], document["k6_version"],
+            document.get("target_vus"),
+        )
+
+    def summary_files(self, stage: str) -> list[str]:
+        """``k6-summary.json``, or the shards ``k6-summary.<shard>.json`` (never both)."""
+        directory = self.root / stage_dir(stage)
+        if not directory.is_dir():
+            raise EvidenceError(stage_dir(stage), "", "is missing: the stage has no evidence")
+        names = sorted(
+            entry.name for entry in os.scandir(directory)
+            if entry.name.startswith("k6-summary.") and entry.name.endswith(".json")
+        )
+        single = "k6-summary.json" in names
+        if single and len(names) > 1:
+            raise EvidenceError(
+                stage_dir(stage), "", "holds both k6-summary.json and shard summaries"
+            )
+        if not names:
+            raise EvidenceError(f"{stage_dir(stage)}/k6-summary.json", "", "is missing")
+        return [f"{stage_dir(stage)}/{name}" for name in names]
+
+    def summaries(self, stage: str) -> tuple[K6Summary, ...]:
+        def load() -> tuple[K6Summary, ...]:
+            return tuple(parse_summary(self.read_json(rel), rel) for rel in self.summary_files(stage))
+
+        return self._once(f"k6:{stage}", load)
+
+    def prometheus(self, stage: str) -> PrometheusEvidence:
+        def load() -> PrometheusEvidence:
+            rel = f"{stage_dir(stage)}/prometheus.json"
+            evidence = parse_prometheus(self.read_json(rel), rel)
+            if evidence.stage != stage:
+                raise EvidenceError(rel, "stage", f"is {evidence.stage!r}, not {stage!r}")
+            return evidence
+
+        return self._once(f"prom:{stage}", load)
+
+    def cluster(self) -> ClusterSnapshot:
+        return self._once(CLUSTER, lambda: parse_cluster(self.read_json(CLUSTER), CLUSTER))
+
+    def grafana(self) -> TimeRange:
+        return self._once(GRAFANA, lambda: grafana_range(self.read_json(GRAFANA), GRAFANA))
+
+    def otel(self) -> list[Span]:
+        return self._once(OTEL, lambda: otel_spans(read_bytes(self.path(OTEL), OTEL), OTEL))
+
+    # ------------------------------------------------------------------ integrity
+    def integrity_problems(self) -> list[str]:
+        """Every difference between the manifest's ``files`` and the bundle on disk."""
+        manifest = self.manifest()
+        problems: list[str] = []
+        recorded = manifest.files
+        on_disk, odd = self._walk()
+        problems.extend(odd)
+        lowered: dict[str, str] = {}
+        for rel in sorted(set(recorded) | set(on_disk)):
+            other = lowered.setdefault(rel.lower(), rel)
+            if other != rel:
+                problems.append(f"{rel}: differs from {other} only in case")
+        for rel in sorted(recorded):
+            if rel == MANIFEST:
+                problems.append(f"{MANIFEST}: files lists the manifest itself")
+                continue
+            if rel not in on_disk:
+                problems.append(f"{rel}: listed in {MANIFEST} files but not a regular file in the bundle")
+                continue
+            actual = sha256_file(self.root / rel)
+            if actual != recorded[rel]:
+                problems.append(f"{rel}: sha256 is {actual}, {MANIFEST} records {recorded[rel]}")
+        for rel in sorted(set(on_disk) - set(recorded)):
+            problems.append(f"{rel}: in the bundle but not in {MANIFEST} files")
+        return problems
+
+    def _walk(self) -> tuple[set[str], list[str]]:
+        files: set[str] = set()
+        odd: list[str] = []
+        for dirpath, dirnames, filenames in os.walk(self.root, followlinks=False):
+            base = Path(dirpath)
+            for name in sorted(dirnames):
+                if (base / name).is_symlink():
+                    odd.append(f"{(base / name).relative_to(self.root).as_posix()}: is a symbolic link")
+            for name in sorted(filenames):
+                full = base / name
+                rel = full.relative_to(self.root).as_posix()
+                if rel == MANIFEST:
+                    continue
+                mode = os.lstat(full).st_mode
+                if stat.S_ISLNK(mode):
+                    odd.append(f"{rel}: is a symbolic link")
+                elif not stat.S_ISREG(mode):
+                    odd.append(f"{rel}: is not a regular file")
+                else:
+                    files.add(rel)
+        return files, odd

@@ -1,0 +1,283 @@
+"""The live cluster snapshot (``cluster/kubernetes.json``): a v1 List as ``kubectl get -o json``
+prints it, and the readiness facts the gates judge.
+
+Readiness is scoped to the certification workloads named in the profile: a pod counts when
+it is owned by a required Deployment (through its ReplicaSet) or StatefulSet. Pods of Jobs,
+CronJobs and anything else are ignored, whatever their labels say.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from pytest_loadcert.errors import EvidenceError
+
+DIGEST_IN_IMAGE_ID = re.compile(r"(sha256:[0-9a-f]{64})$")
+
+
+@dataclass(frozen=True)
+class ClusterSnapshot:
+    """Items of the List, indexed by kind and name."""
+
+    rel: str
+    items: tuple[dict[str, Any], ...]
+
+    def of_kind(self, kind: str) -> list[dict[str, Any]]:
+        """Items of ``kind`` in List order."""
+        return [item for item in self.items if item["kind"] == kind]
+
+    def get(self, kind: str, name: str) -> dict[str, Any] | None:
+        """The item of ``kind`` called ``name``, or None."""
+        for item in self.items:
+            if item["kind"] == kind and item["metadata"]["name"] == name:
+                return item
+        return None
+
+    def where(self, item: dict[str, Any]) -> str:
+        """A JSON path naming ``item``."""
+        return f"items[{self.items.index(item)}]"
+
+    def namespaces(self) -> set[str]:
+        """Every namespace an item names."""
+        return {
+            item["metadata"]["namespace"]
+            for item in self.items
+            if isinstance(item["metadata"].get("namespace"), str)
+        }
+
+
+def parse_cluster(document: Any, rel: str) -> ClusterSnapshot:
+    """Check the List's shape; every item needs apiVersion, kind and metadata.name."""
+    if not isinstance(document, dict):
+        raise EvidenceError(rel, "", "is not a JSON object; expected a v1 List")
+    if document.get("kind") != "List" or document.get("apiVersion") != "v1":
+        raise EvidenceError(rel, "kind", 'must be "List" with apiVersion "v1" (kubectl get -o json)')
+    items = document.get("items")
+    if not isinstance(items, list):
+        raise EvidenceError(rel, "items", "is missing or not a list")
+    for index, item in enumerate(items):
+        where = f"items[{index}]"
+        if not isinstance(item, dict):
+            raise EvidenceError(rel, where, "must be an object")
+        for key in ("apiVersion", "kind"):
+            if not isinstance(item.get(key), str):
+                raise EvidenceError(rel, f"{where}.{key}", "is missing")
+        metadata = item.get("metadata")
+        if not isinstance(metadata, dict) or not isinstance(metadata.get("name"), str):
+            raise EvidenceError(rel, f"{where}.metadata.name", "is missing")
+        for key in ("spec", "status"):
+            if key in item and not isinstance(item[key], dict):
+                raise EvidenceError(rel, f"{where}.{key}", "must be an object")
+    return ClusterSnapshot(rel, tuple(items))
+
+
+# ----------------------------------------------------------------------------- facts
+
+
+@dataclass(frozen=True)
+class Check:
+    """A readiness fact: ``ok`` with an explanation, or an evidence problem (``blocked``)."""
+
+    ok: bool
+    observed: str
+    required: str
+    source: str
+
+
+def _int(item: dict[str, Any], snapshot: ClusterSnapshot, path: tuple[str, ...], default: int | None) -> int:
+    node: Any = item
+    for key in path:
+        if not isinstance(node, dict) or key not in node:
+            if default is None:
+                raise EvidenceError(snapshot.rel, f"{snapshot.where(item)}.{'.'.join(path)}", "is missing")
+            return default
+        node = node[key]
+    if isinstance(node, bool) or not isinstance(node, int) or node < 0:
+        raise EvidenceError(
+            snapshot.rel, f"{snapshot.where(item)}.{'.'.join(path)}", "must be a non-negative integer"
+        )
+    return node
+
+
+def replicas_ready(snapshot: ClusterSnapshot, kind: str, name: str) -> Check:
+    """A Deployment or StatefulSet: present, at least one replica wanted, all of them ready."""
+    item = snapshot.get(kind, name)
+    label = f"{kind.lower()}/{name}"
+    if item is None:
+        return Check(False, f"{label} is not in the snapshot", "present and ready", snapshot.rel)
+    where = snapshot.where(item)
+    desired = _int(item, snapshot, ("spec", "replicas"), 1)
+    # Kubernetes omits readyReplicas when no replica is ready: absent means none.
+    ready = _int(item, snapshot, ("status", "readyReplicas"), 0)
+    generation = item["metadata"].get("generation")
+    observed_gen = (item.get("status") or {}).get("observedGeneration")
+    source = f"{snapshot.rel} {where}"
+    if desired < 1:
+        return Check(False, f"{label} is scaled to 0 replicas", ">= 1 replica", source)
+    if isinstance(generation, int) and isinstance(observed_gen, int) and observed_gen < generation:
+        return Check(
+            False, f"{label} status is for generation {observed_gen}, spec is {generation}",
+            "controller caught up", source,
+        )
+    return Check(ready >= desired, f"{ready}/{desired} replicas ready", f"{desired}/{desired}", source)
+
+
+def hpa_active(snapshot: ClusterSnapshot, name: str) -> Check:
+    """An HPA: present, able to scale and actively scaling, at or above its minimum."""
+    item = snapshot.get("HorizontalPodAutoscaler", name)
+    if item is None:
+        return Check(False, f"hpa/{name} is not in the snapshot", "present", snapshot.rel)
+    source = f"{snapshot.rel} {snapshot.where(item)}"
+    minimum = _int(item, snapshot, ("spec", "minReplicas"), 1)
+    current = _int(item, snapshot, ("status", "currentReplicas"), None)
+    conditions = {
+        c.get("type"): c.get("status")
+        for c in (item.get("status") or {}).get("conditions") or []
+        if isinstance(c, dict)
+    }
+    for condition in ("AbleToScale", "ScalingActive"):
+        if conditions.get(condition) == "False":
+            return Check(False, f"hpa/{name} condition {condition} is False", f"{condition} True", source)
+    return Check(
+        current >= minimum, f"{current} current replicas", f">= minReplicas {minimum}", source
+    )
+
+
+def pdb_healthy(snapshot: ClusterSnapshot, name: str) -> Check:
+    """A PodDisruptionBudget: present, current healthy pods at least the desired count."""
+    item = snapshot.get("PodDisruptionBudget", name)
+    if item is None:
+        return Check(False, f"pdb/{name} is not in the snapshot", "present", snapshot.rel)
+    source = f"{snapshot.rel} {snapshot.where(item)}"
+    current = _int(item, snapshot, ("status", "currentHealthy"), None)
+    desired = _int(item, snapshot, ("status", "desiredHealthy"), None)
+    return Check(current >= desired, f"{current} healthy", f">= desiredHealthy {desired}", source)
+
+
+def service_endpoints(snapshot: ClusterSnapshot, name: str) -> Check:
+    """A Service with at least one ready endpoint (Endpoints or EndpointSlices)."""
+    service = snapshot.get("Service", name)
+    if service is None:
+        return Check(False, f"service/{name} is not in the snapshot", "present", snapshot.rel)
+    endpoints = snapshot.of_kind("Endpoints")
+    slices = snapshot.of_kind("EndpointSlice")
+    if not endpoints and not slices:
+        raise EvidenceError(
+            snapshot.rel, "items", "holds no Endpoints or EndpointSlices: service readiness unknown"
+        )
+    ready = 0
+    sources: list[str] = []
+    entry = snapshot.get("Endpoints", name)
+    if entry is not None:
+        sources.append(snapshot.where(entry))
+        for subset in entry.get("subsets") or []:
+            if isinstance(subset, dict):
+                ready += len([a for a in subset.get("addresses") or [] if isinstance(a, dict)])
+    for slice_ in slices:
+        labels = slice_["metadata"].get("labels") or {}
+        if labels.get("kubernetes.io/service-name") != name:
+            continue
+        sources.append(snapshot.where(slice_))
+        for endpoint in slice_.get("endpoints") or []:
+            conditions = endpoint.get("conditions") if isinstance(endpoint, dict) else None
+            # Only an explicit ready=true counts; unknown is not ready.
+            if isinstance(conditions, dict) and conditions.get("ready") is True:
+                ready += 1
+    source = f"{snapshot.rel} {', '.join(sources) or 'items'}"
+    return Check(ready > 0, f"{ready} ready endpoint address(es)", ">= 1", source)
+
+
+def _owner(pod: dict[str, Any]) -> tuple[str, str] | None:
+    for ref in pod["metadata"].get("ownerReferences") or []:
+        if isinstance(ref, dict) and ref.get("controller", True):
+            return str(ref.get("kind")), str(ref.get("name"))
+    return None
+
+
+def certification_pods(
+    snapshot: ClusterSnapshot, deployments: tuple[str, ...], statefulsets: tuple[str, ...]
+) -> list[tuple[str, dict[str, Any]]]:
+    """Pods owned by a required workload, as (workload label, pod).
+
+    A Deployment's pod is owned by a ReplicaSet named ``<deployment>-<pod-template-hash>``;
+    when the ReplicaSet is in the snapshot its own owner reference decides.
+    """
+    replica_sets: dict[str, str] = {}
+    for rs in snapshot.of_kind("ReplicaSet"):
+        owner = _owner(rs)
+        if owner and owner[0] == "Deployment":
+            replica_sets[rs["metadata"]["name"]] = owner[1]
+    pods: list[tuple[str, dict[str, Any]]] = []
+    for pod in snapshot.of_kind("Pod"):
+        owner = _owner(pod)
+        if owner is None:
+            continue
+        kind, name = owner
+        if kind == "StatefulSet" and name in statefulsets:
+            pods.append((f"statefulset/{name}", pod))
+        elif kind == "ReplicaSet":
+            deployment = replica_sets.get(name)
+            if deployment is None:
+                template_hash = (pod["metadata"].get("labels") or {}).get("pod-template-hash")
+                if template_hash and name.endswith(f"-{template_hash}"):
+                    deployment = name[: -len(template_hash) - 1]
+            if deployment in deployments:
+                pods.append((f"deployment/{deployment}", pod))
+    return pods
+
+
+def pod_not_ready_reason(pod: dict[str, Any]) -> str | None:
+    """Why a certification pod is not Running and ready, or None when it is."""
+    status = pod.get("status") or {}
+    name = pod["metadata"]["name"]
+    phase = status.get("phase")
+    if phase != "Running":
+        return f"pod {name} is {phase or 'without a phase'}"
+    conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or [] if isinstance(c, dict)}
+    if conditions.get("Ready") != "True":
+        return f"pod {name} condition Ready is {conditions.get('Ready', 'absent')}"
+    spec_containers = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or [] if isinstance(c, dict)]
+    statuses = {s.get("name"): s for s in status.get("containerStatuses") or [] if isinstance(s, dict)}
+    if not statuses:
+        return f"pod {name} has no containerStatuses"
+    for container in spec_containers or list(statuses):
+        entry = statuses.get(container)
+        if entry is None:
+            return f"pod {name} container {container} has no status"
+        if entry.get("ready") is not True:
+            return f"pod {name} container {container} is not ready"
+    return None
+
+
+def running_digests(snapshot: ClusterSnapshot, pod: dict[str, Any]) -> list[tuple[str, str]]:
+    """(container, digest) for every container and init container status of ``pod``.
+
+    The digest is the ``sha256:`` part of ``imageID``; a container without one raises.
+    """
+    status = pod.get("status") or {}
+    where = snapshot.where(pod)
+    result: list[tuple[str, str]] = []
+    spec = pod.get("spec") or {}
+    expected = [c.get("name") for c in spec.get("containers") or [] if isinstance(c, dict)]
+    for key in ("initContainerStatuses", "containerStatuses"):
+        for index, entry in enumerate(status.get(key) or []):
+            if not isinstance(entry, dict):
+                continue
+            image_id = entry.get("imageID")
+            match = DIGEST_IN_IMAGE_ID.search(image_id) if isinstance(image_id, str) else None
+            if match is None:
+                raise EvidenceError(
+                    snapshot.rel, f"{where}.status.{key}[{index}].imageID",
+                    "has no sha256 digest: the running image cannot be bound",
+                )
+            result.append((str(entry.get("name")), match.group(1)))
+    seen = {name for name, _ in result}
+    for container in expected:
+        if container not in seen:
+            raise EvidenceError(
+                snapshot.rel, f"{where}.status.containerStatuses",
+                f"has no status for container {container}: its image is unknown",
+            )
+    return result

@@ -1,0 +1,96 @@
+"""Strict JSON reading for evidence files.
+
+Python's ``json`` accepts ``NaN``/``Infinity`` literals and silently keeps the last of
+duplicate keys; evidence must do neither. Files are read with a size cap, as strict UTF-8
+(a BOM is rejected), and only when they are regular files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+from pytest_loadcert.errors import EvidenceError
+
+#: Default cap for one evidence file; k6 summaries and API responses are far smaller.
+MAX_FILE_BYTES = 64 * 1024 * 1024
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"the literal {name} is not JSON")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def read_bytes(path: Path, rel: str, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """Read a regular file (no symlink, FIFO or directory), at most ``max_bytes``."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        raise EvidenceError(rel, "", "is missing") from None
+    except OSError as exc:
+        raise EvidenceError(rel, "", f"cannot be read ({exc.strerror})") from None
+    if stat.S_ISLNK(info.st_mode):
+        raise EvidenceError(rel, "", "is a symbolic link; evidence files must be regular files")
+    if not stat.S_ISREG(info.st_mode):
+        raise EvidenceError(rel, "", "is not a regular file")
+    if info.st_size > max_bytes:
+        raise EvidenceError(rel, "", f"is {info.st_size} bytes, over the {max_bytes}-byte cap")
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError as exc:
+        raise EvidenceError(rel, "", f"cannot be read ({exc.strerror})") from None
+    if len(data) > max_bytes:
+        raise EvidenceError(rel, "", f"is over the {max_bytes}-byte cap")
+    return data
+
+
+def parse_json(data: bytes, rel: str) -> Any:
+    """Parse ``data`` strictly; errors name ``rel`` and the position."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        raise EvidenceError(rel, "", "starts with a byte-order mark; JSON must be plain UTF-8")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise EvidenceError(rel, "", f"is not UTF-8 (byte {exc.start})") from None
+    try:
+        return json.loads(
+            text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates
+        )
+    except json.JSONDecodeError as exc:
+        raise EvidenceError(
+            rel, "", f"is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    except ValueError as exc:
+        raise EvidenceError(rel, "", f"is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise EvidenceError(rel, "", "is nested too deeply") from None
+
+
+def read_json(path: Path, rel: str, max_bytes: int = MAX_FILE_BYTES) -> Any:
+    """Read and strictly parse the JSON file at ``path`` (``rel`` names it in errors)."""
+    return parse_json(read_bytes(path, rel, max_bytes), rel)
+
+
+def json_path(parts: tuple[str | int, ...] | list[str | int]) -> str:
+    """Render a JSON path like ``metrics.vus.values.max`` or ``queries[2].response``."""
+    text = ""
+    for part in parts:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif text:
+            text += f".{part}"
+        else:
+            text = str(part)
+    return text or "(document)"

@@ -1,0 +1,256 @@
+"""Exact parsers for k6's two end-of-test JSON formats.
+
+* handleSummary ``data`` (``JSON.stringify(data)``): ``{"metrics": {name: {"type",
+  "contains", "values": {...}, "thresholds": {expr: {"ok": bool}}}}, "options", "state",
+  "root_group"}``; a rate's ratio is ``values.rate``.
+* ``--summary-export``: ``{"metrics": {name: {<flat values>, "thresholds": {expr: bool}}},
+  "root_group"}``; a rate's ratio is called ``value``, and a threshold value of ``true``
+  means the threshold **failed**.
+
+Both are normalised to :class:`K6Summary` (thresholds as ``expr -> ok``, a rate's ratio as
+``rate``). Anything that is neither format, or that has wrong types, NaN, negative counts
+or inconsistent rates, raises :class:`EvidenceError` naming the file and the JSON path
+*as written in that file*.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pytest_loadcert.errors import EvidenceError
+
+Format = Literal["handlesummary", "summary-export"]
+
+HANDLESUMMARY_TOP = frozenset({"metrics", "options", "state", "root_group", "setup_data"})
+EXPORT_TOP = frozenset({"metrics", "root_group", "setup_data"})
+METRIC_TYPES = frozenset({"counter", "gauge", "rate", "trend"})
+CONTAINS = frozenset({"default", "time", "data"})
+COUNT_KEYS = frozenset({"count", "passes", "fails"})
+REQUIRED_VALUES: dict[str, frozenset[str]] = {
+    "counter": frozenset({"count", "rate"}),
+    "gauge": frozenset({"value", "min", "max"}),
+    "rate": frozenset({"rate", "passes", "fails"}),
+    "trend": frozenset(),
+}
+# Relative tolerance when checking a rate against passes / (passes + fails).
+_RATE_TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric of a summary, normalised across the two formats."""
+
+    name: str
+    kind: str | None  # counter/gauge/rate/trend; None when the format does not say
+    values: dict[str, float]
+    thresholds: dict[str, bool]  # expression -> passed
+
+
+@dataclass(frozen=True)
+class K6Summary:
+    """A parsed k6 summary file."""
+
+    rel: str
+    format: Format
+    metrics: dict[str, Metric]
+    duration_ms: float | None  # handleSummary state.testRunDurationMs; absent in exports
+    trend_stats: tuple[str, ...] | None
+
+    def field(self, metric: str, key: str | None = None) -> str:
+        """The JSON path of ``metric`` (and a value ``key``) as this file spells it."""
+        base = f"metrics.{metric}"
+        if key is None:
+            return base
+        if self.format == "handlesummary":
+            return f"{base}.values.{key}"
+        if key == "rate" and self.metrics.get(metric, Metric(metric, None, {}, {})).kind == "rate":
+            return f"{base}.value"
+        return f"{base}.{key}"
+
+    def has(self, metric: str) -> bool:
+        """True when the summary holds ``metric``."""
+        return metric in self.metrics
+
+    def value(self, metric: str, key: str) -> float:
+        """A measured value; missing is an :class:`EvidenceError`, never zero."""
+        entry = self.metrics.get(metric)
+        if entry is None:
+            raise EvidenceError(self.rel, self.field(metric), "is missing")
+        if key not in entry.values:
+            raise EvidenceError(self.rel, self.field(metric, key), "is missing")
+        return entry.values[key]
+
+    def count(self, metric: str, key: str) -> int:
+        """A measured count (``count``, ``passes``, ``fails``) as an int."""
+        return int(self.value(metric, key))
+
+    def thresholds(self) -> list[tuple[str, str, bool]]:
+        """Every threshold as (metric, expression, passed), sorted."""
+        result = [
+            (name, expr, ok)
+            for name, metric in self.metrics.items()
+            for expr, ok in metric.thresholds.items()
+        ]
+        return sorted(result)
+
+
+def parse_summary(document: Any, rel: str) -> K6Summary:
+    """Parse a k6 summary in either format; reject anything else."""
+    if not isinstance(document, dict):
+        raise EvidenceError(rel, "", "is not a JSON object; expected a k6 summary")
+    if "metrics" not in document:
+        raise EvidenceError(rel, "metrics", "is missing; not a k6 summary")
+    metrics = document["metrics"]
+    if not isinstance(metrics, dict) or not metrics:
+        raise EvidenceError(rel, "metrics", "must be a non-empty object")
+    keys = set(document)
+    if keys <= HANDLESUMMARY_TOP and ("state" in keys or "options" in keys):
+        return _parse_handlesummary(document, metrics, rel)
+    if keys <= EXPORT_TOP:
+        return _parse_export(metrics, rel)
+    unknown = sorted(keys - HANDLESUMMARY_TOP)
+    if unknown:
+        raise EvidenceError(
+            rel, unknown[0], "is not a key of either k6 summary format (handleSummary data or "
+            "--summary-export)"
+        )
+    raise EvidenceError(rel, "", "is neither k6 handleSummary data nor a --summary-export file")
+
+
+def _number(value: object, rel: str, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise EvidenceError(rel, field, f"must be a number, got {type(value).__name__}")
+    if not math.isfinite(value):
+        raise EvidenceError(rel, field, "is not a finite number")
+    return float(value)
+
+
+def _values(raw: dict[str, Any], rel: str, prefix: str, rename: dict[str, str]) -> dict[str, float]:
+    values: dict[str, float] = {}
+    for key, value in raw.items():
+        field = f"{prefix}.{key}"
+        number = _number(value, rel, field)
+        target = rename.get(key, key)
+        if target in COUNT_KEYS and (number < 0 or number != int(number)):
+            raise EvidenceError(rel, field, f"is a count and must be a non-negative integer, got {value}")
+        if target.startswith("p(") or target in ("min", "max", "avg", "med"):
+            if number < 0 and prefix.split(".")[1].startswith(("http_req", "iteration")):
+                raise EvidenceError(rel, field, f"is a duration and must not be negative, got {value}")
+        values[target] = number
+    return values
+
+
+def _check_rate(metric: Metric, summary_field: str, rel: str) -> None:
+    if metric.kind != "rate":
+        return
+    passes, fails, rate = metric.values["passes"], metric.values["fails"], metric.values["rate"]
+    total = passes + fails
+    expected = passes / total if total else 0.0
+    if not 0.0 <= rate <= 1.0 or abs(rate - expected) > _RATE_TOLERANCE * max(1.0, expected):
+        raise EvidenceError(
+            rel, summary_field,
+            f"is {rate}, which disagrees with passes / (passes + fails) = {passes:g} / {total:g}",
+        )
+
+
+def _parse_handlesummary(document: dict[str, Any], metrics: dict[str, Any], rel: str) -> K6Summary:
+    duration: float | None = None
+    if "state" in document:
+        state = document["state"]
+        if not isinstance(state, dict):
+            raise EvidenceError(rel, "state", "must be an object")
+        if "testRunDurationMs" in state:
+            duration = _number(state["testRunDurationMs"], rel, "state.testRunDurationMs")
+            if duration < 0:
+                raise EvidenceError(rel, "state.testRunDurationMs", "must not be negative")
+    trend_stats: tuple[str, ...] | None = None
+    options = document.get("options")
+    if options is not None:
+        if not isinstance(options, dict):
+            raise EvidenceError(rel, "options", "must be an object")
+        stats = options.get("summaryTrendStats")
+        if stats is not None:
+            if not isinstance(stats, list) or not all(isinstance(s, str) for s in stats):
+                raise EvidenceError(rel, "options.summaryTrendStats", "must be a list of strings")
+            trend_stats = tuple(stats)
+    parsed: dict[str, Metric] = {}
+    for name, entry in metrics.items():
+        base = f"metrics.{name}"
+        if not isinstance(entry, dict):
+            raise EvidenceError(rel, base, "must be an object")
+        extra = sorted(set(entry) - {"type", "contains", "values", "thresholds"})
+        if extra:
+            raise EvidenceError(rel, f"{base}.{extra[0]}", "is not a key of handleSummary metric data")
+        kind = entry.get("type")
+        if kind not in METRIC_TYPES:
+            raise EvidenceError(rel, f"{base}.type", f"must be one of counter, gauge, rate, trend; got {kind!r}")
+        if "contains" in entry and entry["contains"] not in CONTAINS:
+            raise EvidenceError(rel, f"{base}.contains", f"must be default, time or data; got {entry['contains']!r}")
+        raw_values = entry.get("values")
+        if not isinstance(raw_values, dict):
+            raise EvidenceError(rel, f"{base}.values", "is missing or not an object")
+        values = _values(raw_values, rel, f"{base}.values", {})
+        for required in sorted(REQUIRED_VALUES[kind] - set(values)):
+            raise EvidenceError(rel, f"{base}.values.{required}", f"is missing from a {kind} metric")
+        thresholds: dict[str, bool] = {}
+        raw_thresholds = entry.get("thresholds", {})
+        if not isinstance(raw_thresholds, dict):
+            raise EvidenceError(rel, f"{base}.thresholds", "must be an object")
+        for expr, result in raw_thresholds.items():
+            field = f"{base}.thresholds.{expr}"
+            if not isinstance(result, dict) or set(result) != {"ok"} or not isinstance(result["ok"], bool):
+                raise EvidenceError(rel, field, 'must be {"ok": true|false} in handleSummary data')
+            thresholds[expr] = result["ok"]
+        metric = Metric(name, kind, values, thresholds)
+        _check_rate(metric, f"{base}.values.rate", rel)
+        parsed[name] = metric
+    return K6Summary(rel, "handlesummary", parsed, duration, trend_stats)
+
+
+def _parse_export(metrics: dict[str, Any], rel: str) -> K6Summary:
+    parsed: dict[str, Metric] = {}
+    for name, entry in metrics.items():
+        base = f"metrics.{name}"
+        if not isinstance(entry, dict):
+            raise EvidenceError(rel, base, "must be an object")
+        if "values" in entry or "type" in entry:
+            raise EvidenceError(
+                rel, base, "mixes the handleSummary shape into a --summary-export file"
+            )
+        thresholds: dict[str, bool] = {}
+        raw_thresholds = entry.get("thresholds", {})
+        if not isinstance(raw_thresholds, dict):
+            raise EvidenceError(rel, f"{base}.thresholds", "must be an object")
+        for expr, failed in raw_thresholds.items():
+            if not isinstance(failed, bool):
+                raise EvidenceError(
+                    rel, f"{base}.thresholds.{expr}",
+                    "must be true (failed) or false (passed) in a --summary-export file",
+                )
+            thresholds[expr] = not failed  # --summary-export writes true for a FAILED threshold
+        raw = {k: v for k, v in entry.items() if k != "thresholds"}
+        kind: str | None = None
+        rename: dict[str, str] = {}
+        if "passes" in raw or "fails" in raw:
+            kind = "rate"
+            rename = {"value": "rate"}
+            for required in ("passes", "fails", "value"):
+                if required not in raw:
+                    raise EvidenceError(rel, f"{base}.{required}", "is missing from a rate metric")
+            if "rate" in raw:
+                raise EvidenceError(rel, f"{base}.rate", "is not a key of a --summary-export rate")
+        elif "count" in raw and "rate" in raw and len(raw) == 2:
+            kind = "counter"
+        elif set(raw) == {"value", "min", "max"}:
+            kind = "gauge"
+        elif raw and set(raw) <= {"avg", "min", "med", "max", "count"} | {
+            k for k in raw if k.startswith("p(")
+        }:
+            kind = "trend"
+        values = _values(raw, rel, base, rename)
+        metric = Metric(name, kind, values, thresholds)
+        _check_rate(metric, f"{base}.value", rel)
+        parsed[name] = metric
+    return K6Summary(rel, "summary-export", parsed, None, None)
