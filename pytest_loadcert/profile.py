@@ -102,7 +102,6 @@ DEFAULT_PROFILE: dict[str, Any] = {
         "max_snapshot_age_s": 900,
     },
     "observability": {"grafana": True, "otel": True},
-    "gates": {"paths": []},
     "waivers": [],
 }
 
@@ -205,7 +204,6 @@ class Profile:
     cluster: ClusterSpec
     grafana: bool
     otel: bool
-    gate_paths: tuple[str, ...]
     waivers: tuple[Waiver, ...]
     digest: str = field(compare=False)
 
@@ -271,7 +269,7 @@ def profile_from_mapping(raw: dict[str, Any], source: str) -> Profile:
     checker.keys(raw, "", DEFAULT_PROFILE.keys())
     merged = copy.deepcopy(DEFAULT_PROFILE)
     for key, value in raw.items():
-        if key in ("k6", "cluster", "observability", "gates") and isinstance(value, dict):
+        if key in ("k6", "cluster", "observability") and isinstance(value, dict):
             checker.keys(value, key, DEFAULT_PROFILE[key].keys())
             merged[key].update(value)
         else:
@@ -286,7 +284,6 @@ def profile_from_mapping(raw: dict[str, Any], source: str) -> Profile:
     observability = checker.table(merged["observability"], "observability")
     grafana = checker.boolean(observability["grafana"], "observability.grafana")
     otel = checker.boolean(observability["otel"], "observability.otel")
-    gate_paths = checker.str_list(checker.table(merged["gates"], "gates")["paths"], "gates.paths")
     waivers = checker.waivers(merged["waivers"], {s.name for s in stages})
     canonical = json.dumps(merged, sort_keys=True, separators=(",", ":"), default=str)
     return Profile(
@@ -299,7 +296,6 @@ def profile_from_mapping(raw: dict[str, Any], source: str) -> Profile:
         cluster=cluster,
         grafana=grafana,
         otel=otel,
-        gate_paths=gate_paths,
         waivers=waivers,
         digest=sha256_bytes(canonical.encode("utf-8")),
     )

@@ -1,0 +1,249 @@
+"""The certificate: ``certificate.json``, the junit suite properties and the terminal summary.
+
+Everything here is pytest-free. The stage table's facts are recomputed from the bundle with
+the same gate functions the tests use, so the summary never depends on test internals.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pytest_loadcert import __version__
+from pytest_loadcert.bundle import Bundle, Manifest
+from pytest_loadcert.errors import EvidenceError
+from pytest_loadcert.gates import failed_requests, peak_active_vus, request_count
+from pytest_loadcert.profile import Profile
+from pytest_loadcert.timeutil import format_utc, now_utc
+from pytest_loadcert.verdict import EXIT_STATUS, GateKey, Outcome, Verdict, not_required
+
+SCHEMA = "loadcert-certificate/v1"
+SUCCESS_TREND = "http_req_duration{expected_response:true}"
+
+
+@dataclass(frozen=True)
+class StageFacts:
+    """One row of the stage table; ``None`` where the evidence could not say."""
+
+    name: str
+    required_vus: int
+    peak_active_vus: int | None
+    p95_ms: float | None
+    p99_ms: float | None
+    error_rate: float | None
+    requests: int | None
+
+
+def _try(func: Any) -> Any:
+    try:
+        return func()
+    except (EvidenceError, KeyError):
+        return None
+
+
+def _worst_stat(bundle: Bundle, stage: str, stat: str) -> float | None:
+    summaries = bundle.summaries(stage)
+    values = [
+        s.metrics[SUCCESS_TREND].values[stat]
+        for s in summaries
+        if s.has(SUCCESS_TREND) and stat in s.metrics[SUCCESS_TREND].values
+    ]
+    return max(values) if values else None
+
+
+def stage_facts(bundle: Bundle, profile: Profile) -> list[StageFacts]:
+    """Observed facts per stage, for people; the gates are what judge them."""
+    rows = []
+    for spec in profile.stages:
+        name = spec.name
+
+        def rate(name: str = name) -> float | None:
+            failed, total, _ = failed_requests(bundle.summaries(name))
+            return failed / total if total else None
+
+        rows.append(
+            StageFacts(
+                name=name,
+                required_vus=spec.min_active_vus,
+                peak_active_vus=_try(lambda n=name: peak_active_vus(bundle.summaries(n))[0]),
+                p95_ms=_try(lambda n=name: _worst_stat(bundle, n, "p(95)")),
+                p99_ms=_try(lambda n=name: _worst_stat(bundle, n, "p(99)")),
+                error_rate=_try(rate),
+                requests=_try(lambda n=name: request_count(bundle.summaries(n))[0]),
+            )
+        )
+    return rows
+
+
+def _manifest(bundle: Bundle) -> Manifest | None:
+    try:
+        return bundle.manifest()
+    except EvidenceError:
+        return None
+
+
+def build(
+    *,
+    bundle: Bundle,
+    profile: Profile,
+    verdict: Verdict,
+    expected: list[GateKey],
+    outcomes: dict[GateKey, Outcome],
+    expected_sha: str | None,
+) -> dict[str, Any]:
+    """The certificate as a JSON-able dict."""
+    manifest = _manifest(bundle)
+    raw = manifest.raw if manifest else {}
+    artifacts = raw.get("artifacts", {})
+    bindings = {
+        "git_sha": raw.get("git", {}).get("sha"),
+        "git_ref": raw.get("git", {}).get("ref"),
+        "git_dirty": raw.get("git", {}).get("dirty"),
+        "expected_git_sha": expected_sha,
+        "k6_script_sha256": artifacts.get("k6_script", {}).get("sha256"),
+        "k8s_manifest_sha256": artifacts.get("k8s_manifest", {}).get("sha256"),
+        "images": {i["name"]: i["digest"] for i in artifacts.get("images", [])},
+        "bundle_sha256": manifest.digest if manifest else None,
+        "profile_sha256": profile.digest,
+    }
+    facts = stage_facts(bundle, profile)
+    gates = []
+    ordered = list(expected) + sorted(k for k in outcomes if k not in set(expected))
+    for key in ordered:
+        outcome = outcomes.get(key)
+        gates.append(
+            {
+                "id": key.id,
+                "gate": key.gate,
+                "stage": key.stage,
+                "subject": key.subject,
+                "status": outcome.status if outcome else "not_run",
+                "message": outcome.message if outcome else "did not run",
+                "observed": outcome.observed if outcome else "",
+                "required": outcome.required if outcome else "",
+                "samples": outcome.samples if outcome else "",
+                "source": outcome.source if outcome else "",
+                "nodeid": outcome.nodeid if outcome else "",
+            }
+        )
+    return {
+        "schema": SCHEMA,
+        "verdict": verdict.verdict,
+        "exit_status": EXIT_STATUS[verdict.verdict],
+        "loadcert_version": __version__,
+        "generated_at": format_utc(now_utc()),
+        "run_id": raw.get("run_id"),
+        "environment": raw.get("environment"),
+        "evidence_dir": str(bundle.root),
+        "profile_source": profile.source,
+        "target_concurrency": profile.target_concurrency,
+        "bindings": bindings,
+        "not_required": not_required(profile),
+        "highest_certified_stage": verdict.highest_certified_stage,
+        "stages": [
+            {
+                "name": row.name,
+                "verdict": verdict.stages[row.name],
+                "required_active_vus": row.required_vus,
+                "peak_active_vus": row.peak_active_vus,
+                "p95_ms": row.p95_ms,
+                "p99_ms": row.p99_ms,
+                "error_rate": row.error_rate,
+                "requests": row.requests,
+            }
+            for row in facts
+        ],
+        "not_run": verdict.not_run,
+        "problems": verdict.problems,
+        "gates": gates,
+    }
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return "unknown"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def suite_properties(certificate: dict[str, Any]) -> list[tuple[str, str]]:
+    """The junit ``<testsuite>`` properties, sorted by name."""
+    bindings = certificate["bindings"]
+    props = {
+        "loadcert.verdict": certificate["verdict"],
+        "loadcert.version": certificate["loadcert_version"],
+        "loadcert.run_id": _text(certificate["run_id"]),
+        "loadcert.environment": _text(certificate["environment"]),
+        "loadcert.git_sha": _text(bindings["git_sha"]),
+        "loadcert.k6_script_sha256": _text(bindings["k6_script_sha256"]),
+        "loadcert.k8s_manifest_sha256": _text(bindings["k8s_manifest_sha256"]),
+        "loadcert.bundle_sha256": _text(bindings["bundle_sha256"]),
+        "loadcert.profile_sha256": bindings["profile_sha256"],
+        "loadcert.highest_certified_stage": _text(certificate["highest_certified_stage"]) if certificate["highest_certified_stage"] else "none",
+        "loadcert.not_run": ",".join(certificate["not_run"]),
+        "loadcert.not_required": ",".join(certificate["not_required"]),
+        "loadcert.target_concurrency": str(certificate["target_concurrency"]),
+    }
+    for name, digest in bindings["images"].items():
+        props[f"loadcert.image.{name}"] = digest
+    for stage in certificate["stages"]:
+        props[f"loadcert.stage.{stage['name']}.verdict"] = stage["verdict"]
+    return sorted(props.items())
+
+
+def write_json(path: Path, certificate: dict[str, Any]) -> None:
+    """Write atomically: a reader never sees half a certificate."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(prefix=".certificate.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            json.dump(certificate, out, indent=2, sort_keys=False)
+            out.write("\n")
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def _num(value: float | int | None, fmt: str) -> str:
+    return "n/a" if value is None else format(value, fmt)
+
+
+def summary_lines(certificate: dict[str, Any]) -> list[str]:
+    """The terminal summary: verdict, stage table, highest certified stage, bindings."""
+    lines = [f"VERDICT: {certificate['verdict'].upper()}  (run {_text(certificate['run_id'])}, "
+             f"environment {_text(certificate['environment'])})"]
+    header = ("stage", "peak VUs", "required", "p95 ms", "p99 ms", "error rate", "requests", "verdict")
+    rows = [header]
+    for stage in certificate["stages"]:
+        rows.append((
+            stage["name"],
+            _num(stage["peak_active_vus"], "d"),
+            str(stage["required_active_vus"]),
+            _num(stage["p95_ms"], ".1f"),
+            _num(stage["p99_ms"], ".1f"),
+            _num(stage["error_rate"], ".4%"),
+            _num(stage["requests"], "d"),
+            stage["verdict"],
+        ))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    for row in rows:
+        lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+    lines.append(f"highest certified stage: {certificate['highest_certified_stage'] or 'none'}"
+                 f" (target {certificate['target_concurrency']} concurrent users)")
+    bindings = certificate["bindings"]
+    lines.append(f"git {_text(bindings['git_sha'])}  bundle {_text(bindings['bundle_sha256'])}")
+    if certificate["not_required"]:
+        lines.append("not required by the profile: " + ", ".join(certificate["not_required"]))
+    if certificate["not_run"]:
+        shown = certificate["not_run"][:10]
+        more = len(certificate["not_run"]) - len(shown)
+        lines.append("did not run: " + ", ".join(shown) + (f" and {more} more" if more else ""))
+    for problem in certificate["problems"][:10]:
+        lines.append(f"problem: {problem}")
+    return lines

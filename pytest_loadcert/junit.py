@@ -1,0 +1,25 @@
+"""The one private pytest import: the junit writer's stash key.
+
+``record_testsuite_property`` on xdist workers is silently dropped (pytest issue 7767), so
+the controller adds suite properties to the junit writer itself. pytest offers no public way
+to reach the writer; ``_pytest.junitxml.xml_key`` is isolated here, behind a guard, and a
+test covers it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def add_suite_properties(config: Any, properties: list[tuple[str, str]]) -> bool:
+    """Add ``properties`` to the ``<testsuite>`` of ``--junitxml``; False when there is none."""
+    try:
+        from _pytest.junitxml import xml_key
+    except ImportError:  # pragma: no cover - a pytest without the key
+        return False
+    xml = config.stash.get(xml_key, None)
+    if xml is None:
+        return False
+    for name, value in properties:
+        xml.add_global_property(name, value)
+    return True

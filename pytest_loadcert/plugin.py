@@ -1,0 +1,301 @@
+"""The pytest plugin: thin hooks over the pytest-free core.
+
+Without an evidence directory the plugin is inert. With one (``--evidence-dir``), pytest
+collects the built-in gates plus the repository's own gate tests (``loadcert_gates``), runs
+only gates, maps every outcome to ``passed`` / ``failed`` (not_certified) / ``blocked`` /
+``waived``, and writes the certificate: junit suite properties, ``certificate.json`` and a
+terminal summary. The exit status is the verdict's (0 certified, 1 not_certified, 2 blocked).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_loadcert.fixtures import (  # noqa: F401  (fixtures are found on the plugin module)
+    loadcert_bindings,
+    loadcert_bundle,
+    loadcert_cluster,
+    loadcert_judge,
+    loadcert_k6,
+    loadcert_profile,
+    loadcert_prometheus,
+    loadcert_stage,
+    loadcert_stage_run,
+    loadcert_subject,
+)
+from pytest_loadcert.state import (
+    GATE_KEY,
+    STATE_KEY,
+    WAIVER_KEY,
+    WORKER_OUTPUT,
+    RunState,
+    key_to_json,
+    report_message,
+)
+
+if TYPE_CHECKING:
+    from pytest_loadcert.verdict import GateKey
+
+BUILTIN_GATES = Path(__file__).with_name("builtin_gates.py")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("loadcert", "load-test certification (pytest-loadcert)")
+    group.addoption(
+        "--evidence-dir", dest="loadcert_evidence_dir", metavar="DIR", default=None,
+        help="certify the evidence bundle in DIR: run only certification gates "
+        "(env LOADCERT_EVIDENCE_DIR, ini loadcert_evidence_dir)",
+    )
+    group.addoption(
+        "--loadcert-profile", dest="loadcert_profile", metavar="TOML", default=None,
+        help="profile file with thresholds and queries (env LOADCERT_PROFILE, ini "
+        "loadcert_profile; default: [tool.loadcert] in pyproject.toml, else built-in)",
+    )
+    group.addoption(
+        "--loadcert-git-sha", dest="loadcert_git_sha", metavar="SHA", default=None,
+        help="the git SHA under test; the bundle must be bound to it (env LOADCERT_GIT_SHA)",
+    )
+    group.addoption(
+        "--loadcert-certificate", dest="loadcert_certificate", metavar="PATH", default=None,
+        help="where to write certificate.json (default: beside --junitxml, else ./certificate.json)",
+    )
+    parser.addini("loadcert_evidence_dir", "evidence bundle to certify", type="string", default="")
+    parser.addini("loadcert_profile", "profile TOML, relative to the ini file", type="string", default="")
+    parser.addini("loadcert_certificate", "certificate.json path", type="string", default="")
+    parser.addini(
+        "loadcert_gates", "paths of the repository's own gate tests", type="paths", default=[]
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "loadcert: a certification gate (applied automatically)")
+    config.addinivalue_line(
+        "markers",
+        "loadcert_gate(name, subjects=None): names a certification gate; subjects names a "
+        "profile list the gate is parametrized over (metrics, stability, artifacts, "
+        "workloads, hpas, pdbs, services)",
+    )
+    from pytest_loadcert.settings import resolve
+
+    settings = resolve(config)
+    if not settings.active:
+        return
+    from pytest_loadcert.bundle import Bundle
+    from pytest_loadcert.profile import ProfileError, load_profile
+    from pytest_loadcert.verdict import expected_builtin
+
+    assert settings.evidence_dir is not None
+    if not settings.evidence_dir.is_dir():
+        raise pytest.UsageError(f"--evidence-dir {settings.evidence_dir}: no such directory")
+    try:
+        profile = load_profile(settings.profile_path, settings.pyproject)
+    except ProfileError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[STATE_KEY] = RunState(
+        settings, profile, Bundle(settings.evidence_dir), expected_builtin(profile)
+    )
+    # Collect the built-in gates and the repository's gate tests, never its unit tests.
+    explicit = list(config.args) if config.args_source == pytest.Config.ArgsSource.ARGS else []
+    paths = [str(BUILTIN_GATES.parent), *explicit, *(str(p) for p in settings.gate_paths if not explicit)]
+    config.args[:] = list(dict.fromkeys(paths))
+    if not hasattr(config, "workerinput"):
+        from pytest_loadcert.controller import CertificationRun
+
+        config.pluginmanager.register(CertificationRun(config), "loadcert-controller")
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Module | None:
+    """Collect the built-in gates whatever ``python_files`` says (once, if it matches)."""
+    if file_path != BUILTIN_GATES or _state(parent.config) is None:
+        return None
+    patterns = parent.config.getini("python_files")
+    if any(fnmatch.fnmatch(file_path.name, pattern) for pattern in patterns):
+        return None  # pytest's python plugin collects it already
+    return pytest.Module.from_parent(parent, path=file_path)
+
+
+def _state(config: pytest.Config) -> RunState | None:
+    return config.stash.get(STATE_KEY, None)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    state = _state(metafunc.config)
+    if state is None:
+        return
+    if "loadcert_stage" in metafunc.fixturenames:
+        names = list(state.profile.stage_names)
+        metafunc.parametrize("loadcert_stage", names, ids=names, indirect=True)
+    if "loadcert_subject" in metafunc.fixturenames:
+        from pytest_loadcert.verdict import subjects
+
+        marker = metafunc.definition.get_closest_marker("loadcert_gate")
+        kind = marker.kwargs.get("subjects") if marker else None
+        if not isinstance(kind, str):
+            raise pytest.UsageError(
+                f"{metafunc.definition.nodeid}: loadcert_subject needs "
+                "@pytest.mark.loadcert_gate(name, subjects=...)"
+            )
+        values = subjects(state.profile, kind)
+        metafunc.parametrize("loadcert_subject", values, ids=values, indirect=True)
+
+
+def _gate_key(item: pytest.Item) -> GateKey | None:
+    from pytest_loadcert.verdict import GateKey
+
+    marker = item.get_closest_marker("loadcert_gate")
+    fixturenames = getattr(item, "fixturenames", ())
+    if marker is None and not any(name.startswith("loadcert_") for name in fixturenames):
+        return None
+    name = marker.args[0] if marker and marker.args else getattr(item, "originalname", item.name)
+    name = name.removeprefix("test_")
+    callspec = getattr(item, "callspec", None)
+    params = callspec.params if callspec else {}
+    stage = params.get("loadcert_stage")
+    subject = params.get("loadcert_subject")
+    if callspec is not None and subject is None:
+        # A gate's own parametrization (beyond the stage) identifies its subject.
+        rest = [part for part in callspec.id.split("-") if part != stage]
+        subject = "-".join(rest) or None
+    return GateKey(name, stage, subject)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    state = _state(config)
+    if state is None:
+        skip = pytest.mark.skip(reason="a certification gate: run pytest with --evidence-dir DIR")
+        for item in items:
+            if _gate_key(item) is not None:
+                item.add_marker(skip)
+        return
+    gates: list[pytest.Item] = []
+    others: list[pytest.Item] = []
+    seen: dict[GateKey, str] = {}
+    required = set(state.expected)
+    for item in items:
+        key = _gate_key(item)
+        builtin = item.path == BUILTIN_GATES
+        if key is None or (builtin and key not in required):
+            others.append(item)  # not a gate, or a built-in gate the profile does not require
+            continue
+        if key in seen:
+            state.problems.append(f"{item.nodeid} and {seen[key]} are both gate {key.id}")
+        seen[key] = item.nodeid
+        item.stash[GATE_KEY] = key
+        item.add_marker(pytest.mark.loadcert)
+        item.user_properties.append(("loadcert.gate", key.id))
+        state.collected[item.nodeid] = key
+        _apply_waiver(state, item, key)
+        gates.append(item)
+    if others:
+        config.hook.pytest_deselected(items=others)
+        items[:] = gates
+    _check_waivers(state)
+    if hasattr(config, "workeroutput"):
+        config.workeroutput[WORKER_OUTPUT] = json.dumps(
+            sorted(key_to_json(k) for k in state.collected.values())
+        )
+
+
+def _apply_waiver(state: RunState, item: pytest.Item, key: GateKey) -> None:
+    from pytest_loadcert.timeutil import now_utc
+
+    for waiver in state.profile.waivers:
+        if waiver.matches(key.gate, key.stage, key.subject):
+            if waiver.expired(now_utc().date()):
+                item.stash[WAIVER_KEY] = (
+                    f"expired: the waiver by {waiver.owner} for {key.id} expired on {waiver.expires}"
+                )
+            else:
+                item.stash[WAIVER_KEY] = (
+                    f"waived by {waiver.owner} until {waiver.expires}: {waiver.reason}"
+                )
+            return
+
+
+def _check_waivers(state: RunState) -> None:
+    keys = set(state.collected.values()) | set(state.expected)
+    for waiver in state.profile.waivers:
+        if not any(waiver.matches(k.gate, k.stage, k.subject) for k in keys):
+            state.problems.append(
+                f"{state.profile.source}: waiver for gate {waiver.gate!r} stage {waiver.stage!r} "
+                "matches no gate"
+            )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    reason = item.stash.get(WAIVER_KEY, None)
+    if reason is None:
+        return
+    if reason.startswith("expired:"):
+        from pytest_loadcert.errors import EvidenceError
+
+        state = _state(item.config)
+        raise EvidenceError(state.profile.source if state else "profile", "waivers", reason)
+    pytest.skip(reason)
+
+
+def _block(report: pytest.TestReport, message: str) -> None:
+    report.outcome = "failed"
+    # junit writes <error> only for a non-call phase; a blocked gate is an error, not a failure.
+    if report.when == "call":
+        report.when = "setup"
+    report.longrepr = f"blocked: {message}"
+    report.loadcert_status = "blocked"  # type: ignore[attr-defined]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report: pytest.TestReport = yield
+    key = item.stash.get(GATE_KEY, None)
+    if key is None:
+        return report
+    from pytest_loadcert.errors import EvidenceError
+
+    excinfo = call.excinfo
+    waiver = item.stash.get(WAIVER_KEY, None)
+    if hasattr(report, "wasxfail"):
+        del report.wasxfail  # type: ignore[attr-defined]
+        _block(report, f"gate {key.id} is marked xfail; an expected failure proves nothing")
+    elif report.skipped:
+        if waiver is not None and not waiver.startswith("expired:"):
+            report.loadcert_status = "waived"  # type: ignore[attr-defined]
+        else:
+            reason = excinfo.exconly() if excinfo else "skipped"
+            _block(report, f"gate {key.id} was skipped ({reason}); a skipped gate is not evidence")
+    elif report.failed:
+        if excinfo is not None and excinfo.errisinstance(EvidenceError):
+            _block(report, str(excinfo.value))
+        elif report.when == "call" and excinfo is not None and excinfo.errisinstance(
+            (AssertionError, pytest.fail.Exception)
+        ):
+            report.loadcert_status = "failed"  # type: ignore[attr-defined]
+        else:
+            report.loadcert_status = "blocked"  # type: ignore[attr-defined]
+            if report.when == "call":
+                report.when = "setup"
+    elif report.when == "call":
+        report.loadcert_status = "passed"  # type: ignore[attr-defined]
+    status = getattr(report, "loadcert_status", None)
+    if status is not None:
+        report.loadcert_gate = key_to_json(key)  # type: ignore[attr-defined]
+        item.user_properties.append(("loadcert.status", status))
+        if status != "passed":
+            item.user_properties.append(("loadcert.message", report_message(report)))
+    return report
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:
+    status = getattr(report, "loadcert_status", None)
+    if status == "blocked":
+        return "error", "B", ("BLOCKED", {"red": True})
+    if status == "waived":
+        return "waived", "w", ("WAIVED", {"yellow": True})
+    return None

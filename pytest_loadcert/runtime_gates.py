@@ -1,0 +1,199 @@
+"""Run-level gates on the live cluster snapshot and the observability exports.
+
+A snapshot is judged only when it is valid and fresh: of the profile's namespace, taken
+after the last stage ended and within ``cluster.max_snapshot_age_s`` of it. Otherwise every
+cluster gate is blocked. On a valid, fresh snapshot a missing or unready workload fails.
+"""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+from pytest_loadcert.bundle import Bundle
+from pytest_loadcert.cluster import (
+    Check,
+    ClusterSnapshot,
+    certification_pods,
+    hpa_active,
+    pdb_healthy,
+    pod_not_ready_reason,
+    replicas_ready,
+    running_digests,
+    service_endpoints,
+)
+from pytest_loadcert.errors import EvidenceError
+from pytest_loadcert.gates import GateResult, run_window
+from pytest_loadcert.profile import Profile
+
+WORKLOAD_KINDS = {
+    "deployment": "Deployment",
+    "statefulset": "StatefulSet",
+}
+
+
+def fresh_snapshot(bundle: Bundle, profile: Profile) -> ClusterSnapshot:
+    """The cluster snapshot, checked for namespace and freshness (else EvidenceError)."""
+    manifest = bundle.manifest()
+    snapshot = bundle.cluster()
+    namespace = profile.cluster.namespace
+    if manifest.raw["cluster"]["namespace"] != namespace:
+        raise EvidenceError(
+            manifest.rel, "cluster.namespace",
+            f"is {manifest.raw['cluster']['namespace']!r}; the profile certifies {namespace!r}",
+        )
+    others = sorted(snapshot.namespaces() - {namespace})
+    if others:
+        raise EvidenceError(
+            snapshot.rel, "items", f"hold objects of namespace {others[0]!r}, not {namespace!r}"
+        )
+    _, last_end = run_window(bundle, profile)
+    collected = manifest.cluster_collected_at
+    if collected < last_end:
+        raise EvidenceError(
+            manifest.rel, "cluster.collected_at",
+            "is before the last stage ended: the snapshot does not show the cluster after the run",
+        )
+    age = (collected - last_end).total_seconds()
+    if age > profile.cluster.max_snapshot_age_s:
+        raise EvidenceError(
+            manifest.rel, "cluster.collected_at",
+            f"is {age:g}s after the last stage ended, over cluster.max_snapshot_age_s = "
+            f"{profile.cluster.max_snapshot_age_s:g}",
+        )
+    return snapshot
+
+
+def cluster_snapshot(bundle: Bundle, profile: Profile) -> GateResult:
+    """The snapshot is valid, of the certified namespace, and fresh."""
+    snapshot = fresh_snapshot(bundle, profile)
+    manifest = bundle.manifest()
+    return GateResult(
+        True, f"{len(snapshot.items)} objects in {profile.cluster.namespace}, collected "
+        f"{manifest.raw['cluster']['collected_at']}",
+        f"namespace {profile.cluster.namespace}, within {profile.cluster.max_snapshot_age_s:g}s after the run",
+        str(len(snapshot.items)), f"{snapshot.rel}, {manifest.rel} cluster",
+    )
+
+
+def cluster_subjects(profile: Profile) -> list[tuple[str, str]]:
+    """(gate, subject) for every required cluster object, in profile order."""
+    spec = profile.cluster
+    subjects = [("workload_ready", f"deployment/{n}") for n in spec.deployments]
+    subjects += [("workload_ready", f"statefulset/{n}") for n in spec.statefulsets]
+    subjects += [("hpa_active", n) for n in spec.hpas]
+    subjects += [("pdb_healthy", n) for n in spec.pdbs]
+    subjects += [("service_endpoints", n) for n in spec.services]
+    return subjects
+
+
+def _result(check: Check) -> GateResult:
+    return GateResult(check.ok, check.observed, check.required, "1 object", check.source)
+
+
+def workload_ready(snapshot: ClusterSnapshot, subject: str) -> GateResult:
+    """A required Deployment or StatefulSet (``kind/name``) has all replicas ready."""
+    kind, name = subject.split("/", 1)
+    return _result(replicas_ready(snapshot, WORKLOAD_KINDS[kind], name))
+
+
+def hpa(snapshot: ClusterSnapshot, name: str) -> GateResult:
+    """A required HorizontalPodAutoscaler is present and scaling."""
+    return _result(hpa_active(snapshot, name))
+
+
+def pdb(snapshot: ClusterSnapshot, name: str) -> GateResult:
+    """A required PodDisruptionBudget has its desired healthy pods."""
+    return _result(pdb_healthy(snapshot, name))
+
+
+def service(snapshot: ClusterSnapshot, name: str) -> GateResult:
+    """A required Service has ready endpoints."""
+    return _result(service_endpoints(snapshot, name))
+
+
+def pod_readiness(snapshot: ClusterSnapshot, profile: Profile) -> GateResult:
+    """Every pod of the certification workloads is Running and ready; others are ignored."""
+    if not snapshot.of_kind("Pod"):
+        raise EvidenceError(snapshot.rel, "items", "hold no Pod: pod readiness is unknown")
+    pods = certification_pods(snapshot, profile.cluster.deployments, profile.cluster.statefulsets)
+    reasons = [reason for _, pod in pods if (reason := pod_not_ready_reason(pod)) is not None]
+    ignored = len(snapshot.of_kind("Pod")) - len(pods)
+    if not pods:
+        return GateResult(
+            False, "no pod of the certification workloads", ">= 1 ready pod", "0 pods", snapshot.rel
+        )
+    return GateResult(
+        not reasons, f"{len(pods) - len(reasons)}/{len(pods)} certification pods ready",
+        "all Running and ready", f"{len(pods)} pods ({ignored} other pods ignored)", snapshot.rel,
+        "; ".join(reasons[:5]),
+    )
+
+
+def image_binding(bundle: Bundle, snapshot: ClusterSnapshot, profile: Profile) -> GateResult:
+    """Every certification container runs a bound digest; every bound digest runs."""
+    manifest = bundle.manifest()
+    bound = {image["digest"]: image["name"] for image in manifest.images}
+    if not bound:
+        raise EvidenceError(manifest.rel, "artifacts.images", "binds no image digest")
+    pods = certification_pods(snapshot, profile.cluster.deployments, profile.cluster.statefulsets)
+    if not pods:
+        raise EvidenceError(snapshot.rel, "items", "hold no pod of the certification workloads")
+    running: set[str] = set()
+    containers = 0
+    for _, pod in pods:
+        for container, digest in running_digests(snapshot, pod):
+            containers += 1
+            if digest not in bound:
+                raise EvidenceError(
+                    snapshot.rel, f"{snapshot.where(pod)}.status",
+                    f"pod {pod['metadata']['name']} container {container} runs {digest}, "
+                    f"which {manifest.rel} artifacts.images does not bind",
+                )
+            running.add(digest)
+    idle = sorted(set(bound) - running)
+    if idle:
+        raise EvidenceError(
+            manifest.rel, "artifacts.images",
+            f"binds {bound[idle[0]]} {idle[0]}, which no certification pod runs",
+        )
+    return GateResult(
+        True, f"{containers} containers run {len(running)} bound digest(s)",
+        "every running image bound, every bound image running", f"{len(pods)} pods",
+        f"{snapshot.rel} imageID, {manifest.rel} artifacts.images",
+    )
+
+
+def grafana_coverage(bundle: Bundle, profile: Profile) -> GateResult:
+    """The Grafana export's absolute time range covers the whole run."""
+    start, end = run_window(bundle, profile)
+    grafana = bundle.grafana()
+    if grafana.start > start or grafana.end < end:
+        _uncovered(grafana.source, f"does not cover the run {start.isoformat()} .. {end.isoformat()}")
+    return GateResult(
+        True, f"{grafana.start.isoformat()} .. {grafana.end.isoformat()}",
+        f"covers {start.isoformat()} .. {end.isoformat()}", "1 time range", grafana.source,
+    )
+
+
+def otel_coverage(bundle: Bundle, profile: Profile) -> GateResult:
+    """OpenTelemetry traces hold at least one span starting inside every stage window."""
+    spans = bundle.otel()
+    empty = []
+    for stage in profile.stage_names:
+        run = bundle.stage_run(stage)
+        if not any(run.start <= span.start <= run.end for span in spans):
+            empty.append(stage)
+    if empty:
+        _uncovered(
+            "observability/otel-traces.json", f"no span starts inside the window of stage(s) {', '.join(empty)}"
+        )
+    return GateResult(
+        True, f"{len(spans)} spans", "a span in every stage window", str(len(spans)),
+        "observability/otel-traces.json",
+    )
+
+
+def _uncovered(source: str, why: str) -> NoReturn:
+    # Observability that does not cover the run is missing evidence, not a measured failure.
+    file, _, field = source.partition(" ")
+    raise EvidenceError(file, field, why)

@@ -1,0 +1,373 @@
+"""``loadcert seal``: write the bundle manifest ``loadcert.json`` (contract ``loadcert/v1``).
+
+The manifest binds the evidence to what was tested: the git commit, the k6 script, the
+rendered Kubernetes manifest, the image digests, and the digest of every other file of the
+bundle. Sealing never follows a symbolic link (a link could smuggle in a file from outside
+the bundle, or change after sealing); it refuses the bundle and names the links instead.
+
+Sealing is idempotent: when nothing but ``created_at`` would change, ``loadcert.json`` is
+left exactly as it is.
+
+This module also holds the atomic file writers the other ``loadcert`` commands use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import stat
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pytest_loadcert.hashing import is_digest, sha256_bytes, sha256_file
+from pytest_loadcert.timeutil import format_utc, now_utc, parse_utc
+
+SCHEMA = "loadcert/v1"
+MANIFEST = "loadcert.json"
+K6_SCRIPT = "artifacts/k6-script.js"
+K8S_MANIFEST = "artifacts/k8s-manifest.yaml"
+CLUSTER_SNAPSHOT = "cluster/kubernetes.json"
+
+_SHA1_RE = re.compile(r"^[0-9a-f]{40}$")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+#: The manifest schema caps run_id and environment at this length.
+MAX_NAME_LEN = 200
+GIT_TIMEOUT_S = 60.0
+
+
+class SealError(Exception):
+    """The bundle cannot be sealed as asked; ``exit_status`` is 2 for bad input, 1 else."""
+
+    def __init__(self, message: str, exit_status: int = 2) -> None:
+        super().__init__(message)
+        self.exit_status = exit_status
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same directory + ``os.replace``.
+
+    A reader (or a crash) never sees a half-written evidence file. ``os.replace`` replaces
+    a symbolic link at ``path`` rather than writing through it.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        # mkstemp creates 0600; evidence is meant to be read by others (CI, reviewers).
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def json_bytes(document: object) -> bytes:
+    """``document`` as the bundle writes JSON: UTF-8, 2-space indent, newline, no NaN."""
+    text = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False)
+    return (text + "\n").encode("utf-8")
+
+
+def write_json_atomic(path: Path, document: object) -> None:
+    """Write ``document`` as JSON to ``path`` atomically (see :func:`write_atomic`)."""
+    write_atomic(path, json_bytes(document))
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+def parse_image(text: str) -> tuple[str, str]:
+    """Parse ``name=sha256:<64 lowercase hex>``; raises ValueError with the reason."""
+    name, sep, digest = text.partition("=")
+    if not sep or not name.strip():
+        raise ValueError(f"{text!r} is not name=sha256:<64 hex>")
+    if not is_digest(digest):
+        raise ValueError(
+            f"{text!r}: the digest must be sha256: followed by 64 lowercase hex digits "
+            "(the image's repo digest, e.g. from `docker inspect --format '{{.RepoDigests}}'`)"
+        )
+    return name.strip(), digest
+
+
+def _check_name(value: str, option: str) -> str:
+    if not value.strip():
+        raise SealError(f"{option} must not be empty")
+    if len(value) > MAX_NAME_LEN:
+        raise SealError(f"{option} is longer than {MAX_NAME_LEN} characters")
+    if _CONTROL_RE.search(value):
+        raise SealError(f"{option} must not contain control characters")
+    return value
+
+
+# ----------------------------------------------------------------------------- git
+
+
+def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    # Read-only: `git status` would otherwise refresh the index, racing other writers.
+    env["GIT_OPTIONAL_LOCKS"] = "0"
+    env["LC_ALL"] = "C"
+    try:
+        return subprocess.run(
+            ["git", "-C", str(repo), *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=GIT_TIMEOUT_S,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise SealError("git is not installed (needed to record the commit under test)") from None
+    except subprocess.TimeoutExpired:
+        raise SealError(f"git {' '.join(args)} in {repo} timed out", exit_status=1) from None
+
+
+def git_state(repo: Path, evidence_dir: Path | None = None) -> dict[str, Any]:
+    """``{"sha", "ref", "dirty"}`` of the repository at ``repo``.
+
+    ``ref`` is the symbolic ref of HEAD, or ``"HEAD"`` when detached. ``dirty`` is whether
+    ``git status --porcelain`` lists anything; the evidence directory itself is left out
+    when it lies inside the work tree, since writing evidence must not make the code
+    under test look modified.
+    """
+    head = _git(repo, "rev-parse", "--verify", "HEAD")
+    if head.returncode != 0:
+        raise SealError(
+            f"--git-repo {repo}: cannot read HEAD ({head.stderr.strip() or 'not a git repository'})"
+        )
+    sha = head.stdout.strip()
+    if not _SHA1_RE.fullmatch(sha):
+        raise SealError(
+            f"--git-repo {repo}: HEAD is {sha!r}; loadcert/v1 records a 40-hex SHA-1 commit"
+        )
+    symbolic = _git(repo, "symbolic-ref", "-q", "HEAD")
+    if symbolic.returncode == 0:
+        ref = symbolic.stdout.strip()
+    elif symbolic.returncode == 1:
+        ref = "HEAD"  # detached HEAD, as in most CI checkouts
+    else:
+        raise SealError(f"--git-repo {repo}: git symbolic-ref failed: {symbolic.stderr.strip()}")
+    pathspec: list[str] = []
+    if evidence_dir is not None:
+        top = _git(repo, "rev-parse", "--show-toplevel")
+        if top.returncode == 0 and top.stdout.strip():
+            try:
+                rel = evidence_dir.resolve().relative_to(Path(top.stdout.strip()).resolve())
+            except ValueError:
+                rel = None
+            if rel is not None and rel.parts:
+                pathspec = ["--", ":/", f":(top,exclude){rel.as_posix()}"]
+    status = _git(repo, "status", "--porcelain", "--untracked-files=all", *pathspec)
+    if status.returncode != 0:
+        raise SealError(f"--git-repo {repo}: git status failed: {status.stderr.strip()}")
+    return {"sha": sha, "ref": ref, "dirty": bool(status.stdout.strip())}
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def _lexists(path: Path) -> bool:
+    return os.path.lexists(path)
+
+
+def _require_regular(root: Path, rel: str, hint: str) -> None:
+    path = root / rel
+    if not _lexists(path):
+        raise SealError(f"{rel} is missing from {root}: {hint}")
+    mode = os.lstat(path).st_mode
+    if stat.S_ISLNK(mode):
+        raise SealError(f"{rel} is a symbolic link; the bundle must hold the file itself")
+    if not stat.S_ISREG(mode):
+        raise SealError(f"{rel} is not a regular file")
+
+
+def bundle_files(root: Path) -> dict[str, str]:
+    """``{relative path: sha256}`` of every regular file under ``root`` but the manifest.
+
+    Sorted by path. Raises :class:`SealError` naming every symbolic link (never followed)
+    and every special file found.
+    """
+    files: dict[str, str] = {}
+    refused: list[str] = []
+
+    def fail_walk(exc: OSError) -> None:
+        raise SealError(f"cannot read {exc.filename}: {exc.strerror}", exit_status=1)
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=fail_walk, followlinks=False):
+        base = Path(dirpath)
+        for name in dirnames:
+            if (base / name).is_symlink():
+                refused.append(f"{(base / name).relative_to(root).as_posix()} (symbolic link)")
+        for name in filenames:
+            full = base / name
+            rel = full.relative_to(root).as_posix()
+            if rel == MANIFEST:
+                continue
+            mode = os.lstat(full).st_mode
+            if stat.S_ISLNK(mode):
+                refused.append(f"{rel} (symbolic link)")
+            elif not stat.S_ISREG(mode):
+                refused.append(f"{rel} (not a regular file)")
+            elif "\\" in rel:
+                refused.append(f"{rel} (a backslash in a bundle path is ambiguous)")
+            else:
+                try:
+                    rel.encode("utf-8")
+                except UnicodeEncodeError:
+                    refused.append(f"{rel!r} (name is not UTF-8)")
+                    continue
+                files[rel] = sha256_file(full)
+    if refused:
+        raise SealError(
+            "refusing to seal: the bundle may hold only regular files; found "
+            + ", ".join(sorted(refused))
+        )
+    return dict(sorted(files.items()))
+
+
+# ----------------------------------------------------------------------------- sealing
+
+
+@dataclass(frozen=True)
+class SealResult:
+    """What :func:`seal` did: the manifest (as written or kept) and whether it changed."""
+
+    path: Path
+    manifest: dict[str, Any]
+    changed: bool
+
+
+def seal(
+    evidence_dir: Path,
+    *,
+    run_id: str,
+    environment: str,
+    images: Sequence[tuple[str, str]] = (),
+    k8s_manifest: Path | None = None,
+    git_repo: Path | None = None,
+    namespace: str | None = None,
+    cluster_collected_at: str | None = None,
+    now: datetime | None = None,
+) -> SealResult:
+    """Write ``<evidence_dir>/loadcert.json``; see docs/cli.md for every rule.
+
+    Everything is validated before anything is written, so a refused seal leaves the
+    bundle as it was.
+    """
+    root = evidence_dir
+    if not root.is_dir():
+        raise SealError(f"--evidence-dir {root}: not a directory")
+    _check_name(run_id, "--run-id")
+    _check_name(environment, "--environment")
+
+    names = [name for name, _ in images]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise SealError(f"--image names {', '.join(duplicates)} more than once")
+    for name, digest in images:
+        if not is_digest(digest):
+            raise SealError(f"--image {name}={digest}: not sha256:<64 lowercase hex>")
+
+    cluster = _cluster(root, namespace, cluster_collected_at)
+
+    _require_regular(root, K6_SCRIPT, "run `loadcert run-stage` first (it copies the script)")
+    manifest_source: bytes | None = None
+    if k8s_manifest is not None:
+        try:
+            manifest_source = k8s_manifest.read_bytes()
+        except OSError as exc:
+            raise SealError(f"--k8s-manifest {k8s_manifest}: {exc.strerror}") from None
+        target = root / K8S_MANIFEST
+        if _lexists(target):
+            _require_regular(root, K8S_MANIFEST, "")
+            if sha256_file(target) != sha256_bytes(manifest_source):
+                raise SealError(
+                    f"{K8S_MANIFEST} already holds a different manifest than {k8s_manifest}; "
+                    "a bundle binds one manifest (use a new evidence directory)"
+                )
+            manifest_source = None  # identical: nothing to write
+    else:
+        _require_regular(root, K8S_MANIFEST, "pass --k8s-manifest FILE (the rendered manifest)")
+
+    git = git_state(git_repo if git_repo is not None else Path.cwd(), root)
+
+    files = bundle_files(root)
+    # Every check is done: from here on the bundle is modified.
+    if manifest_source is not None:
+        write_atomic(root / K8S_MANIFEST, manifest_source)
+        files[K8S_MANIFEST] = sha256_bytes(manifest_source)
+        files = dict(sorted(files.items()))
+
+    document: dict[str, Any] = {
+        "schema": SCHEMA,
+        "run_id": run_id,
+        "environment": environment,
+        "created_at": format_utc(now if now is not None else now_utc()),
+        "git": git,
+        "artifacts": {
+            "k6_script": {"path": K6_SCRIPT, "sha256": files[K6_SCRIPT]},
+            "k8s_manifest": {"path": K8S_MANIFEST, "sha256": files[K8S_MANIFEST]},
+            "images": [{"name": name, "digest": digest} for name, digest in images],
+        },
+        "cluster": cluster,
+        "files": files,
+    }
+
+    path = root / MANIFEST
+    previous = _previous_manifest(path)
+    if previous is not None and _same_but_time(previous, document):
+        return SealResult(path, previous, changed=False)
+    write_json_atomic(path, document)
+    return SealResult(path, document, changed=True)
+
+
+def _cluster(root: Path, namespace: str | None, collected_at: str | None) -> dict[str, str] | None:
+    """The manifest's ``cluster`` binding, or None when the bundle has no cluster evidence."""
+    if (namespace is None) != (collected_at is None):
+        raise SealError("--namespace and --cluster-collected-at go together: give both or neither")
+    if namespace is None or collected_at is None:
+        if _lexists(root / CLUSTER_SNAPSHOT):
+            raise SealError(
+                f"{CLUSTER_SNAPSHOT} exists but --namespace and --cluster-collected-at are "
+                "missing: say which namespace was collected, and when"
+            )
+        # No cluster evidence at all (e.g. a single-machine run, `[cluster] required = false`):
+        # recorded as an explicit null rather than an invented namespace or time.
+        return None
+    _check_name(namespace, "--namespace")
+    if parse_utc(collected_at) is None:
+        raise SealError(
+            f"--cluster-collected-at {collected_at!r}: not an RFC 3339 UTC time such as "
+            "2026-05-01T02:05:00Z"
+        )
+    return {"namespace": namespace, "collected_at": collected_at}
+
+
+def _previous_manifest(path: Path) -> dict[str, Any] | None:
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return None
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _same_but_time(previous: dict[str, Any], current: dict[str, Any]) -> bool:
+    def strip(document: dict[str, Any]) -> dict[str, Any]:
+        return {key: value for key, value in document.items() if key != "created_at"}
+
+    return strip(previous) == strip(current) and parse_utc(previous.get("created_at")) is not None

@@ -1,0 +1,70 @@
+"""Settings resolved once, in one place: command line > environment > ini > default."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ENV_EVIDENCE_DIR = "LOADCERT_EVIDENCE_DIR"
+ENV_PROFILE = "LOADCERT_PROFILE"
+ENV_GIT_SHA = "LOADCERT_GIT_SHA"
+ENV_CERTIFICATE = "LOADCERT_CERTIFICATE"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a certification run was asked to do."""
+
+    evidence_dir: Path | None
+    profile_path: Path | None
+    pyproject: Path | None
+    git_sha: str | None
+    certificate_path: Path
+    gate_paths: tuple[Path, ...]
+
+    @property
+    def active(self) -> bool:
+        return self.evidence_dir is not None
+
+
+def _ini_path(config: Any, name: str) -> Path | None:
+    value = config.getini(name)
+    if not value:
+        return None
+    base = config.inipath.parent if config.inipath else config.rootpath
+    return (base / str(value)).resolve() if not Path(str(value)).is_absolute() else Path(str(value))
+
+
+def resolve(config: Any) -> Settings:
+    """Resolve from a ``pytest.Config`` (typed loosely to keep this module pytest-free)."""
+    invocation = config.invocation_params.dir
+
+    def pick(option: str, env: str, ini: str | None) -> Path | None:
+        cli = config.getoption(option)
+        if cli:
+            return (invocation / cli).resolve()
+        if os.environ.get(env):
+            return (invocation / os.environ[env]).resolve()
+        return _ini_path(config, ini) if ini else None
+
+    evidence = pick("loadcert_evidence_dir", ENV_EVIDENCE_DIR, "loadcert_evidence_dir")
+    profile = pick("loadcert_profile", ENV_PROFILE, "loadcert_profile")
+    sha = config.getoption("loadcert_git_sha") or os.environ.get(ENV_GIT_SHA) or None
+    certificate = pick("loadcert_certificate", ENV_CERTIFICATE, "loadcert_certificate")
+    if certificate is None:
+        xml = config.getoption("xmlpath", None)
+        folder = (invocation / xml).resolve().parent if xml else invocation
+        certificate = folder / "certificate.json"
+    base = config.inipath.parent if config.inipath else config.rootpath
+    gate_paths = tuple((base / p).resolve() for p in config.getini("loadcert_gates"))
+    pyproject = config.rootpath / "pyproject.toml"
+    return Settings(
+        evidence_dir=evidence,
+        profile_path=profile,
+        pyproject=pyproject if pyproject.is_file() else None,
+        git_sha=sha,
+        certificate_path=certificate,
+        gate_paths=gate_paths,
+    )
