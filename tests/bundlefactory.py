@@ -59,10 +59,13 @@ __all__ = [
     "encode",
     "find_items",
     "fmt_time",
+    "image_digest",
     "k8s_items",
     "loadcert",
+    "make_container_not_ready",
     "metric",
     "prometheus_query",
+    "promql_for",
     "seal",
     "seal_files",
     "set_rate",
@@ -565,13 +568,14 @@ NODES = ("ip-10-0-1-17.ec2.internal", "ip-10-0-2-41.ec2.internal", "ip-10-0-3-88
 class _Cluster:
     """Builds the items of the snapshot with consistent uids, IPs and owner references."""
 
-    def __init__(self, start: datetime, namespace: str = NAMESPACE) -> None:
+    def __init__(self, start: datetime, namespace: str = NAMESPACE, *,
+                 resource_version: int = 48213577, first_ip: int = 10) -> None:
         self.ns = namespace
         self.created = start - timedelta(days=2, hours=3)
         self.rolled = start - timedelta(hours=2)
         self.items: list[dict[str, Any]] = []
-        self._rv = 48213577
-        self._ip = 10
+        self._rv = resource_version
+        self._ip = first_ip
         self.pod_ips: dict[str, list[tuple[dict[str, Any], str]]] = {}
 
     def _meta(self, kind: str, name: str, labels: Mapping[str, str] | None = None,
@@ -1663,8 +1667,7 @@ def _metric_violated(files: Files) -> None:
 
 def _migration_job_pod(files: Files) -> None:
     start = _windows_of(files)["smoke"][0]
-    cluster = _Cluster(start)
-    cluster._rv = 48299001
+    cluster = _Cluster(start, resource_version=48299001, first_ip=150)
     cron = "gateway-cache-warmup"
     cluster.items.append({
         "apiVersion": "batch/v1",
@@ -1716,8 +1719,7 @@ def _pending_pod_no_statuses(files: Files) -> None:
 
 def _unrelated_pod_failing(files: Files) -> None:
     start = _windows_of(files)["smoke"][0]
-    cluster = _Cluster(start)
-    cluster._rv = 48299501
+    cluster = _Cluster(start, resource_version=48299501, first_ip=170)
     pod = cluster.pod("debug-shell", {"app": "netshoot", "owner": "sre-oncall"},
                       {}, (("netshoot", "netshoot", None),), NODES[0],
                       restart_policy="Never", created=start - timedelta(minutes=50))
