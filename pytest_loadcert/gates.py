@@ -41,7 +41,7 @@ class GateResult:
 
     def message(self) -> str:
         """The one-line reviewer message: verdict, observed, required, samples, source."""
-        head = "passed" if self.passed else "failed"
+        head = "passed" if self.passed else "not certified"
         text = (
             f"{head}: observed {self.observed}; required {self.required}; "
             f"samples {self.samples}; source {self.source}"

@@ -9,7 +9,6 @@ terminal summary. The exit status is the verdict's (0 certified, 1 not_certified
 
 from __future__ import annotations
 
-import fnmatch
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +41,7 @@ if TYPE_CHECKING:
     from pytest_loadcert.verdict import GateKey
 
 BUILTIN_GATES = Path(__file__).with_name("builtin_gates.py")
+BUILTIN_NODEID = "loadcert/builtin_gates.py"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -101,7 +101,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     # Collect the built-in gates and the repository's gate tests, never its unit tests.
     explicit = list(config.args) if config.args_source == pytest.Config.ArgsSource.ARGS else []
-    paths = [str(BUILTIN_GATES.parent), *explicit, *(str(p) for p in settings.gate_paths if not explicit)]
+    paths = [str(BUILTIN_GATES), *explicit, *(str(p) for p in settings.gate_paths if not explicit)]
     config.args[:] = list(dict.fromkeys(paths))
     if not hasattr(config, "workerinput"):
         from pytest_loadcert.controller import CertificationRun
@@ -109,14 +109,12 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(CertificationRun(config), "loadcert-controller")
 
 
-def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Module | None:
-    """Collect the built-in gates whatever ``python_files`` says (once, if it matches)."""
-    if file_path != BUILTIN_GATES or _state(parent.config) is None:
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> pytest.Module | None:
+    """Give the built-in gates a stable node id wherever the package is installed."""
+    if module_path != BUILTIN_GATES or _state(parent.config) is None:
         return None
-    patterns = parent.config.getini("python_files")
-    if any(fnmatch.fnmatch(file_path.name, pattern) for pattern in patterns):
-        return None  # pytest's python plugin collects it already
-    return pytest.Module.from_parent(parent, path=file_path)
+    return pytest.Module.from_parent(parent, path=module_path, nodeid=BUILTIN_NODEID)
 
 
 def _state(config: pytest.Config) -> RunState | None:
@@ -242,6 +240,30 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     pytest.skip(reason)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Unusable evidence is reported by its one-line message: no traceback is rendered."""
+    from pytest_loadcert.errors import EvidenceError
+
+    if item.stash.get(GATE_KEY, None) is None or call.excinfo is None:
+        return None
+    if not call.excinfo.errisinstance(EvidenceError):
+        return None
+    return pytest.TestReport(
+        nodeid=item.nodeid,
+        location=item.location,
+        keywords=dict.fromkeys(item.keywords, 1),
+        outcome="failed",
+        longrepr=str(call.excinfo.value),
+        when=call.when,
+        sections=[],
+        duration=call.duration,
+        start=call.start,
+        stop=call.stop,
+        user_properties=item.user_properties,
+    )
+
+
 def _block(report: pytest.TestReport, message: str) -> None:
     report.outcome = "failed"
     # junit writes <error> only for a non-call phase; a blocked gate is an error, not a failure.
@@ -251,8 +273,8 @@ def _block(report: pytest.TestReport, message: str) -> None:
     report.loadcert_status = "blocked"  # type: ignore[attr-defined]
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+@pytest.hookimpl(wrapper=True, specname="pytest_runtest_makereport")
+def pytest_runtest_makereport_classify(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report: pytest.TestReport = yield
     key = item.stash.get(GATE_KEY, None)
     if key is None:

@@ -61,4 +61,5 @@ def report_message(report: pytest.TestReport) -> str:
     else:
         crash = getattr(report.longrepr, "reprcrash", None)
         text = crash.message if crash is not None else str(report.longrepr)
+        text = text.removeprefix("Failed: ")
     return text.splitlines()[0] if text else ""

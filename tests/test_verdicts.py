@@ -1,0 +1,169 @@
+"""Acceptance: every bundle variant (each founding lesson and trap) gets its verdict.
+
+Each variant is a bundle written to DESIGN.md's contract by tests/bundlefactory.py; the
+plugin certifies it in a real pytest run and the test reads what a user reads: the exit
+status, certificate.json and the junit XML.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+import bundlefactory as bf
+
+EXIT = {"certified": 0, "not_certified": 1, "blocked": 2}
+
+
+def certify(pytester: pytest.Pytester, bundle: Path, *args: str) -> tuple[pytest.RunResult, dict, ET.Element]:
+    xml = pytester.path / "certificate.xml"
+    result = pytester.runpytest(
+        "-p", "no:cacheprovider", "--evidence-dir", str(bundle), "--junitxml", str(xml), *args
+    )
+    certificate = json.loads((pytester.path / "certificate.json").read_text())
+    return result, certificate, ET.parse(xml).getroot()
+
+
+def suite_properties(root: ET.Element) -> dict[str, str]:
+    return {p.get("name"): p.get("value") for p in root.find("testsuite").find("properties")}
+
+
+@pytest.mark.parametrize("variant", bf.VARIANTS, ids=[v.name for v in bf.VARIANTS])
+def test_variant_verdict(pytester: pytest.Pytester, tmp_path: Path, variant: bf.Variant) -> None:
+    bundle = bf.build_variant(variant.name, tmp_path / "bundle")
+    result, certificate, root = certify(pytester, bundle)
+    output = result.stdout.str()
+    assert certificate["verdict"] == variant.expected, output[-3000:]
+    assert result.ret == EXIT[variant.expected]
+    assert suite_properties(root)["loadcert.verdict"] == variant.expected
+    assert f"loadcert verdict: {variant.expected}" in output
+    assert "Traceback" not in output
+    statuses = {g["status"] for g in certificate["gates"]}
+    if variant.expected == "certified":
+        assert statuses == {"passed"}
+        assert certificate["highest_certified_stage"] == "100k"
+    elif variant.expected == "not_certified":
+        assert "failed" in statuses
+        assert root.iter("failure") is not None and any(True for _ in root.iter("failure"))
+        assert certificate["highest_certified_stage"] != "100k"
+    else:
+        assert "failed" not in statuses and "blocked" in statuses
+        assert any(True for _ in root.iter("error"))
+        assert not any(True for _ in root.iter("skipped"))
+
+
+def test_failure_message_names_observed_required_samples_source(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    bundle = bf.build_variant("p95_high", tmp_path / "bundle")
+    _, certificate, root = certify(pytester, bundle)
+    failed = [g for g in certificate["gates"] if g["status"] == "failed"]
+    assert [g["id"] for g in failed] == ["p95_latency[100k]"]
+    gate = failed[0]
+    assert gate["observed"].startswith("p(95) 450")
+    assert gate["required"] == "<= 300 ms"
+    assert "successful requests" in gate["samples"]
+    assert "stages/100k/k6-summary.json" in gate["source"]
+    case = next(c for c in root.iter("testcase") if c.get("name") == "test_p95_latency[100k]")
+    message = case.find("failure").get("message")
+    for part in ("observed p(95) 450", "required <= 300 ms", "samples", "stages/100k/k6-summary.json"):
+        assert part in message
+    stages = {s["name"]: s["verdict"] for s in certificate["stages"]}
+    assert stages["100k"] == "not_certified" and stages["50k"] == "certified"
+    assert certificate["highest_certified_stage"] == "50k"
+
+
+def test_blocked_message_names_file_and_field(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    bundle = bf.build_variant("wrong_type", tmp_path / "bundle")
+    result, certificate, root = certify(pytester, bundle)
+    gate = next(g for g in certificate["gates"] if g["id"] == "observed_concurrency[100k]")
+    assert gate["status"] == "blocked"
+    assert "stages/100k/k6-summary.json: metrics.vus" in gate["message"]
+    error = next(c for c in root.iter("testcase") if c.get("name") == "test_observed_concurrency[100k]").find("error")
+    assert "stages/100k/k6-summary.json" in error.get("message")
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_certified_certificate_carries_every_binding(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    bundle = bf.build_variant("valid", tmp_path / "bundle")
+    manifest = json.loads((bundle / "loadcert.json").read_text())
+    result, certificate, root = certify(pytester, bundle)
+    props = suite_properties(root)
+    assert list(props) == sorted(props)
+    assert props["loadcert.git_sha"] == manifest["git"]["sha"]
+    assert props["loadcert.k6_script_sha256"] == manifest["artifacts"]["k6_script"]["sha256"]
+    assert props["loadcert.k8s_manifest_sha256"] == manifest["artifacts"]["k8s_manifest"]["sha256"]
+    for image in manifest["artifacts"]["images"]:
+        assert props[f"loadcert.image.{image['name']}"] == image["digest"]
+    import hashlib
+
+    digest = "sha256:" + hashlib.sha256((bundle / "loadcert.json").read_bytes()).hexdigest()
+    assert props["loadcert.bundle_sha256"] == digest == certificate["bindings"]["bundle_sha256"]
+    assert props["loadcert.profile_sha256"].startswith("sha256:")
+    assert props["loadcert.highest_certified_stage"] == "100k"
+    assert props["loadcert.not_run"] == ""
+    for stage in ("smoke", "1k", "10k", "25k", "50k", "100k"):
+        assert props[f"loadcert.stage.{stage}.verdict"] == "certified"
+    output = result.stdout.str()
+    assert "VERDICT: CERTIFIED" in output
+    assert "highest certified stage: 100k" in output
+    row = next(line for line in output.splitlines() if line.startswith("100k "))
+    assert "100000" in row and "certified" in row
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("-k", "not p99"), ("--deselect", "loadcert/builtin_gates.py::test_p95_latency[1k]"), ("-x",), ("--maxfail", "1")],
+    ids=["-k", "--deselect", "-x", "--maxfail"],
+)
+def test_incomplete_matrix_is_blocked(
+    pytester: pytest.Pytester, tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    variant = "valid" if args[0] in ("-k", "--deselect") else "missing_grafana"
+    bundle = bf.build_variant(variant, tmp_path / "bundle")
+    result, certificate, root = certify(pytester, bundle, *args)
+    assert certificate["verdict"] == "blocked"
+    assert result.ret == 2
+    assert certificate["not_run"], "the certificate names what did not run"
+    assert suite_properties(root)["loadcert.not_run"]
+    if args[0] == "-k":
+        assert "p99_latency[smoke]" in certificate["not_run"]
+    if args[0] == "--deselect":
+        assert certificate["not_run"] == ["p95_latency[1k]"]
+
+
+def test_xdist_gives_identical_certificate(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    pytest.importorskip("xdist")
+    for variant in ("valid", "metric_violated", "missing_otel"):
+        bundle = bf.build_variant(variant, tmp_path / variant)
+        runs = []
+        for extra in ((), ("-n", "2")):
+            xml = tmp_path / f"{variant}{len(extra)}.xml"
+            cert = tmp_path / f"{variant}{len(extra)}.json"
+            result = pytester.runpytest_subprocess(
+                "-p", "no:cacheprovider", "--evidence-dir", str(bundle), "--junitxml", str(xml),
+                "--loadcert-certificate", str(cert), *extra,
+            )
+            props = [
+                (p.get("name"), p.get("value"))
+                for p in ET.parse(xml).getroot().find("testsuite").find("properties")
+            ]
+            gates = {g["id"]: g["status"] for g in json.loads(cert.read_text())["gates"]}
+            runs.append((result.ret, props, gates))
+        assert runs[0] == runs[1], variant
+        assert runs[0][1] == sorted(runs[0][1])
+        assert dict(runs[0][1])["loadcert.verdict"] == bf.variant(variant).expected
+
+
+def test_snapshot_of_other_namespace_blocks_every_cluster_gate(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    bundle = bf.build_variant("snapshot_stale", tmp_path / "bundle")
+    _, certificate, _ = certify(pytester, bundle)
+    cluster = [g for g in certificate["gates"] if g["gate"] in (
+        "cluster_snapshot", "workload_ready", "pod_readiness", "image_binding", "service_endpoints")]
+    assert cluster and {g["status"] for g in cluster} == {"blocked"}
+    assert all("max_snapshot_age_s" in g["message"] for g in cluster)
