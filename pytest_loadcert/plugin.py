@@ -90,6 +90,7 @@ def pytest_configure(config: pytest.Config) -> None:
     from pytest_loadcert.verdict import expected_builtin
 
     assert settings.evidence_dir is not None
+    _check_rootdir(config)
     if not settings.evidence_dir.is_dir():
         raise pytest.UsageError(f"--evidence-dir {settings.evidence_dir}: no such directory")
     try:
@@ -115,6 +116,30 @@ def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> 
     if module_path != BUILTIN_GATES or _state(parent.config) is None:
         return None
     return pytest.Module.from_parent(parent, path=module_path, nodeid=BUILTIN_NODEID)
+
+
+CONFIG_FILES = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
+
+
+def _check_rootdir(config: pytest.Config) -> None:
+    """Refuse a run whose rootdir moved because pytest took the evidence path for a test path.
+
+    pytest chooses its rootdir before plugins add options, so in ``--evidence-dir PATH``
+    the PATH counts as a test path; a bundle outside the repository then moves the rootdir
+    above it and the repository's configuration (and profile) would silently be missed.
+    """
+    if "--evidence-dir" not in config.invocation_params.args:
+        return
+    invocation = config.invocation_params.dir
+    for folder in (invocation, *invocation.parents):
+        if any((folder / name).is_file() for name in CONFIG_FILES):
+            if folder != config.rootpath:
+                raise pytest.UsageError(
+                    f"pytest chose rootdir {config.rootpath} because it read the --evidence-dir "
+                    f"value as a test path, so the configuration in {folder} would be ignored; "
+                    "write --evidence-dir=PATH (with '=') or set LOADCERT_EVIDENCE_DIR"
+                )
+            return
 
 
 def _state(config: pytest.Config) -> RunState | None:

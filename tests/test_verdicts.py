@@ -21,7 +21,7 @@ EXIT = {"certified": 0, "not_certified": 1, "blocked": 2}
 def certify(pytester: pytest.Pytester, bundle: Path, *args: str) -> tuple[pytest.RunResult, dict, ET.Element]:
     xml = pytester.path / "certificate.xml"
     result = pytester.runpytest(
-        "-p", "no:cacheprovider", "--evidence-dir", str(bundle), "--junitxml", str(xml), *args
+        "-p", "no:cacheprovider", f"--evidence-dir={bundle}", "--junitxml", str(xml), *args
     )
     certificate = json.loads((pytester.path / "certificate.json").read_text())
     return result, certificate, ET.parse(xml).getroot()
@@ -144,7 +144,7 @@ def test_xdist_gives_identical_certificate(pytester: pytest.Pytester, tmp_path: 
             xml = tmp_path / f"{variant}{len(extra)}.xml"
             cert = tmp_path / f"{variant}{len(extra)}.json"
             result = pytester.runpytest_subprocess(
-                "-p", "no:cacheprovider", "--evidence-dir", str(bundle), "--junitxml", str(xml),
+                "-p", "no:cacheprovider", f"--evidence-dir={bundle}", "--junitxml", str(xml),
                 "--loadcert-certificate", str(cert), *extra,
             )
             props = [

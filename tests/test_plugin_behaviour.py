@@ -1,0 +1,203 @@
+"""The plugin as a repository meets it: inert without evidence, usage errors, user gates,
+waivers, cheap import."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import bundlefactory as bf
+
+DOCS_EXAMPLE = Path(__file__).parents[1] / "docs" / "examples" / "test_example_gate.py"
+
+
+def test_inert_without_evidence_dir(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_unit="def test_ordinary():\n    assert 1 + 1 == 2\n",
+        test_gate="def test_my_gate(loadcert_stage):\n    assert False\n",
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, skipped=1)
+    assert result.ret == 0
+    assert not (pytester.path / "certificate.json").exists()
+    assert "VERDICT" not in result.stdout.str()
+
+
+def test_unit_tests_of_the_repository_do_not_run_in_a_certification(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    bundle = bf.build_variant("valid", tmp_path / "bundle")
+    pytester.makepyfile(test_unit="def test_ordinary():\n    assert False\n")
+    result = pytester.runpytest("-p", "no:cacheprovider", f"--evidence-dir={bundle}", ".")
+    certificate = json.loads((pytester.path / "certificate.json").read_text())
+    assert certificate["verdict"] == "certified"
+    assert all(g["gate"] != "ordinary" for g in certificate["gates"])
+    assert result.ret == 0
+
+
+@pytest.mark.parametrize(
+    ("profile", "needle"),
+    [
+        ("target_concurrency = 1000\nthresholds = 3\n", "thresholds: unknown key"),
+        ("[k6]\np95_ms_max = -1\n", "k6.p95_ms_max: must not be negative"),
+        ("[k6]\nmin_requests = 'many'\n", "k6.min_requests: must be a positive integer"),
+        ("[[metrics]]\nname = 'x'\npromql = 'up'\n", "metrics[0]: needs a bound"),
+        ("[[stages]]\nname = '../x'\nmin_active_vus = 1\n", "stages[0].name"),
+        ("not toml [", "not valid TOML"),
+    ],
+)
+def test_bad_profile_is_a_usage_error(
+    pytester: pytest.Pytester, tmp_path: Path, profile: str, needle: str
+) -> None:
+    bundle = bf.build_variant("valid", tmp_path / "bundle")
+    path = tmp_path / "profile.toml"
+    path.write_text(profile)
+    result = pytester.runpytest(f"--evidence-dir={bundle}", "--loadcert-profile", str(path))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert needle in result.stderr.str()
+    assert str(path) in result.stderr.str()
+    assert "Traceback" not in result.stderr.str() + result.stdout.str()
+
+
+def test_profile_from_pyproject(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    bundle = bf.build_variant("p95_high", tmp_path / "bundle")  # p95 450 ms at 100k
+    pytester.makepyprojecttoml("[tool.loadcert.k6]\np95_ms_max = 500\n")
+    result = pytester.runpytest("-p", "no:cacheprovider", f"--evidence-dir={bundle}")
+    certificate = json.loads((pytester.path / "certificate.json").read_text())
+    assert certificate["verdict"] == "certified", result.stdout.str()[-2000:]
+    assert "[tool.loadcert]" in certificate["profile_source"]
+
+
+def _with_gates(pytester: pytest.Pytester, source: str) -> None:
+    pytester.makeini("[pytest]\nloadcert_gates = certification\n")
+    gates = pytester.mkdir("certification")
+    (gates / "test_team_gates.py").write_text(source)
+
+
+def test_user_gate_counts_toward_the_verdict(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    bundle = bf.build_variant("valid", tmp_path / "bundle")
+    _with_gates(
+        pytester,
+        "def test_iterations_recorded(loadcert_k6, loadcert_stage):\n"
+        "    assert loadcert_stage.name != '50k', 'team rule broken at 50k'\n",
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", f"--evidence-dir={bundle}")
+    certificate = json.loads((pytester.path / "certificate.json").read_text())
+    ids = {g["id"]: g["status"] for g in certificate["gates"]}
+    assert ids["iterations_recorded[50k]"] == "failed"
+    assert ids["iterations_recorded[1k]"] == "passed"
+    assert certificate["verdict"] == "not_certified"
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*test_iterations_recorded[[]50k[]]*"])
+
+
+def test_user_gate_deselected_blocks(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    bundle = bf.build_variant("valid", tmp_path / "bundle")
+    _with_gates(pytester, "def test_team(loadcert_stage):\n    pass\n")
+    result = pytester.runpytest(
+        "-p", "no:cacheprovider", f"--evidence-dir={bundle}", "-k", "not team or not 1k"
+    )
+    certificate = json.loads((pytester.path / "certificate.json").read_text())
+    assert certificate["not_run"] == ["team[1k]"]
+    assert result.ret == 2
+
+
+def test_user_gate_evidence_error_and_skip_block(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    bundle = bf.build_variant("valid", tmp_path / "bundle")
+    _with_gates(
+        pytester,
+        "import pytest\n"
+        "from pytest_loadcert.errors import EvidenceError\n"
+        "def test_missing(loadcert_prometheus):\n"
+        "    loadcert_prometheus.value('no_such_metric')\n"
+        "def test_skipped(loadcert_bundle):\n"
+        "    pytest.skip('not today')\n",
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", f"--evidence-dir={bundle}")
+    certificate = json.loads((pytester.path / "certificate.json").read_text())
+    statuses = {g["id"]: g["status"] for g in certificate["gates"] if g["gate"] in ("missing", "skipped")}
+    assert statuses["skipped"] == "blocked"
+    assert statuses["missing[smoke]"] == "blocked"
+    assert certificate["verdict"] == "blocked"
+    assert result.ret == 2
+
+
+def test_docs_example_gate_runs(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    if not DOCS_EXAMPLE.exists():
+        pytest.fail(f"{DOCS_EXAMPLE} is missing")
+    bundle = bf.build_variant("valid", tmp_path / "bundle")
+    _with_gates(pytester, DOCS_EXAMPLE.read_text())
+    result = pytester.runpytest("-p", "no:cacheprovider", f"--evidence-dir={bundle}")
+    certificate = json.loads((pytester.path / "certificate.json").read_text())
+    user = [g for g in certificate["gates"] if g["nodeid"].startswith("certification/")]
+    assert user and {g["status"] for g in user} == {"passed"}
+    assert certificate["verdict"] == "certified", result.stdout.str()[-2000:]
+
+
+@pytest.mark.parametrize(("expires", "expected"), [("2999-01-01", "waived"), ("2020-01-01", "blocked")])
+def test_waiver(pytester: pytest.Pytester, tmp_path: Path, expires: str, expected: str) -> None:
+    bundle = bf.build_variant("p95_high", tmp_path / "bundle")
+    profile = tmp_path / "profile.toml"
+    profile.write_text(
+        f"[[waivers]]\ngate = 'p95_latency'\nstage = '100k'\nowner = 'sre-oncall'\n"
+        f"reason = 'known slow path'\nexpires = {expires}\n"
+    )
+    result = pytester.runpytest(
+        "-p", "no:cacheprovider", f"--evidence-dir={bundle}", "--loadcert-profile", str(profile)
+    )
+    certificate = json.loads((pytester.path / "certificate.json").read_text())
+    gate = next(g for g in certificate["gates"] if g["id"] == "p95_latency[100k]")
+    assert gate["status"] == expected
+    assert certificate["verdict"] == ("certified" if expected == "waived" else "blocked")
+    if expected == "waived":
+        assert "waived by sre-oncall" in gate["message"]
+        assert result.ret == 0
+
+
+def test_waiver_matching_no_gate_blocks(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    bundle = bf.build_variant("valid", tmp_path / "bundle")
+    profile = tmp_path / "profile.toml"
+    profile.write_text(
+        "[[waivers]]\ngate = 'p96_latency'\nstage = '1k'\nowner = 'x'\nreason = 'typo'\n"
+        "expires = 2999-01-01\n"
+    )
+    result = pytester.runpytest(
+        "-p", "no:cacheprovider", f"--evidence-dir={bundle}", "--loadcert-profile", str(profile)
+    )
+    assert result.ret == 2
+    assert "matches no gate" in result.stdout.str()
+
+
+def test_missing_evidence_dir_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--evidence-dir=nowhere")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--evidence-dir" in result.stderr.str() and "no such directory" in result.stderr.str()
+
+
+def _modules_after(statement: str) -> set[str]:
+    code = f"import sys\n{statement}\nprint(' '.join(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    return set(out.stdout.split())
+
+
+def test_plugin_import_is_cheap() -> None:
+    loaded = _modules_after("import pytest_loadcert.plugin")
+    for heavy in ("kubernetes", "requests", "urllib3", "jsonschema", "yaml"):
+        assert heavy not in loaded
+
+
+def test_core_is_pytest_free() -> None:
+    core = ("bundle", "certificate", "gates", "runtime_gates", "verdict", "k6summary",
+            "prometheus", "cluster", "observability", "profile", "jsonio", "schema")
+    loaded = _modules_after("\n".join(f"import pytest_loadcert.{m}" for m in core))
+    assert "pytest" not in loaded and "_pytest" not in loaded
+
+
+def test_junit_private_key_is_still_there() -> None:
+    from _pytest.junitxml import xml_key  # the one private import, isolated in junit.py
+
+    assert xml_key is not None
