@@ -41,7 +41,7 @@ class Manifest:
     raw: dict[str, Any]
     digest: str  # sha256 of the manifest's bytes: the bundle digest
     created_at: datetime
-    cluster_collected_at: datetime
+    cluster_collected_at: datetime | None  # None: the bundle records no cluster
 
     @property
     def run_id(self) -> str:
@@ -156,10 +156,11 @@ class Bundle:
         document = parse_json(data, MANIFEST)
         validate("loadcert", document, MANIFEST)
         created = parse_utc(document["created_at"])
-        collected = parse_utc(document["cluster"]["collected_at"])
+        cluster = document["cluster"]
+        collected = parse_utc(cluster["collected_at"]) if cluster is not None else None
         if created is None:
             raise EvidenceError(MANIFEST, "created_at", "is not a valid RFC 3339 UTC time")
-        if collected is None:
+        if cluster is not None and collected is None:
             raise EvidenceError(MANIFEST, "cluster.collected_at", "is not a valid RFC 3339 UTC time")
         for rel in document["files"]:
             reason = unsafe_path_reason(rel)

@@ -34,6 +34,10 @@ WORKLOAD_KINDS = {
 def fresh_snapshot(bundle: Bundle, profile: Profile) -> ClusterSnapshot:
     """The cluster snapshot, checked for namespace and freshness (else EvidenceError)."""
     manifest = bundle.manifest()
+    if manifest.raw["cluster"] is None or manifest.cluster_collected_at is None:
+        raise EvidenceError(
+            manifest.rel, "cluster", "is null, but the profile requires a cluster snapshot"
+        )
     snapshot = bundle.cluster()
     namespace = profile.cluster.namespace
     if manifest.raw["cluster"]["namespace"] != namespace:
