@@ -272,7 +272,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
     if item.stash.get(GATE_KEY, None) is None or call.excinfo is None:
         return None
-    if not call.excinfo.errisinstance(EvidenceError):
+    if not call.excinfo.errisinstance(EvidenceError) or call.when == "collect":
         return None
     return pytest.TestReport(
         nodeid=item.nodeid,
@@ -309,7 +309,7 @@ def pytest_runtest_makereport_classify(item: pytest.Item, call: pytest.CallInfo[
     excinfo = call.excinfo
     waiver = item.stash.get(WAIVER_KEY, None)
     if hasattr(report, "wasxfail"):
-        del report.wasxfail  # type: ignore[attr-defined]
+        del report.wasxfail
         _block(report, f"gate {key.id} is marked xfail; an expected failure proves nothing")
     elif report.skipped:
         if waiver is not None and not waiver.startswith("expired:"):

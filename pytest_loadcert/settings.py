@@ -30,23 +30,23 @@ class Settings:
 
 
 def _ini_path(config: Any, name: str) -> Path | None:
-    value = config.getini(name)
+    value = str(config.getini(name) or "")
     if not value:
         return None
-    base = config.inipath.parent if config.inipath else config.rootpath
-    return (base / str(value)).resolve() if not Path(str(value)).is_absolute() else Path(str(value))
+    base: Path = config.inipath.parent if config.inipath else config.rootpath
+    return (base / value).resolve()
 
 
 def resolve(config: Any) -> Settings:
     """Resolve from a ``pytest.Config`` (typed loosely to keep this module pytest-free)."""
-    invocation = config.invocation_params.dir
+    invocation: Path = config.invocation_params.dir
 
     def pick(option: str, env: str, ini: str | None) -> Path | None:
         cli = config.getoption(option)
         if cli:
-            return (invocation / cli).resolve()
+            return Path(invocation / str(cli)).resolve()
         if os.environ.get(env):
-            return (invocation / os.environ[env]).resolve()
+            return Path(invocation / os.environ[env]).resolve()
         return _ini_path(config, ini) if ini else None
 
     evidence = pick("loadcert_evidence_dir", ENV_EVIDENCE_DIR, "loadcert_evidence_dir")
