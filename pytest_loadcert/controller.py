@@ -62,9 +62,13 @@ class CertificationRun:
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         output = getattr(node, "workeroutput", None) or {}
         if WORKER_OUTPUT in output:
-            for text in json.loads(output[WORKER_OUTPUT]):
+            collected = json.loads(output[WORKER_OUTPUT])
+            for text in collected["keys"]:
                 key = key_from_json(text)
                 self.state.collected[key.id] = key
+            for problem in collected["problems"]:
+                if problem not in self.state.problems:
+                    self.state.problems.append(problem)
         if error:
             self.state.problems.append(f"xdist worker {getattr(node.gateway, 'id', '?')} crashed")
 
@@ -74,6 +78,9 @@ class CertificationRun:
         from pytest_loadcert.verdict import EXIT_STATUS, decide
 
         state = self.state
+        self._check_waivers()
+        if exitstatus == pytest.ExitCode.INTERNAL_ERROR:
+            state.problems.append("pytest hit an internal error")
         if exitstatus == pytest.ExitCode.INTERRUPTED:
             state.problems.append("the run was interrupted before every gate ran")
         stopped = session.shouldfail or session.shouldstop
@@ -89,6 +96,16 @@ class CertificationRun:
         certificate.write_json(state.settings.certificate_path, cert)
         junit.add_suite_properties(self.config, certificate.suite_properties(cert))
         session.exitstatus = EXIT_STATUS[verdict.verdict]
+
+    def _check_waivers(self) -> None:
+        state = self.state
+        keys = set(state.collected.values()) | set(state.expected)
+        for waiver in state.profile.waivers:
+            if not any(waiver.matches(k.gate, k.stage, k.subject) for k in keys):
+                state.problems.append(
+                    f"{state.profile.source}: waiver for gate {waiver.gate!r} stage "
+                    f"{waiver.stage!r} matches no gate"
+                )
 
     @pytest.hookimpl(trylast=True)
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:

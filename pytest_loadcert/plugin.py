@@ -220,10 +220,12 @@ def pytest_collection_modifyitems(
     if others:
         config.hook.pytest_deselected(items=others)
         items[:] = gates
-    _check_waivers(state)
     if hasattr(config, "workeroutput"):
         config.workeroutput[WORKER_OUTPUT] = json.dumps(
-            sorted(key_to_json(k) for k in state.collected.values())
+            {
+                "keys": sorted(key_to_json(k) for k in state.collected.values()),
+                "problems": state.problems,
+            }
         )
 
 
@@ -241,16 +243,6 @@ def _apply_waiver(state: RunState, item: pytest.Item, key: GateKey) -> None:
                     f"waived by {waiver.owner} until {waiver.expires}: {waiver.reason}"
                 )
             return
-
-
-def _check_waivers(state: RunState) -> None:
-    keys = set(state.collected.values()) | set(state.expected)
-    for waiver in state.profile.waivers:
-        if not any(waiver.matches(k.gate, k.stage, k.subject) for k in keys):
-            state.problems.append(
-                f"{state.profile.source}: waiver for gate {waiver.gate!r} stage {waiver.stage!r} "
-                "matches no gate"
-            )
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

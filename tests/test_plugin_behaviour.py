@@ -158,15 +158,19 @@ def test_waiver(pytester: pytest.Pytester, tmp_path: Path, expires: str, expecte
         assert result.ret == 0
 
 
-def test_waiver_matching_no_gate_blocks(pytester: pytest.Pytester, tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [(), ("-n", "2")], ids=["serial", "xdist"])
+def test_waiver_matching_no_gate_blocks(
+    pytester: pytest.Pytester, tmp_path: Path, workers: tuple[str, ...]
+) -> None:
     bundle = bf.build_variant("valid", tmp_path / "bundle")
     profile = tmp_path / "profile.toml"
     profile.write_text(
         "[[waivers]]\ngate = 'p96_latency'\nstage = '1k'\nowner = 'x'\nreason = 'typo'\n"
         "expires = 2999-01-01\n"
     )
-    result = pytester.runpytest(
-        "-p", "no:cacheprovider", f"--evidence-dir={bundle}", "--loadcert-profile", str(profile)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", f"--evidence-dir={bundle}", "--loadcert-profile", str(profile),
+        *workers,
     )
     assert result.ret == 2
     assert "matches no gate" in result.stdout.str()
