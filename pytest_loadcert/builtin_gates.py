@@ -154,13 +154,10 @@ def test_artifact_binding(
 
 
 def test_git_binding(
-    loadcert_bundle: Bundle, request: pytest.FixtureRequest, loadcert_judge: Judge
+    loadcert_bundle: Bundle, loadcert_git_sha: str | None, loadcert_judge: Judge
 ) -> None:
     """The bundle names a full SHA of a clean tree (the SHA under test, when given)."""
-    from pytest_loadcert.state import STATE_KEY
-
-    sha = request.config.stash[STATE_KEY].settings.git_sha
-    loadcert_judge(gates.git_binding(loadcert_bundle, sha))
+    loadcert_judge(gates.git_binding(loadcert_bundle, loadcert_git_sha))
 
 
 def test_cluster_snapshot(

@@ -12,13 +12,13 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, TypeVar
 
 from pytest_loadcert.cluster import ClusterSnapshot, parse_cluster
 from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.hashing import sha256_bytes, sha256_file
-from pytest_loadcert.jsonio import read_bytes, read_json
+from pytest_loadcert.jsonio import parse_json, read_bytes, read_json
 from pytest_loadcert.k6summary import K6Summary, parse_summary
 from pytest_loadcert.observability import Span, TimeRange, grafana_range, otel_spans
 from pytest_loadcert.prometheus import PrometheusEvidence, parse_prometheus
@@ -79,6 +79,8 @@ class StageRun:
     exit_code: int
     k6_version: str
     target_vus: int | None
+    start_text: str  # the times exactly as stage.json wrote them
+    end_text: str
 
     @property
     def duration_s(self) -> float:
@@ -95,12 +97,48 @@ def unsafe_path_reason(rel: str) -> str | None:
         return "is not a plain relative '/'-separated path"
     if rel.startswith("/") or (len(rel) > 1 and rel[1] == ":"):
         return "is an absolute path"
-    parts = PurePosixPath(rel).parts
-    if any(part in ("..", ".") for part in rel.split("/")) or "" in rel.split("/"):
+    if any(part in ("", ".", "..") for part in rel.split("/")):
         return "leaves the bundle or is not normalised ('..', '.', '//')"
-    if not parts:
-        return "is empty"
     return None
+
+
+def walk_bundle(root: Path) -> tuple[set[str], list[str]]:
+    """Every regular file under ``root`` but the manifest, and every entry that may not be there.
+
+    Links are never followed. Symbolic links, special files, backslashes and non-UTF-8 names
+    and unreadable directories are returned as problems (``"<path>: <why>"``).
+    """
+    files: set[str] = set()
+    problems: list[str] = []
+
+    def unreadable(exc: OSError) -> None:
+        problems.append(f"{exc.filename}: cannot be read ({exc.strerror})")
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable, followlinks=False):
+        base = Path(dirpath)
+        for name in sorted(dirnames):
+            if (base / name).is_symlink():
+                problems.append(f"{(base / name).relative_to(root).as_posix()}: is a symbolic link")
+        for name in sorted(filenames):
+            full = base / name
+            rel = full.relative_to(root).as_posix()
+            if rel == MANIFEST:
+                continue
+            mode = os.lstat(full).st_mode
+            if stat.S_ISLNK(mode):
+                problems.append(f"{rel}: is a symbolic link")
+            elif not stat.S_ISREG(mode):
+                problems.append(f"{rel}: is not a regular file")
+            elif "\\" in rel:
+                problems.append(f"{rel}: a backslash in a bundle path is ambiguous")
+            else:
+                try:
+                    rel.encode("utf-8")
+                except UnicodeEncodeError:
+                    problems.append(f"{rel!r}: the name is not UTF-8")
+                    continue
+                files.add(rel)
+    return files, problems
 
 
 class Bundle:
@@ -151,8 +189,6 @@ class Bundle:
         if not self.root.is_dir():
             raise EvidenceError(str(self.root), "", "is not a directory")
         data = read_bytes(self.path(MANIFEST), MANIFEST)
-        from pytest_loadcert.jsonio import parse_json
-
         document = parse_json(data, MANIFEST)
         validate("loadcert", document, MANIFEST)
         created = parse_utc(document["created_at"])
@@ -187,7 +223,7 @@ class Bundle:
             raise EvidenceError(rel, "end_time", "is not a valid RFC 3339 UTC time")
         return StageRun(
             rel, stage, start, end, document["k6_exit_code"], document["k6_version"],
-            document.get("target_vus"),
+            document.get("target_vus"), document["start_time"], document["end_time"],
         )
 
     def summary_files(self, stage: str) -> list[str]:
@@ -239,7 +275,7 @@ class Bundle:
         manifest = self.manifest()
         problems: list[str] = []
         recorded = manifest.files
-        on_disk, odd = self._walk()
+        on_disk, odd = walk_bundle(self.root)
         problems.extend(odd)
         lowered: dict[str, str] = {}
         for rel in sorted(set(recorded) | set(on_disk)):
@@ -259,25 +295,3 @@ class Bundle:
         for rel in sorted(set(on_disk) - set(recorded)):
             problems.append(f"{rel}: in the bundle but not in {MANIFEST} files")
         return problems
-
-    def _walk(self) -> tuple[set[str], list[str]]:
-        files: set[str] = set()
-        odd: list[str] = []
-        for dirpath, dirnames, filenames in os.walk(self.root, followlinks=False):
-            base = Path(dirpath)
-            for name in sorted(dirnames):
-                if (base / name).is_symlink():
-                    odd.append(f"{(base / name).relative_to(self.root).as_posix()}: is a symbolic link")
-            for name in sorted(filenames):
-                full = base / name
-                rel = full.relative_to(self.root).as_posix()
-                if rel == MANIFEST:
-                    continue
-                mode = os.lstat(full).st_mode
-                if stat.S_ISLNK(mode):
-                    odd.append(f"{rel}: is a symbolic link")
-                elif not stat.S_ISREG(mode):
-                    odd.append(f"{rel}: is not a regular file")
-                else:
-                    files.add(rel)
-        return files, odd

@@ -6,9 +6,6 @@ the same gate functions the tests use, so the summary never depends on test inte
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,13 +13,13 @@ from typing import Any
 from pytest_loadcert import __version__
 from pytest_loadcert.bundle import Bundle, Manifest
 from pytest_loadcert.errors import EvidenceError
-from pytest_loadcert.gates import failed_requests, peak_active_vus, request_count
+from pytest_loadcert.gates import SUCCESS_TREND, failed_requests, peak_active_vus, request_count
+from pytest_loadcert.jsonio import write_json_atomic
 from pytest_loadcert.profile import Profile
 from pytest_loadcert.timeutil import format_utc, now_utc
 from pytest_loadcert.verdict import EXIT_STATUS, GateKey, Outcome, Verdict, not_required
 
 SCHEMA = "loadcert-certificate/v1"
-SUCCESS_TREND = "http_req_duration{expected_response:true}"
 
 
 @dataclass(frozen=True)
@@ -41,7 +38,7 @@ class StageFacts:
 def _try(func: Any) -> Any:
     try:
         return func()
-    except (EvidenceError, KeyError):
+    except EvidenceError:
         return None
 
 
@@ -184,7 +181,7 @@ def suite_properties(certificate: dict[str, Any]) -> list[tuple[str, str]]:
         "loadcert.k8s_manifest_sha256": _text(bindings["k8s_manifest_sha256"]),
         "loadcert.bundle_sha256": _text(bindings["bundle_sha256"]),
         "loadcert.profile_sha256": bindings["profile_sha256"],
-        "loadcert.highest_certified_stage": _text(certificate["highest_certified_stage"]) if certificate["highest_certified_stage"] else "none",
+        "loadcert.highest_certified_stage": certificate["highest_certified_stage"] or "none",
         "loadcert.not_run": ",".join(certificate["not_run"]),
         "loadcert.not_required": ",".join(certificate["not_required"]),
         "loadcert.target_concurrency": str(certificate["target_concurrency"]),
@@ -198,16 +195,7 @@ def suite_properties(certificate: dict[str, Any]) -> list[tuple[str, str]]:
 
 def write_json(path: Path, certificate: dict[str, Any]) -> None:
     """Write atomically: a reader never sees half a certificate."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=".certificate.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(certificate, out, indent=2, sort_keys=False)
-            out.write("\n")
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    write_json_atomic(path, certificate)
 
 
 def _num(value: float | int | None, fmt: str) -> str:

@@ -20,9 +20,7 @@ fail; an empty result is recorded as empty (the gates treat it as missing).
 
 from __future__ import annotations
 
-import json
 import os
-import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,9 +29,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from pytest_loadcert.bundle import Bundle, StageRun
+from pytest_loadcert.errors import EvidenceError
+from pytest_loadcert.jsonio import parse_json, write_json_atomic
 from pytest_loadcert.profile import STAGE_NAME_RE, Profile
-from pytest_loadcert.seal import write_json_atomic
-from pytest_loadcert.timeutil import format_utc, now_utc, parse_utc
+from pytest_loadcert.prometheus import window_seconds
+from pytest_loadcert.timeutil import format_utc, now_utc
 
 if TYPE_CHECKING:
     import requests
@@ -53,22 +54,6 @@ class CollectError(Exception):
         self.exit_status = exit_status
 
 
-@dataclass(frozen=True)
-class StageWindow:
-    """A stage's window as ``stage.json`` recorded it."""
-
-    stage: str
-    start_text: str
-    end_text: str
-    start: datetime
-    end: datetime
-
-    @property
-    def window_s(self) -> int:
-        """The duration in whole seconds, rounded up (``{window}``)."""
-        return window_seconds(self.start, self.end)
-
-
 @dataclass
 class CollectResult:
     """Files written, and every problem met (non-empty problems = exit status 1)."""
@@ -76,12 +61,6 @@ class CollectResult:
     written: list[Path] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-
-
-def window_seconds(start: datetime, end: datetime) -> int:
-    """``ceil(end - start)`` in whole seconds, computed on integer microseconds."""
-    micros = (end - start) // timedelta(microseconds=1)
-    return -(-micros // 1_000_000)
 
 
 def evaluation_time(end: datetime, delay_s: int) -> datetime:
@@ -102,14 +81,7 @@ def check_url(url: str) -> str:
     return url.rstrip("/")
 
 
-def _strict_json(data: bytes) -> Any:
-    def reject(name: str) -> Any:
-        raise ValueError(f"the literal {name} is not JSON")
-
-    return json.loads(data.decode("utf-8"), parse_constant=reject)
-
-
-def stage_windows(evidence_dir: Path, profile: Profile) -> list[StageWindow]:
+def stage_windows(evidence_dir: Path, profile: Profile) -> list[StageRun]:
     """Every stage directory holding a ``stage.json``, in the profile's ramp order.
 
     Directories the profile does not name come last, by name. Raises :class:`CollectError`
@@ -134,35 +106,22 @@ def stage_windows(evidence_dir: Path, profile: Profile) -> list[StageWindow]:
         )
     order = {name: index for index, name in enumerate(profile.stage_names)}
     names.sort(key=lambda name: (order.get(name, len(order)), name))
-    return [_read_window(evidence_dir, name) for name in names]
+    bundle = Bundle(evidence_dir)
+    return [_read_window(bundle, name) for name in names]
 
 
-def _read_window(evidence_dir: Path, stage: str) -> StageWindow:
-    rel = f"stages/{stage}/stage.json"
-    path = evidence_dir / rel
+def _read_window(bundle: Bundle, stage: str) -> StageRun:
     if not STAGE_NAME_RE.fullmatch(stage):
         raise CollectError(f"stages/{stage}: not a valid stage name")
-    if not stat.S_ISREG(os.lstat(path).st_mode):
-        raise CollectError(f"{rel}: not a regular file (symbolic links are not followed)")
     try:
-        document = _strict_json(path.read_bytes())
-    except (OSError, ValueError) as exc:
-        raise CollectError(f"{rel}: unreadable: {exc}") from None
-    if not isinstance(document, dict):
-        raise CollectError(f"{rel}: not a JSON object")
-    if document.get("stage") != stage:
-        raise CollectError(f"{rel}: stage is {document.get('stage')!r}, not {stage!r}")
-    times: list[tuple[str, datetime]] = []
-    for key in ("start_time", "end_time"):
-        text = document.get(key)
-        moment = parse_utc(text)
-        if not isinstance(text, str) or moment is None:
-            raise CollectError(f"{rel}: {key} is {text!r}, not an RFC 3339 UTC time")
-        times.append((text, moment))
-    (start_text, start), (end_text, end) = times
-    if end <= start:
-        raise CollectError(f"{rel}: end_time {end_text} is not after start_time {start_text}")
-    return StageWindow(stage, start_text, end_text, start, end)
+        run = bundle.stage_run(stage)
+    except EvidenceError as exc:
+        raise CollectError(str(exc)) from None
+    if run.end <= run.start:
+        raise CollectError(
+            f"{run.rel}: end_time {run.end_text} is not after start_time {run.start_text}"
+        )
+    return run
 
 
 def collect(
@@ -191,7 +150,7 @@ def collect(
         late = (evaluation_time(window.end, delay_s) - window.end).total_seconds()
         if late > max_delay:
             raise CollectError(
-                f"--delay-s {delay_s}: stage {window.stage!r} would be evaluated {late:g}s after "
+                f"--delay-s {delay_s}: stage {window.name!r} would be evaluated {late:g}s after "
                 f"it ended, beyond [k6] eval_delay_max_s = {max_delay:g} "
                 f"({profile.source}); the gates would block it",
                 exit_status=2,
@@ -220,7 +179,7 @@ def _collect_stage(
     base: str,
     evidence_dir: Path,
     profile: Profile,
-    window: StageWindow,
+    window: StageRun,
     delay_s: int,
     session: requests.Session,
     clock: Callable[[], datetime],
@@ -232,8 +191,8 @@ def _collect_stage(
     time_text = format_utc(moment.astimezone(UTC))
     queries: list[dict[str, Any]] = []
     for spec in profile.metrics:
-        promql = spec.query_for(window.stage, window.window_s)
-        where = f"stage {window.stage!r}, query {spec.name!r}"
+        promql = spec.query_for(window.name, window_seconds(window.start, window.end))
+        where = f"stage {window.name!r}, query {spec.name!r}"
         try:
             response = session.get(
                 f"{base}/api/v1/query",
@@ -245,8 +204,8 @@ def _collect_stage(
             result.problems.append(f"{where}: no answer from {base}: {exc}")
             continue
         try:
-            body = _strict_json(response.content)
-        except ValueError:
+            body = parse_json(response.content, "response")
+        except EvidenceError:
             body = None
         if not isinstance(body, dict) or body.get("status") not in ("success", "error"):
             # Not a Prometheus API answer (a proxy's HTML page, say): nothing to record.
@@ -274,12 +233,12 @@ def _collect_stage(
         # Nothing was answered: keep whatever an earlier collection wrote for this window.
         return
     document = {
-        "stage": window.stage,
+        "stage": window.name,
         "window": {"start": window.start_text, "end": window.end_text},
         "collected_at": format_utc(clock()),
         "queries": queries,
     }
-    path = evidence_dir / "stages" / window.stage / PROMETHEUS_JSON
+    path = evidence_dir / "stages" / window.name / PROMETHEUS_JSON
     write_json_atomic(path, document)
     result.written.append(path)
 

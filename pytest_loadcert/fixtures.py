@@ -8,7 +8,7 @@ reported ``blocked`` (a junit ``<error>``), never passed and never failed.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -52,6 +52,18 @@ def loadcert_bundle(request: pytest.FixtureRequest) -> Bundle:
             assert loadcert_bundle.cluster().of_kind("Pod")
     """
     return _state(request).bundle
+
+
+@pytest.fixture(scope="session")
+def loadcert_git_sha(request: pytest.FixtureRequest) -> str | None:
+    """The git SHA under test (``--loadcert-git-sha`` / ``LOADCERT_GIT_SHA``), or None.
+
+    Example::
+
+        def test_release_commit(loadcert_bindings, loadcert_git_sha):
+            assert loadcert_git_sha is None or loadcert_bindings.git["sha"] == loadcert_git_sha
+    """
+    return _state(request).settings.git_sha
 
 
 @pytest.fixture(scope="session")
@@ -179,11 +191,12 @@ def loadcert_judge(request: pytest.FixtureRequest) -> Callable[[GateResult], Non
     return judge
 
 
-__all__: list[Any] = [
+__all__ = [
     "PrometheusLookup",
     "loadcert_bindings",
     "loadcert_bundle",
     "loadcert_cluster",
+    "loadcert_git_sha",
     "loadcert_judge",
     "loadcert_k6",
     "loadcert_profile",

@@ -13,17 +13,17 @@ up (every segment runs the same schedule, so the peaks coincide); a percentile i
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
 
-from pytest_loadcert.bundle import Bundle, StageRun, stage_dir
+from pytest_loadcert.bundle import Bundle, StageRun
 from pytest_loadcert.errors import EvidenceError
+from pytest_loadcert.hashing import sha256_file
+from pytest_loadcert.jsonio import read_bytes
 from pytest_loadcert.k6summary import K6Summary
 from pytest_loadcert.profile import MetricSpec, Profile, StabilitySpec
 from pytest_loadcert.prometheus import MetricSample, check_window, lookup
 
-Status = Literal["passed", "failed"]
 SUCCESS_TREND = "http_req_duration{expected_response:true}"
 
 
@@ -37,7 +37,6 @@ class GateResult:
     samples: str
     source: str
     explanation: str = ""
-    details: tuple[str, ...] = field(default=())
 
     def message(self) -> str:
         """The one-line reviewer message: verdict, observed, required, samples, source."""
@@ -289,8 +288,8 @@ def stability(total: MetricSample, dropped: MetricSample, spec: StabilitySpec) -
     """``(total - dropped) / total`` is at least the bound; a zero total blocks."""
     if total.value <= 0:
         raise EvidenceError(
-            total.source.split(" ")[0], total.source.split(" ", 1)[1],
-            f"{spec.total} is {_fmt(total.value)}: a ratio over nothing is not a ratio",
+            total.rel, total.field,
+            f"gives {spec.total} = {_fmt(total.value)}: a ratio over nothing is not a ratio",
         )
     ratio = (total.value - dropped.value) / total.value
     return GateResult(
@@ -357,9 +356,6 @@ def artifact_binding(bundle: Bundle, key: str) -> GateResult:
     path = bundle.path(rel)
     if rel not in manifest.files:
         raise EvidenceError(manifest.rel, f"{field}.path", f"names {rel}, which is not in files")
-    from pytest_loadcert.hashing import sha256_file
-    from pytest_loadcert.jsonio import read_bytes
-
     read_bytes(path, rel)  # regular file, not a link, readable
     actual = sha256_file(path)
     if actual != artifact["sha256"]:
@@ -385,26 +381,3 @@ def git_binding(bundle: Bundle, expected_sha: str | None) -> GateResult:
     return GateResult(
         True, sha, expected_sha or "a full 40-hex SHA of a clean tree", "1", f"{manifest.rel} git.sha"
     )
-
-
-__all__ = [
-    "GateResult",
-    "achieved_concurrency",
-    "artifact_binding",
-    "bundle_integrity",
-    "checks_rate",
-    "critical_metric",
-    "error_rate",
-    "git_binding",
-    "k6_thresholds",
-    "latency_percentile",
-    "metric_sample",
-    "observed_concurrency",
-    "peak_active_vus",
-    "request_count",
-    "requests_sent",
-    "run_window",
-    "stability",
-    "stage_dir",
-    "stage_window",
-]

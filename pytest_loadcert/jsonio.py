@@ -1,4 +1,4 @@
-"""Strict JSON reading for evidence files.
+"""Strict JSON reading, and atomic writing, of evidence files.
 
 Python's ``json`` accepts ``NaN``/``Infinity`` literals and silently keeps the last of
 duplicate keys; evidence must do neither. Files are read with a size cap, as strict UTF-8
@@ -7,9 +7,11 @@ duplicate keys; evidence must do neither. Files are read with a size cap, as str
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import stat
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -94,3 +96,36 @@ def json_path(parts: tuple[str | int, ...] | list[str | int]) -> str:
         else:
             text = str(part)
     return text or "(document)"
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same directory + ``os.replace``.
+
+    A reader (or a crash) never sees a half-written evidence file. ``os.replace`` replaces
+    a symbolic link at ``path`` rather than writing through it.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        # mkstemp creates 0600; evidence is meant to be read by others (CI, reviewers).
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def json_bytes(document: object) -> bytes:
+    """``document`` as the bundle writes JSON: UTF-8, 2-space indent, newline, no NaN."""
+    text = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False)
+    return (text + "\n").encode("utf-8")
+
+
+def write_json_atomic(path: Path, document: object) -> None:
+    """Write ``document`` as JSON to ``path`` atomically (see :func:`write_atomic`)."""
+    write_atomic(path, json_bytes(document))

@@ -65,8 +65,9 @@ class K6Summary:
             return base
         if self.format == "handlesummary":
             return f"{base}.values.{key}"
-        if key == "rate" and self.metrics.get(metric, Metric(metric, None, {}, {})).kind == "rate":
-            return f"{base}.value"
+        entry = self.metrics.get(metric)
+        if key == "rate" and entry is not None and entry.kind == "rate":
+            return f"{base}.value"  # --summary-export calls a rate's ratio "value"
         return f"{base}.{key}"
 
     def has(self, metric: str) -> bool:
@@ -127,7 +128,9 @@ def _number(value: object, rel: str, field: str) -> float:
     return float(value)
 
 
-def _values(raw: dict[str, Any], rel: str, prefix: str, rename: dict[str, str]) -> dict[str, float]:
+def _values(
+    raw: dict[str, Any], rel: str, prefix: str, metric: str, rename: dict[str, str]
+) -> dict[str, float]:
     values: dict[str, float] = {}
     for key, value in raw.items():
         field = f"{prefix}.{key}"
@@ -135,9 +138,8 @@ def _values(raw: dict[str, Any], rel: str, prefix: str, rename: dict[str, str]) 
         target = rename.get(key, key)
         if target in COUNT_KEYS and (number < 0 or number != int(number)):
             raise EvidenceError(rel, field, f"is a count and must be a non-negative integer, got {value}")
-        if target.startswith("p(") or target in ("min", "max", "avg", "med"):
-            if number < 0 and prefix.split(".")[1].startswith(("http_req", "iteration")):
-                raise EvidenceError(rel, field, f"is a duration and must not be negative, got {value}")
+        if number < 0 and metric.startswith(("http_req_", "iteration_duration")):
+            raise EvidenceError(rel, field, f"is a duration and must not be negative, got {value}")
         values[target] = number
     return values
 
@@ -191,7 +193,7 @@ def _parse_handlesummary(document: dict[str, Any], metrics: dict[str, Any], rel:
         raw_values = entry.get("values")
         if not isinstance(raw_values, dict):
             raise EvidenceError(rel, f"{base}.values", "is missing or not an object")
-        values = _values(raw_values, rel, f"{base}.values", {})
+        values = _values(raw_values, rel, f"{base}.values", name, {})
         for required in sorted(REQUIRED_VALUES[kind] - set(values)):
             raise EvidenceError(rel, f"{base}.values.{required}", f"is missing from a {kind} metric")
         thresholds: dict[str, bool] = {}
@@ -249,7 +251,7 @@ def _parse_export(metrics: dict[str, Any], rel: str) -> K6Summary:
             k for k in raw if k.startswith("p(")
         }:
             kind = "trend"
-        values = _values(raw, rel, base, rename)
+        values = _values(raw, rel, base, name, rename)
         metric = Metric(name, kind, values, thresholds)
         _check_rate(metric, f"{base}.value", rel)
         parsed[name] = metric

@@ -24,7 +24,12 @@ class TimeRange:
 
     start: datetime
     end: datetime
-    source: str
+    rel: str
+    field: str
+
+    @property
+    def source(self) -> str:
+        return f"{self.rel} {self.field}"
 
 
 def _grafana_time(value: object, rel: str, field: str) -> datetime:
@@ -56,7 +61,7 @@ def grafana_range(document: Any, rel: str) -> TimeRange:
     end = _grafana_time(time.get("to"), rel, "dashboard.time.to")
     if end <= start:
         raise EvidenceError(rel, "dashboard.time", "ends before it starts")
-    return TimeRange(start, end, f"{rel} dashboard.time")
+    return TimeRange(start, end, rel, "dashboard.time")
 
 
 @dataclass(frozen=True)

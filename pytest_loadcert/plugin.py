@@ -19,6 +19,7 @@ from pytest_loadcert.fixtures import (  # noqa: F401  (fixtures are found on the
     loadcert_bindings,
     loadcert_bundle,
     loadcert_cluster,
+    loadcert_git_sha,
     loadcert_judge,
     loadcert_k6,
     loadcert_profile,
@@ -154,14 +155,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         names = list(state.profile.stage_names)
         metafunc.parametrize("loadcert_stage", names, ids=names, indirect=True)
     if "loadcert_subject" in metafunc.fixturenames:
-        from pytest_loadcert.verdict import subjects
+        from pytest_loadcert.verdict import SUBJECT_KINDS, subjects
 
         marker = metafunc.definition.get_closest_marker("loadcert_gate")
         kind = marker.kwargs.get("subjects") if marker else None
-        if not isinstance(kind, str):
+        if kind not in SUBJECT_KINDS:
             raise pytest.UsageError(
                 f"{metafunc.definition.nodeid}: loadcert_subject needs "
-                "@pytest.mark.loadcert_gate(name, subjects=...)"
+                f"@pytest.mark.loadcert_gate(name, subjects=...) with one of {', '.join(SUBJECT_KINDS)}"
             )
         values = subjects(state.profile, kind)
         metafunc.parametrize("loadcert_subject", values, ids=values, indirect=True)

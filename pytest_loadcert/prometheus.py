@@ -54,7 +54,12 @@ class MetricSample:
     value: float
     promql: str
     time: datetime
-    source: str  # "stages/1k/prometheus.json queries[3]"
+    rel: str  # "stages/1k/prometheus.json"
+    field: str  # "queries[3]"
+
+    @property
+    def source(self) -> str:
+        return f"{self.rel} {self.field}"
 
 
 def parse_prometheus(document: Any, rel: str) -> PrometheusEvidence:
@@ -82,10 +87,16 @@ def _time(value: str, rel: str, field: str) -> datetime:
     return moment
 
 
+def window_seconds(start: datetime, end: datetime) -> int:
+    """The window a collector asks for: ``ceil(end - start)`` in whole seconds (exact)."""
+    micros = (end - start) // timedelta(microseconds=1)
+    return -(-micros // 1_000_000)
+
+
 def window_seconds_accepted(start: datetime, end: datetime) -> tuple[int, ...]:
     """Whole-second windows accepted for ``{window}``: the duration rounded down or up."""
-    seconds = (end - start).total_seconds()
-    low, high = math.floor(seconds), math.ceil(seconds)
+    high = window_seconds(start, end)
+    low = (end - start) // timedelta(seconds=1)
     return (low,) if low == high else (low, high)
 
 
@@ -134,7 +145,7 @@ def lookup(
     if record.time > evidence.collected_at:
         raise EvidenceError(rel, f"{where}.time", "is after collected_at: not yet observable")
     value = _single_value(record.response, rel, f"{where}.response")
-    return MetricSample(spec.name, value, record.promql, record.time, f"{rel} {where}")
+    return MetricSample(spec.name, value, record.promql, record.time, rel, where)
 
 
 def _single_value(response: dict[str, Any], rel: str, where: str) -> float:

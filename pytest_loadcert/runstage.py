@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from pytest_loadcert.hashing import sha256_bytes, sha256_file
+from pytest_loadcert.jsonio import write_atomic, write_json_atomic
 from pytest_loadcert.k6bin import K6NotFound, find_k6, k6_version
 from pytest_loadcert.profile import Profile
-from pytest_loadcert.seal import K6_SCRIPT, write_atomic, write_json_atomic
+from pytest_loadcert.seal import K6_SCRIPT
 from pytest_loadcert.timeutil import format_utc, now_utc
 
 SUMMARY = "k6-summary.json"

@@ -7,9 +7,7 @@ cluster gate is blocked. On a valid, fresh snapshot a missing or unready workloa
 
 from __future__ import annotations
 
-from typing import NoReturn
-
-from pytest_loadcert.bundle import Bundle
+from pytest_loadcert.bundle import OTEL, Bundle
 from pytest_loadcert.cluster import (
     Check,
     ClusterSnapshot,
@@ -77,17 +75,6 @@ def cluster_snapshot(bundle: Bundle, profile: Profile) -> GateResult:
         f"namespace {profile.cluster.namespace}, within {profile.cluster.max_snapshot_age_s:g}s after the run",
         str(len(snapshot.items)), f"{snapshot.rel}, {manifest.rel} cluster",
     )
-
-
-def cluster_subjects(profile: Profile) -> list[tuple[str, str]]:
-    """(gate, subject) for every required cluster object, in profile order."""
-    spec = profile.cluster
-    subjects = [("workload_ready", f"deployment/{n}") for n in spec.deployments]
-    subjects += [("workload_ready", f"statefulset/{n}") for n in spec.statefulsets]
-    subjects += [("hpa_active", n) for n in spec.hpas]
-    subjects += [("pdb_healthy", n) for n in spec.pdbs]
-    subjects += [("service_endpoints", n) for n in spec.services]
-    return subjects
 
 
 def _result(check: Check) -> GateResult:
@@ -172,7 +159,10 @@ def grafana_coverage(bundle: Bundle, profile: Profile) -> GateResult:
     start, end = run_window(bundle, profile)
     grafana = bundle.grafana()
     if grafana.start > start or grafana.end < end:
-        _uncovered(grafana.source, f"does not cover the run {start.isoformat()} .. {end.isoformat()}")
+        raise EvidenceError(
+            grafana.rel, grafana.field,
+            f"does not cover the run {start.isoformat()} .. {end.isoformat()}",
+        )
     return GateResult(
         True, f"{grafana.start.isoformat()} .. {grafana.end.isoformat()}",
         f"covers {start.isoformat()} .. {end.isoformat()}", "1 time range", grafana.source,
@@ -188,16 +178,11 @@ def otel_coverage(bundle: Bundle, profile: Profile) -> GateResult:
         if not any(run.start <= span.start <= run.end for span in spans):
             empty.append(stage)
     if empty:
-        _uncovered(
-            "observability/otel-traces.json", f"no span starts inside the window of stage(s) {', '.join(empty)}"
+        # Traces that do not cover the run are missing evidence, not a measured failure.
+        raise EvidenceError(
+            OTEL, "", f"has no span starting inside the window of stage(s) {', '.join(empty)}"
         )
     return GateResult(
         True, f"{len(spans)} spans", "a span in every stage window", str(len(spans)),
-        "observability/otel-traces.json",
+        OTEL,
     )
-
-
-def _uncovered(source: str, why: str) -> NoReturn:
-    # Observability that does not cover the run is missing evidence, not a measured failure.
-    file, _, field = source.partition(" ")
-    raise EvidenceError(file, field, why)

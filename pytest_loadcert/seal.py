@@ -13,24 +13,23 @@ This module also holds the atomic file writers the other ``loadcert`` commands u
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
 import stat
 import subprocess
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pytest_loadcert.bundle import MANIFEST, walk_bundle
 from pytest_loadcert.hashing import is_digest, sha256_bytes, sha256_file
+from pytest_loadcert.jsonio import write_atomic, write_json_atomic
 from pytest_loadcert.timeutil import format_utc, now_utc, parse_utc
 
 SCHEMA = "loadcert/v1"
-MANIFEST = "loadcert.json"
 K6_SCRIPT = "artifacts/k6-script.js"
 K8S_MANIFEST = "artifacts/k8s-manifest.yaml"
 CLUSTER_SNAPSHOT = "cluster/kubernetes.json"
@@ -51,39 +50,6 @@ class SealError(Exception):
 
 
 # ----------------------------------------------------------------------------- writing
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same directory + ``os.replace``.
-
-    A reader (or a crash) never sees a half-written evidence file. ``os.replace`` replaces
-    a symbolic link at ``path`` rather than writing through it.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        # mkstemp creates 0600; evidence is meant to be read by others (CI, reviewers).
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def json_bytes(document: object) -> bytes:
-    """``document`` as the bundle writes JSON: UTF-8, 2-space indent, newline, no NaN."""
-    text = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False)
-    return (text + "\n").encode("utf-8")
-
-
-def write_json_atomic(path: Path, document: object) -> None:
-    """Write ``document`` as JSON to ``path`` atomically (see :func:`write_atomic`)."""
-    write_atomic(path, json_bytes(document))
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -198,44 +164,15 @@ def bundle_files(root: Path) -> dict[str, str]:
     """``{relative path: sha256}`` of every regular file under ``root`` but the manifest.
 
     Sorted by path. Raises :class:`SealError` naming every symbolic link (never followed)
-    and every special file found.
+    and every special file found: the same walk the integrity gate makes.
     """
-    files: dict[str, str] = {}
-    refused: list[str] = []
-
-    def fail_walk(exc: OSError) -> None:
-        raise SealError(f"cannot read {exc.filename}: {exc.strerror}", exit_status=1)
-
-    for dirpath, dirnames, filenames in os.walk(root, onerror=fail_walk, followlinks=False):
-        base = Path(dirpath)
-        for name in dirnames:
-            if (base / name).is_symlink():
-                refused.append(f"{(base / name).relative_to(root).as_posix()} (symbolic link)")
-        for name in filenames:
-            full = base / name
-            rel = full.relative_to(root).as_posix()
-            if rel == MANIFEST:
-                continue
-            mode = os.lstat(full).st_mode
-            if stat.S_ISLNK(mode):
-                refused.append(f"{rel} (symbolic link)")
-            elif not stat.S_ISREG(mode):
-                refused.append(f"{rel} (not a regular file)")
-            elif "\\" in rel:
-                refused.append(f"{rel} (a backslash in a bundle path is ambiguous)")
-            else:
-                try:
-                    rel.encode("utf-8")
-                except UnicodeEncodeError:
-                    refused.append(f"{rel!r} (name is not UTF-8)")
-                    continue
-                files[rel] = sha256_file(full)
+    files, refused = walk_bundle(root)
     if refused:
         raise SealError(
             "refusing to seal: the bundle may hold only regular files; found "
             + ", ".join(sorted(refused))
         )
-    return dict(sorted(files.items()))
+    return {rel: sha256_file(root / rel) for rel in sorted(files)}
 
 
 # ----------------------------------------------------------------------------- sealing

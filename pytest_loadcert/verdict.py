@@ -49,21 +49,30 @@ class GateKey:
         return f"{self.gate}[{'-'.join(parts)}]" if parts else self.gate
 
 
-def subjects(profile: Profile, kind: str) -> list[str]:
-    """The profile-derived subjects a built-in gate is parametrized over."""
-    from pytest_loadcert.runtime_gates import cluster_subjects
+#: Run-level built-in gates parametrized over a cluster list of the profile: (kind, gate).
+CLUSTER_GATES = (
+    ("workloads", "workload_ready"),
+    ("hpas", "hpa_active"),
+    ("pdbs", "pdb_healthy"),
+    ("services", "service_endpoints"),
+)
+SUBJECT_KINDS = ("metrics", "stability", "artifacts", "workloads", "hpas", "pdbs", "services")
 
-    if kind == "metrics":
-        return [m.name for m in profile.metrics]
-    if kind == "stability":
-        return [s.name for s in profile.stability]
-    if kind == "artifacts":
-        return list(ARTIFACTS)
-    gates = {"workloads": "workload_ready", "hpas": "hpa_active", "pdbs": "pdb_healthy",
-             "services": "service_endpoints"}
-    if kind in gates:
-        return [subject for gate, subject in cluster_subjects(profile) if gate == gates[kind]]
-    raise KeyError(kind)
+
+def subjects(profile: Profile, kind: str) -> list[str]:
+    """The profile-derived subjects a built-in gate is parametrized over (see SUBJECT_KINDS)."""
+    cluster = profile.cluster
+    lists = {
+        "metrics": [m.name for m in profile.metrics],
+        "stability": [s.name for s in profile.stability],
+        "artifacts": list(ARTIFACTS),
+        "workloads": [f"deployment/{n}" for n in cluster.deployments]
+        + [f"statefulset/{n}" for n in cluster.statefulsets],
+        "hpas": list(cluster.hpas),
+        "pdbs": list(cluster.pdbs),
+        "services": list(cluster.services),
+    }
+    return lists[kind]
 
 
 def not_required(profile: Profile) -> list[str]:
@@ -91,8 +100,7 @@ def expected_builtin(profile: Profile) -> list[GateKey]:
     keys.append(GateKey("git_binding"))
     if profile.cluster.required:
         keys.append(GateKey("cluster_snapshot"))
-        for kind, gate in (("workloads", "workload_ready"), ("hpas", "hpa_active"),
-                           ("pdbs", "pdb_healthy"), ("services", "service_endpoints")):
+        for kind, gate in CLUSTER_GATES:
             keys += [GateKey(gate, None, s) for s in subjects(profile, kind)]
         keys.append(GateKey("pod_readiness"))
         keys.append(GateKey("image_binding"))

@@ -508,7 +508,7 @@ def test_seal_refuses_symbolic_links(
         name = "stages/linked"
     status, _, err = run(seal_args(bundle, repo, "--k8s-manifest", str(manifest_file)), capsys)
     assert status == 2
-    assert f"{name} (symbolic link)" in err
+    assert f"{name}: is a symbolic link" in err
     assert not (bundle / "loadcert.json").exists()
     assert not (bundle / "artifacts/k8s-manifest.yaml").exists()  # refused before writing
 
@@ -649,7 +649,10 @@ def fake_prometheus() -> Iterator[str]:
 def write_stage(evidence: Path, stage: str, start: str, end: str) -> None:
     path = evidence / "stages" / stage / "stage.json"
     path.parent.mkdir(parents=True)
-    path.write_text(json.dumps({"stage": stage, "start_time": start, "end_time": end}))
+    path.write_text(json.dumps({
+        "stage": stage, "start_time": start, "end_time": end, "k6_exit_code": 0,
+        "k6_version": "k6 v1.1.0", "command": ["k6", "run", "artifacts/k6-script.js"],
+    }))
 
 
 def test_window_and_evaluation_time_rounding() -> None:
