@@ -12,7 +12,8 @@ from collections.abc import Callable
 
 import pytest
 
-from pytest_loadcert import gates, runtime_gates
+import pytest_loadcert.gates as gates
+import pytest_loadcert.runtime_gates as runtime_gates
 from pytest_loadcert.bundle import Bundle, StageRun
 from pytest_loadcert.cluster import ClusterSnapshot
 from pytest_loadcert.gates import GateResult
@@ -37,10 +38,15 @@ def test_stage_evidence(
 
 
 def test_observed_concurrency(
-    loadcert_k6: tuple[K6Summary, ...], loadcert_stage: StageSpec, loadcert_judge: Judge
+    loadcert_k6: tuple[K6Summary, ...],
+    loadcert_profile: Profile,
+    loadcert_stage: StageSpec,
+    loadcert_judge: Judge,
 ) -> None:
     """Peak active VUs observed by k6 (``vus`` max) reach the stage's min_active_vus."""
-    loadcert_judge(gates.observed_concurrency(loadcert_k6, loadcert_stage.min_active_vus))
+    loadcert_judge(
+        gates.observed_concurrency(loadcert_k6, loadcert_profile, loadcert_stage.min_active_vus)
+    )
 
 
 def test_requests_sent(
@@ -83,10 +89,13 @@ def test_checks_rate(
 
 
 def test_k6_thresholds(
-    loadcert_k6: tuple[K6Summary, ...], loadcert_stage_run: StageRun, loadcert_judge: Judge
+    loadcert_k6: tuple[K6Summary, ...],
+    loadcert_profile: Profile,
+    loadcert_stage_run: StageRun,
+    loadcert_judge: Judge,
 ) -> None:
     """Every threshold in the k6 summary passed, and k6's exit code agrees."""
-    loadcert_judge(gates.k6_thresholds(loadcert_k6, loadcert_stage_run))
+    loadcert_judge(gates.k6_thresholds(loadcert_k6, loadcert_profile, loadcert_stage_run))
 
 
 def test_stage_window(

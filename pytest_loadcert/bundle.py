@@ -12,6 +12,7 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -81,6 +82,7 @@ class StageRun:
     target_vus: int | None
     start_text: str  # the times exactly as stage.json wrote them
     end_text: str
+    shards: dict[str, str]  # shard name -> k6 execution segment; empty for a single k6
 
     @property
     def duration_s(self) -> float:
@@ -141,6 +143,49 @@ def walk_bundle(root: Path) -> tuple[set[str], list[str]]:
     return files, problems
 
 
+def _segment_point(text: str) -> Fraction:
+    if text.endswith("%"):
+        return Fraction(text[:-1]) / 100
+    return Fraction(text)
+
+
+def check_shards(run: StageRun, files: list[str]) -> None:
+    """Shard summaries count only as the disjoint execution segments of one run.
+
+    Without this, one run stored twice (say, in both k6 formats) would add up to double
+    the VUs and requests. ``stage.json`` must name every shard file with its
+    ``--execution-segment``, and the segments must cover 0..1 exactly once.
+    """
+    if len(files) == 1 and files[0].endswith("/k6-summary.json"):
+        if run.shards:
+            raise EvidenceError(run.rel, "shards", "names shards, but the stage has one k6-summary.json")
+        return
+    names = {rel.rsplit("/k6-summary.", 1)[1].removesuffix(".json") for rel in files}
+    if set(run.shards) != names:
+        raise EvidenceError(
+            run.rel, "shards",
+            f"must name every shard summary with its execution segment; files: {sorted(names)}, "
+            f"shards: {sorted(run.shards)}",
+        )
+    segments = []
+    for name, text in sorted(run.shards.items()):
+        start_text, _, end_text = text.partition(":")
+        try:
+            segments.append((_segment_point(start_text), _segment_point(end_text), name))
+        except (ValueError, ZeroDivisionError):
+            raise EvidenceError(run.rel, f"shards.{name}", f"is {text!r}, not an execution segment") from None
+    position = Fraction(0)
+    for start, end, name in sorted(segments):
+        if start != position or end <= start:
+            raise EvidenceError(
+                run.rel, f"shards.{name}",
+                "overlaps or leaves a gap: the segments must cover 0..1 exactly once",
+            )
+        position = end
+    if position != 1:
+        raise EvidenceError(run.rel, "shards", f"cover 0..{position}, not the whole run 0..1")
+
+
 class Bundle:
     """An evidence directory; every accessor raises :class:`EvidenceError` when unusable."""
 
@@ -157,7 +202,8 @@ class Bundle:
                 self._cache[key] = exc
         value = self._cache[key]
         if isinstance(value, EvidenceError):
-            raise value
+            # A fresh exception each time: re-raising one instance would grow its traceback.
+            raise EvidenceError(value.file, value.field, value.problem)
         return value  # type: ignore[return-value]
 
     def path(self, rel: str) -> Path:
@@ -224,6 +270,7 @@ class Bundle:
         return StageRun(
             rel, stage, start, end, document["k6_exit_code"], document["k6_version"],
             document.get("target_vus"), document["start_time"], document["end_time"],
+            dict(document.get("shards", {})),
         )
 
     def summary_files(self, stage: str) -> list[str]:
@@ -246,7 +293,9 @@ class Bundle:
 
     def summaries(self, stage: str) -> tuple[K6Summary, ...]:
         def load() -> tuple[K6Summary, ...]:
-            return tuple(parse_summary(self.read_json(rel), rel) for rel in self.summary_files(stage))
+            files = self.summary_files(stage)
+            check_shards(self.stage_run(stage), files)
+            return tuple(parse_summary(self.read_json(rel), rel) for rel in files)
 
         return self._once(f"k6:{stage}", load)
 

@@ -103,7 +103,7 @@ def build(
         "expected_git_sha": expected_sha,
         "k6_script_sha256": artifacts.get("k6_script", {}).get("sha256"),
         "k8s_manifest_sha256": artifacts.get("k8s_manifest", {}).get("sha256"),
-        "images": {i["name"]: i["digest"] for i in artifacts.get("images", [])},
+        "images": [{"name": i["name"], "digest": i["digest"]} for i in artifacts.get("images", [])],
         "bundle_sha256": manifest.digest if manifest else None,
         "profile_sha256": profile.digest,
     }
@@ -186,8 +186,12 @@ def suite_properties(certificate: dict[str, Any]) -> list[tuple[str, str]]:
         "loadcert.not_required": ",".join(certificate["not_required"]),
         "loadcert.target_concurrency": str(certificate["target_concurrency"]),
     }
-    for name, digest in bindings["images"].items():
-        props[f"loadcert.image.{name}"] = digest
+    digests: dict[str, list[str]] = {}
+    for image in bindings["images"]:
+        digests.setdefault(image["name"], []).append(image["digest"])
+    for name, values in digests.items():
+        # Names are labels for people; two digests under one name are both listed.
+        props[f"loadcert.image.{name}"] = ",".join(sorted(values))
     for stage in certificate["stages"]:
         props[f"loadcert.stage.{stage['name']}.verdict"] = stage["verdict"]
     return sorted(props.items())
@@ -228,6 +232,9 @@ def summary_lines(certificate: dict[str, Any]) -> list[str]:
     lines.append(f"git {_text(bindings['git_sha'])}  bundle {_text(bindings['bundle_sha256'])}")
     if certificate["not_required"]:
         lines.append("not required by the profile: " + ", ".join(certificate["not_required"]))
+    waived = [g for g in certificate["gates"] if g["status"] == "waived"]
+    for gate in waived:
+        lines.append(f"waived: {gate['id']} ({gate['message']})")
     if certificate["not_run"]:
         shown = certificate["not_run"][:10]
         more = len(certificate["not_run"]) - len(shown)

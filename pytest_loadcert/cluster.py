@@ -189,10 +189,29 @@ def service_endpoints(snapshot: ClusterSnapshot, name: str) -> Check:
     return Check(ready > 0, f"{ready} ready endpoint address(es)", ">= 1", source)
 
 
-def _owner(pod: dict[str, Any]) -> tuple[str, str] | None:
-    for ref in pod["metadata"].get("ownerReferences") or []:
-        if isinstance(ref, dict) and ref.get("controller", True):
-            return str(ref.get("kind")), str(ref.get("name"))
+def _owners(item: dict[str, Any]) -> list[tuple[str, str]]:
+    """Every (kind, name) in ``ownerReferences``; the ``controller`` flag is not trusted to
+    be present, so any reference to a certification workload makes a pod count."""
+    return [
+        (str(ref.get("kind")), str(ref.get("name")))
+        for ref in item["metadata"].get("ownerReferences") or []
+        if isinstance(ref, dict)
+    ]
+
+
+def _workload_of(pod: dict[str, Any], replica_sets: dict[str, str],
+                 deployments: tuple[str, ...], statefulsets: tuple[str, ...]) -> str | None:
+    for kind, name in _owners(pod):
+        if kind == "StatefulSet" and name in statefulsets:
+            return f"statefulset/{name}"
+        if kind == "ReplicaSet":
+            deployment = replica_sets.get(name)
+            if deployment is None:
+                template_hash = (pod["metadata"].get("labels") or {}).get("pod-template-hash")
+                if template_hash and name.endswith(f"-{template_hash}"):
+                    deployment = name[: -len(template_hash) - 1]
+            if deployment in deployments:
+                return f"deployment/{deployment}"
     return None
 
 
@@ -204,27 +223,17 @@ def certification_pods(
     A Deployment's pod is owned by a ReplicaSet named ``<deployment>-<pod-template-hash>``;
     when the ReplicaSet is in the snapshot its own owner reference decides.
     """
-    replica_sets: dict[str, str] = {}
-    for rs in snapshot.of_kind("ReplicaSet"):
-        owner = _owner(rs)
-        if owner and owner[0] == "Deployment":
-            replica_sets[rs["metadata"]["name"]] = owner[1]
+    replica_sets = {
+        rs["metadata"]["name"]: name
+        for rs in snapshot.of_kind("ReplicaSet")
+        for kind, name in _owners(rs)
+        if kind == "Deployment"
+    }
     pods: list[tuple[str, dict[str, Any]]] = []
     for pod in snapshot.of_kind("Pod"):
-        owner = _owner(pod)
-        if owner is None:
-            continue
-        kind, name = owner
-        if kind == "StatefulSet" and name in statefulsets:
-            pods.append((f"statefulset/{name}", pod))
-        elif kind == "ReplicaSet":
-            deployment = replica_sets.get(name)
-            if deployment is None:
-                template_hash = (pod["metadata"].get("labels") or {}).get("pod-template-hash")
-                if template_hash and name.endswith(f"-{template_hash}"):
-                    deployment = name[: -len(template_hash) - 1]
-            if deployment in deployments:
-                pods.append((f"deployment/{deployment}", pod))
+        workload = _workload_of(pod, replica_sets, deployments, statefulsets)
+        if workload is not None:
+            pods.append((workload, pod))
     return pods
 
 

@@ -74,7 +74,10 @@ class CertificationRun:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        from pytest_loadcert import certificate, junit
+        # Import the modules themselves: ``from pytest_loadcert import certificate`` would take
+        # a stale package attribute when pytest runs in-process more than once (pytester).
+        import pytest_loadcert.certificate as certificate
+        import pytest_loadcert.junit as junit
         from pytest_loadcert.verdict import EXIT_STATUS, decide
 
         state = self.state

@@ -108,8 +108,11 @@ def failed_requests(summaries: tuple[K6Summary, ...]) -> tuple[int, int, str]:
 # ----------------------------------------------------------------------------- stage gates
 
 
-def observed_concurrency(summaries: tuple[K6Summary, ...], required: int) -> GateResult:
+def observed_concurrency(
+    summaries: tuple[K6Summary, ...], profile: Profile, required: int
+) -> GateResult:
     """Peak active VUs (observed by k6) reach the stage's requirement."""
+    require_requests(summaries, profile)
     peak, source = peak_active_vus(summaries)
     return GateResult(
         peak >= required, f"peak active VUs {peak}", f">= {required}",
@@ -196,8 +199,11 @@ def checks_rate(summaries: tuple[K6Summary, ...], profile: Profile) -> GateResul
     )
 
 
-def k6_thresholds(summaries: tuple[K6Summary, ...], run: StageRun) -> GateResult:
+def k6_thresholds(
+    summaries: tuple[K6Summary, ...], profile: Profile, run: StageRun
+) -> GateResult:
     """Every threshold k6 evaluated passed, and k6's exit code agrees."""
+    require_requests(summaries, profile)
     failed = [
         f"{summary.rel} {summary.field(metric)}.thresholds[{expr!r}]"
         for summary in summaries
@@ -262,10 +268,17 @@ def stage_window(
 
 def metric_sample(bundle: Bundle, profile: Profile, stage: str, name: str) -> MetricSample:
     """A critical metric's value for the stage window, or EvidenceError."""
+    try:
+        spec = profile.metric(name)
+    except KeyError:
+        known = ", ".join(m.name for m in profile.metrics) or "none"
+        raise LookupError(
+            f"{profile.source}: no [[metrics]] entry named {name!r} (known: {known})"
+        ) from None
     run = bundle.stage_run(stage)
     evidence = bundle.prometheus(stage)
     check_window(evidence, run.start, run.end)
-    return lookup(evidence, profile.metric(name), stage, run.start, run.end, profile.k6.eval_delay_max_s)
+    return lookup(evidence, spec, stage, run.start, run.end, profile.k6.eval_delay_max_s)
 
 
 def critical_metric(sample: MetricSample, spec: MetricSpec, window: str) -> GateResult:

@@ -1372,6 +1372,11 @@ def bundle_files(
             "target_vus": window.vus,
             "command": command,
         }
+        if count > 1:
+            files[f"{base}/stage.json"]["shards"] = {
+                str(shard + 1): f"{shard}/{count}:{shard + 1}/{count}".replace(f"0/{count}:", "0:")
+                for shard in range(count)
+            }
         files[f"{base}/prometheus.json"] = _prometheus(window, index)
     items = _cluster_items(start)
     files[CLUSTER_PATH] = _k8s_list(items)
@@ -1999,6 +2004,18 @@ def _error_rate_high(files: Files) -> None:
     metric(summary, "http_req_duration{expected_response:true}")["count"] = reqs - failed
 
 
+def _shards_without_segments(files: Files) -> None:
+    del files["stages/100k/stage.json"]["shards"]
+
+
+def _same_run_stored_twice(files: Files) -> None:
+    # Both halves "cover" the run, but each is the whole run: segments overlap.
+    summary = files.pop("stages/50k/k6-summary.json")
+    files["stages/50k/k6-summary.a.json"] = summary
+    files["stages/50k/k6-summary.b.json"] = copy.deepcopy(summary)
+    files["stages/50k/stage.json"]["shards"] = {"a": "0:1", "b": "0:1"}
+
+
 CERTIFIED, NOT_CERTIFIED, BLOCKED = "certified", "not_certified", "blocked"
 
 VARIANTS: list[Variant] = [
@@ -2006,6 +2023,12 @@ VARIANTS: list[Variant] = [
     Variant("valid_sharded_100k",
             "100k run as 4 k6 instances (k6-summary.1..4.json, 25000 VUs each)",
             CERTIFIED, _nothing, MappingProxyType({"shards": {"100k": 4}})),
+    Variant("shards_without_segments",
+            "100k as 4 shard summaries, but stage.json does not name their execution segments",
+            BLOCKED, _shards_without_segments, MappingProxyType({"shards": {"100k": 4}})),
+    Variant("same_run_stored_twice",
+            "50k's one run stored twice as two shard files, each claiming the whole run",
+            BLOCKED, _same_run_stored_twice),
     Variant("valid_snapshot_grafana", "Grafana evidence is a /api/snapshots/<key> export",
             CERTIFIED, _nothing, MappingProxyType({"grafana": "snapshot"})),
     # observed concurrency

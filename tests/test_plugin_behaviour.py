@@ -205,3 +205,50 @@ def test_junit_private_key_is_still_there() -> None:
     from _pytest.junitxml import xml_key  # the one private import, isolated in junit.py
 
     assert xml_key is not None
+
+
+def test_under_sampled_stage_judges_no_k6_gate(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    bundle = bf.build_variant("valid", tmp_path / "bundle")
+    profile = tmp_path / "profile.toml"
+    profile.write_text("[k6]\nmin_requests = 1000\n")  # smoke sent 200
+    pytester.runpytest(
+        "-p", "no:cacheprovider", f"--evidence-dir={bundle}", "--loadcert-profile", str(profile)
+    )
+    certificate = json.loads((pytester.path / "certificate.json").read_text())
+    smoke = {g["gate"]: g for g in certificate["gates"] if g["stage"] == "smoke"}
+    for gate in ("observed_concurrency", "requests_sent", "p95_latency", "p99_latency",
+                 "error_rate", "checks_rate", "k6_thresholds"):
+        assert smoke[gate]["status"] == "blocked", gate
+        assert "under k6.min_requests = 1000" in smoke[gate]["message"]
+    assert certificate["verdict"] == "blocked"
+
+
+@pytest.mark.parametrize("matches", [True, False], ids=["same-sha", "other-sha"])
+def test_git_sha_under_test(pytester: pytest.Pytester, tmp_path: Path, matches: bool) -> None:
+    bundle = bf.build_variant("valid", tmp_path / "bundle")
+    sha = json.loads((bundle / "loadcert.json").read_text())["git"]["sha"]
+    wanted = sha if matches else "f" * 40
+    result = pytester.runpytest(
+        "-p", "no:cacheprovider", f"--evidence-dir={bundle}", "--loadcert-git-sha", wanted
+    )
+    certificate = json.loads((pytester.path / "certificate.json").read_text())
+    gate = next(g for g in certificate["gates"] if g["id"] == "git_binding")
+    assert gate["status"] == ("passed" if matches else "blocked")
+    assert certificate["bindings"]["expected_git_sha"] == wanted
+    assert result.ret == (0 if matches else 2)
+    if not matches:
+        assert f"not the SHA under test {wanted}" in gate["message"]
+
+
+def test_images_sharing_a_name_are_all_listed(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    from pytest_loadcert.certificate import suite_properties
+
+    bundle = bf.build_variant("valid", tmp_path / "bundle")
+    pytester.runpytest("-p", "no:cacheprovider", f"--evidence-dir={bundle}")
+    certificate = json.loads((pytester.path / "certificate.json").read_text())
+    first = certificate["bindings"]["images"][0]
+    certificate["bindings"]["images"].append({"name": first["name"], "digest": "sha256:" + "0" * 64})
+    props = dict(suite_properties(certificate))
+    assert props[f"loadcert.image.{first['name']}"] == ",".join(
+        sorted([first["digest"], "sha256:" + "0" * 64])
+    )

@@ -1,0 +1,214 @@
+"""Unit tests of the pytest-free core: parsers against real k6 output and real API shapes."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from pytest_loadcert.bundle import StageRun, check_shards, walk_bundle
+from pytest_loadcert.cluster import certification_pods, parse_cluster
+from pytest_loadcert.errors import EvidenceError
+from pytest_loadcert.jsonio import parse_json, read_json
+from pytest_loadcert.k6summary import parse_summary
+from pytest_loadcert.observability import grafana_range, otel_spans
+from pytest_loadcert.profile import MetricSpec
+from pytest_loadcert.prometheus import lookup, parse_prometheus, window_seconds_accepted
+
+K6 = Path(__file__).parents[1] / "fixtures" / "k6"
+CASES = ("pass", "threshold-fail", "target-down", "no-requests")
+
+
+def load(case: str, fmt: str):
+    rel = f"{case}.{fmt}.json"
+    return parse_summary(read_json(K6 / rel, rel), rel)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_both_real_k6_formats_read_alike(case: str) -> None:
+    hs, export = load(case, "handlesummary"), load(case, "summary-export")
+    assert (hs.format, export.format) == ("handlesummary", "summary-export")
+    assert hs.thresholds() == export.thresholds()
+    assert set(hs.metrics) == set(export.metrics)
+    for name, metric in hs.metrics.items():
+        assert export.metrics[name].values == pytest.approx(metric.values), name
+    assert hs.duration_ms is not None and export.duration_ms is None
+
+
+def test_threshold_true_in_summary_export_means_failed() -> None:
+    export = load("threshold-fail", "summary-export")
+    raw = read_json(K6 / "threshold-fail.summary-export.json", "x")
+    assert raw["metrics"]["http_req_failed"]["thresholds"]["rate<0.01"] is True
+    assert ("http_req_failed", "rate<0.01", False) in export.thresholds()
+    assert export.field("http_req_failed", "rate") == "metrics.http_req_failed.value"
+
+
+def test_target_down_counts_failed_requests_from_passes() -> None:
+    summary = load("target-down", "handlesummary")
+    assert summary.count("http_req_failed", "passes") == summary.count("http_reqs", "count")
+    assert not summary.has("http_req_duration{expected_response:true}")
+
+
+def test_missing_value_is_an_error_never_zero() -> None:
+    summary = load("no-requests", "handlesummary")
+    with pytest.raises(EvidenceError, match=r"metrics.http_reqs is missing"):
+        summary.value("http_reqs", "count")
+
+
+@pytest.mark.parametrize(
+    ("document", "needle"),
+    [
+        ({"metrics": {"vus": {"type": "gauge", "values": {"value": 0, "min": 0, "max": "10"}}},
+          "state": {}}, "metrics.vus.values.max must be a number"),
+        ({"metrics": {"x": {"count": -1, "rate": 1}}}, "metrics.x.count is a count"),
+        ({"metrics": {"f": {"passes": 1, "fails": 1, "value": 0.9}}}, "disagrees with passes"),
+        ({"metrics": {"f": {"passes": 1, "fails": 1, "value": 0.5, "thresholds": {"rate<1": {"ok": True}}}}},
+         "must be true (failed) or false"),
+        ({"metrics": {"f": {"type": "rate", "values": {"rate": 0, "passes": 0, "fails": 1},
+                            "thresholds": {"rate<1": False}}}, "options": {}}, '"ok"'),
+        ({"metrics": {"vus": {"value": 1}}, "extra": 1}, "extra is not a key"),
+        ({"metrics": {}}, "non-empty"),
+    ],
+)
+def test_k6_summary_rejects(document: dict, needle: str) -> None:
+    with pytest.raises(EvidenceError) as info:
+        parse_summary(document, "s.json")
+    assert needle in str(info.value)
+    assert str(info.value).startswith("s.json")
+
+
+@pytest.mark.parametrize(
+    ("data", "needle"),
+    [
+        (b'{"a": NaN}', "NaN is not JSON"),
+        (b'{"a": Infinity}', "Infinity is not JSON"),
+        (b'{"a": 1, "a": 2}', "duplicate key"),
+        (b'\xef\xbb\xbf{"a": 1}', "byte-order mark"),
+        (b'{"a": "\xff"}', "not UTF-8"),
+        (b'{"a": ', "not valid JSON"),
+        (b"[" * 100000 + b"]" * 100000, "nested too deeply"),
+    ],
+)
+def test_strict_json(data: bytes, needle: str) -> None:
+    with pytest.raises(EvidenceError, match=needle):
+        parse_json(data, "f.json")
+
+
+def _prom(value: str = "0", *, time: str = "2026-05-01T00:05:05Z", promql: str | None = None,
+          result: list | None = None) -> dict:
+    spec = MetricSpec("restarts", "sum(increase(x[{window}]))", None, 0)
+    return {
+        "stage": "1k",
+        "window": {"start": "2026-05-01T00:00:00Z", "end": "2026-05-01T00:05:00Z"},
+        "collected_at": "2026-05-01T00:06:00Z",
+        "queries": [{
+            "name": "restarts",
+            "promql": promql or spec.query_for("1k", 300),
+            "time": time,
+            "response": {"status": "success", "data": {"resultType": "vector", "result": (
+                result if result is not None else [{"metric": {}, "value": [1777593905, value]}])}},
+        }],
+    }
+
+
+START = datetime(2026, 5, 1, tzinfo=UTC)
+END = START + timedelta(seconds=300)
+SPEC = MetricSpec("restarts", "sum(increase(x[{window}]))", None, 0)
+
+
+def test_prometheus_lookup_reads_the_value() -> None:
+    sample = lookup(parse_prometheus(_prom("3"), "p.json"), SPEC, "1k", START, END, 30)
+    assert sample.value == 3.0
+    assert sample.source == "p.json queries[0]"
+
+
+@pytest.mark.parametrize(
+    ("document", "needle"),
+    [
+        (_prom("NaN"), "not a measurement"),
+        (_prom("+Inf"), "not a measurement"),
+        (_prom(result=[]), "missing, not 0"),
+        (_prom(result=[{"metric": {}, "value": [1, "1"]}, {"metric": {"a": "b"}, "value": [1, "1"]}]),
+         "holds 2 series"),
+        (_prom(promql="sum(increase(x[300s])) or vector(0)"), "not the profile's query"),
+        (_prom(time="2026-05-01T00:04:59Z"), "before the stage ended"),
+        (_prom(time="2026-05-01T00:05:31Z"), "over eval_delay_max_s"),
+    ],
+)
+def test_prometheus_lookup_blocks(document: dict, needle: str) -> None:
+    with pytest.raises(EvidenceError, match=needle):
+        lookup(parse_prometheus(document, "p.json"), SPEC, "1k", START, END, 30)
+
+
+def test_missing_query_blocks() -> None:
+    other = MetricSpec("nats_lag", "max(y)", None, 1)
+    with pytest.raises(EvidenceError, match="metric is missing"):
+        lookup(parse_prometheus(_prom(), "p.json"), other, "1k", START, END, 30)
+
+
+def test_window_rounding() -> None:
+    assert window_seconds_accepted(START, END) == (300,)
+    assert window_seconds_accepted(START, END + timedelta(milliseconds=400)) == (300, 301)
+
+
+def test_grafana_relative_range_is_rejected() -> None:
+    with pytest.raises(EvidenceError, match="relative"):
+        grafana_range({"dashboard": {"time": {"from": "now-6h", "to": "now"}}}, "g.json")
+    ok = grafana_range({"dashboard": {"time": {"from": "1777593600000", "to": "2026-05-01T01:00:00.000Z"}}}, "g.json")
+    assert ok.start == START and ok.end == START + timedelta(hours=1)
+
+
+def test_otel_ndjson_and_bad_times() -> None:
+    span = {"startTimeUnixNano": "1777593600000000000", "endTimeUnixNano": "1777593600500000000"}
+    doc = {"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}
+    data = (json.dumps(doc) + "\n" + json.dumps(doc) + "\n").encode()
+    assert len(otel_spans(data, "t.json")) == 2
+    bad = {"resourceSpans": [{"scopeSpans": [{"spans": [dict(span, endTimeUnixNano="1")]}]}]}
+    with pytest.raises(EvidenceError, match="before startTimeUnixNano"):
+        otel_spans(json.dumps(bad).encode(), "t.json")
+
+
+def _run(shards: dict[str, str]) -> StageRun:
+    return StageRun("stages/1k/stage.json", "1k", START, END, 0, "k6", 1000,
+                    "2026-05-01T00:00:00Z", "2026-05-01T00:05:00Z", shards)
+
+
+def test_shards_must_partition_the_run() -> None:
+    files = ["stages/1k/k6-summary.a.json", "stages/1k/k6-summary.b.json"]
+    check_shards(_run({"a": "0:1/2", "b": "50%:1"}), files)
+    for shards, needle in [
+        ({}, "must name every shard"),
+        ({"a": "0:1", "b": "0:1"}, "overlaps"),
+        ({"a": "0:1/4", "b": "1/2:1"}, "overlaps or leaves a gap"),
+        ({"a": "0:1/4", "b": "1/4:1/2"}, "not the whole run"),
+        ({"a": "0:x", "b": "x:1"}, "not an execution segment"),
+    ]:
+        with pytest.raises(EvidenceError, match=needle):
+            check_shards(_run(shards), files)
+    with pytest.raises(EvidenceError, match="one k6-summary.json"):
+        check_shards(_run({"a": "0:1"}), ["stages/1k/k6-summary.json"])
+
+
+def test_owner_reference_without_controller_flag_still_counts() -> None:
+    snapshot = parse_cluster({"apiVersion": "v1", "kind": "List", "items": [{
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "gateway-abc12-x", "namespace": "shop",
+                     "labels": {"pod-template-hash": "abc12"},
+                     "ownerReferences": [{"kind": "ReplicaSet", "name": "gateway-abc12"}]},
+        "status": {"phase": "Pending"},
+    }]}, "k.json")
+    pods = certification_pods(snapshot, ("gateway",), ())
+    assert [label for label, _ in pods] == ["deployment/gateway"]
+
+
+def test_walk_reports_links_and_special_files(tmp_path: Path) -> None:
+    (tmp_path / "a.json").write_text("{}")
+    (tmp_path / "link.json").symlink_to(tmp_path / "a.json")
+    os.mkfifo(tmp_path / "fifo")
+    files, problems = walk_bundle(tmp_path)
+    assert files == {"a.json"}
+    assert "link.json: is a symbolic link" in problems
+    assert "fifo: is not a regular file" in problems
