@@ -33,8 +33,15 @@ def test_stage_evidence(
     summaries = loadcert_bundle.summaries(loadcert_stage.name)
     prometheus = loadcert_bundle.prometheus(loadcert_stage.name)
     files = [run.rel, *(s.rel for s in summaries), prometheus.rel]
-    loadcert_judge(GateResult(True, f"{len(files)} valid files", "stage.json, k6 summary, "
-                   "prometheus.json", str(len(files)), ", ".join(files)))
+    loadcert_judge(
+        GateResult(
+            True,
+            f"{len(files)} valid files",
+            "stage.json, k6 summary, prometheus.json",
+            str(len(files)),
+            ", ".join(files),
+        )
+    )
 
 
 def test_observed_concurrency(
@@ -61,7 +68,9 @@ def test_p95_latency(
 ) -> None:
     """p(95) of successful requests' duration is at most ``k6.p95_ms_max``."""
     loadcert_judge(
-        gates.latency_percentile(loadcert_k6, loadcert_profile, "p(95)", loadcert_profile.k6.p95_ms_max)
+        gates.latency_percentile(
+            loadcert_k6, loadcert_profile, "p(95)", loadcert_profile.k6.p95_ms_max
+        )
     )
 
 
@@ -70,7 +79,9 @@ def test_p99_latency(
 ) -> None:
     """p(99) of successful requests' duration is at most ``k6.p99_ms_max``."""
     loadcert_judge(
-        gates.latency_percentile(loadcert_k6, loadcert_profile, "p(99)", loadcert_profile.k6.p99_ms_max)
+        gates.latency_percentile(
+            loadcert_k6, loadcert_profile, "p(99)", loadcert_profile.k6.p99_ms_max
+        )
     )
 
 
@@ -106,7 +117,9 @@ def test_stage_window(
     loadcert_judge: Judge,
 ) -> None:
     """start < end, k6's run duration agrees, stages in ramp order without overlap."""
-    loadcert_judge(gates.stage_window(loadcert_bundle, loadcert_profile, loadcert_stage.name, loadcert_k6))
+    loadcert_judge(
+        gates.stage_window(loadcert_bundle, loadcert_profile, loadcert_stage.name, loadcert_k6)
+    )
 
 
 @pytest.mark.loadcert_gate("critical_metric", subjects="metrics")
@@ -119,8 +132,12 @@ def test_critical_metric(
     loadcert_judge: Judge,
 ) -> None:
     """A critical Prometheus metric, asked with the profile's PromQL, is within bounds."""
-    sample = gates.metric_sample(loadcert_bundle, loadcert_profile, loadcert_stage.name, loadcert_subject)
-    window = f"window {loadcert_stage_run.start.isoformat()} .. {loadcert_stage_run.end.isoformat()}"
+    sample = gates.metric_sample(
+        loadcert_bundle, loadcert_profile, loadcert_stage.name, loadcert_subject
+    )
+    window = (
+        f"window {loadcert_stage_run.start.isoformat()} .. {loadcert_stage_run.end.isoformat()}"
+    )
     loadcert_judge(gates.critical_metric(sample, loadcert_profile.metric(loadcert_subject), window))
 
 
@@ -135,7 +152,9 @@ def test_stability(
     """A derived stability ratio ``(total - dropped) / total`` is at least its bound."""
     spec = next(s for s in loadcert_profile.stability if s.name == loadcert_subject)
     total = gates.metric_sample(loadcert_bundle, loadcert_profile, loadcert_stage.name, spec.total)
-    dropped = gates.metric_sample(loadcert_bundle, loadcert_profile, loadcert_stage.name, spec.dropped)
+    dropped = gates.metric_sample(
+        loadcert_bundle, loadcert_profile, loadcert_stage.name, spec.dropped
+    )
     loadcert_judge(gates.stability(total, dropped, spec))
 
 

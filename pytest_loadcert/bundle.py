@@ -158,12 +158,15 @@ def check_shards(run: StageRun, files: list[str]) -> None:
     """
     if len(files) == 1 and files[0].endswith("/k6-summary.json"):
         if run.shards:
-            raise EvidenceError(run.rel, "shards", "names shards, but the stage has one k6-summary.json")
+            raise EvidenceError(
+                run.rel, "shards", "names shards, but the stage has one k6-summary.json"
+            )
         return
     names = {rel.rsplit("/k6-summary.", 1)[1].removesuffix(".json") for rel in files}
     if set(run.shards) != names:
         raise EvidenceError(
-            run.rel, "shards",
+            run.rel,
+            "shards",
             f"must name every shard summary with its execution segment; files: {sorted(names)}, "
             f"shards: {sorted(run.shards)}",
         )
@@ -173,12 +176,15 @@ def check_shards(run: StageRun, files: list[str]) -> None:
         try:
             segments.append((_segment_point(start_text), _segment_point(end_text), name))
         except (ValueError, ZeroDivisionError):
-            raise EvidenceError(run.rel, f"shards.{name}", f"is {text!r}, not an execution segment") from None
+            raise EvidenceError(
+                run.rel, f"shards.{name}", f"is {text!r}, not an execution segment"
+            ) from None
     position = Fraction(0)
     for start, end, name in sorted(segments):
         if start != position or end <= start:
             raise EvidenceError(
-                run.rel, f"shards.{name}",
+                run.rel,
+                f"shards.{name}",
                 "overlaps or leaves a gap: the segments must cover 0..1 exactly once",
             )
         position = end
@@ -243,7 +249,9 @@ class Bundle:
         if created is None:
             raise EvidenceError(MANIFEST, "created_at", "is not a valid RFC 3339 UTC time")
         if cluster is not None and collected is None:
-            raise EvidenceError(MANIFEST, "cluster.collected_at", "is not a valid RFC 3339 UTC time")
+            raise EvidenceError(
+                MANIFEST, "cluster.collected_at", "is not a valid RFC 3339 UTC time"
+            )
         for rel in document["files"]:
             reason = unsafe_path_reason(rel)
             if reason is not None:
@@ -268,8 +276,15 @@ class Bundle:
         if end is None:
             raise EvidenceError(rel, "end_time", "is not a valid RFC 3339 UTC time")
         return StageRun(
-            rel, stage, start, end, document["k6_exit_code"], document["k6_version"],
-            document.get("target_vus"), document["start_time"], document["end_time"],
+            rel,
+            stage,
+            start,
+            end,
+            document["k6_exit_code"],
+            document["k6_version"],
+            document.get("target_vus"),
+            document["start_time"],
+            document["end_time"],
             dict(document.get("shards", {})),
         )
 
@@ -279,7 +294,8 @@ class Bundle:
         if not directory.is_dir():
             raise EvidenceError(stage_dir(stage), "", "is missing: the stage has no evidence")
         names = sorted(
-            entry.name for entry in os.scandir(directory)
+            entry.name
+            for entry in os.scandir(directory)
             if entry.name.startswith("k6-summary.") and entry.name.endswith(".json")
         )
         single = "k6-summary.json" in names
@@ -336,7 +352,9 @@ class Bundle:
                 problems.append(f"{MANIFEST}: files lists the manifest itself")
                 continue
             if rel not in on_disk:
-                problems.append(f"{rel}: listed in {MANIFEST} files but not a regular file in the bundle")
+                problems.append(
+                    f"{rel}: listed in {MANIFEST} files but not a regular file in the bundle"
+                )
                 continue
             actual = sha256_file(self.root / rel)
             if actual != recorded[rel]:

@@ -208,26 +208,41 @@ def _num(value: float | int | None, fmt: str) -> str:
 
 def summary_lines(certificate: dict[str, Any]) -> list[str]:
     """The terminal summary: verdict, stage table, highest certified stage, bindings."""
-    lines = [f"VERDICT: {certificate['verdict'].upper()}  (run {_text(certificate['run_id'])}, "
-             f"environment {_text(certificate['environment'])})"]
-    header = ("stage", "peak VUs", "required", "p95 ms", "p99 ms", "error rate", "requests", "verdict")
+    lines = [
+        f"VERDICT: {certificate['verdict'].upper()}  (run {_text(certificate['run_id'])}, "
+        f"environment {_text(certificate['environment'])})"
+    ]
+    header = (
+        "stage",
+        "peak VUs",
+        "required",
+        "p95 ms",
+        "p99 ms",
+        "error rate",
+        "requests",
+        "verdict",
+    )
     rows = [header]
     for stage in certificate["stages"]:
-        rows.append((
-            stage["name"],
-            _num(stage["peak_active_vus"], "d"),
-            str(stage["required_active_vus"]),
-            _num(stage["p95_ms"], ".1f"),
-            _num(stage["p99_ms"], ".1f"),
-            _num(stage["error_rate"], ".4%"),
-            _num(stage["requests"], "d"),
-            stage["verdict"],
-        ))
+        rows.append(
+            (
+                stage["name"],
+                _num(stage["peak_active_vus"], "d"),
+                str(stage["required_active_vus"]),
+                _num(stage["p95_ms"], ".1f"),
+                _num(stage["p99_ms"], ".1f"),
+                _num(stage["error_rate"], ".4%"),
+                _num(stage["requests"], "d"),
+                stage["verdict"],
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     for row in rows:
         lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
-    lines.append(f"highest certified stage: {certificate['highest_certified_stage'] or 'none'}"
-                 f" (target {certificate['target_concurrency']} concurrent users)")
+    lines.append(
+        f"highest certified stage: {certificate['highest_certified_stage'] or 'none'}"
+        f" (target {certificate['target_concurrency']} concurrent users)"
+    )
     bindings = certificate["bindings"]
     lines.append(f"git {_text(bindings['git_sha'])}  bundle {_text(bindings['bundle_sha256'])}")
     if certificate["not_required"]:

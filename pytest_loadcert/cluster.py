@@ -53,7 +53,9 @@ def parse_cluster(document: Any, rel: str) -> ClusterSnapshot:
     if not isinstance(document, dict):
         raise EvidenceError(rel, "", "is not a JSON object; expected a v1 List")
     if document.get("kind") != "List" or document.get("apiVersion") != "v1":
-        raise EvidenceError(rel, "kind", 'must be "List" with apiVersion "v1" (kubectl get -o json)')
+        raise EvidenceError(
+            rel, "kind", 'must be "List" with apiVersion "v1" (kubectl get -o json)'
+        )
     items = document.get("items")
     if not isinstance(items, list):
         raise EvidenceError(rel, "items", "is missing or not a list")
@@ -86,17 +88,23 @@ class Check:
     source: str
 
 
-def _int(item: dict[str, Any], snapshot: ClusterSnapshot, path: tuple[str, ...], default: int | None) -> int:
+def _int(
+    item: dict[str, Any], snapshot: ClusterSnapshot, path: tuple[str, ...], default: int | None
+) -> int:
     node: Any = item
     for key in path:
         if not isinstance(node, dict) or key not in node:
             if default is None:
-                raise EvidenceError(snapshot.rel, f"{snapshot.where(item)}.{'.'.join(path)}", "is missing")
+                raise EvidenceError(
+                    snapshot.rel, f"{snapshot.where(item)}.{'.'.join(path)}", "is missing"
+                )
             return default
         node = node[key]
     if isinstance(node, bool) or not isinstance(node, int) or node < 0:
         raise EvidenceError(
-            snapshot.rel, f"{snapshot.where(item)}.{'.'.join(path)}", "must be a non-negative integer"
+            snapshot.rel,
+            f"{snapshot.where(item)}.{'.'.join(path)}",
+            "must be a non-negative integer",
         )
     return node
 
@@ -118,10 +126,14 @@ def replicas_ready(snapshot: ClusterSnapshot, kind: str, name: str) -> Check:
         return Check(False, f"{label} is scaled to 0 replicas", ">= 1 replica", source)
     if isinstance(generation, int) and isinstance(observed_gen, int) and observed_gen < generation:
         return Check(
-            False, f"{label} status is for generation {observed_gen}, spec is {generation}",
-            "controller caught up", source,
+            False,
+            f"{label} status is for generation {observed_gen}, spec is {generation}",
+            "controller caught up",
+            source,
         )
-    return Check(ready >= desired, f"{ready}/{desired} replicas ready", f"{desired}/{desired}", source)
+    return Check(
+        ready >= desired, f"{ready}/{desired} replicas ready", f"{desired}/{desired}", source
+    )
 
 
 def hpa_active(snapshot: ClusterSnapshot, name: str) -> Check:
@@ -139,7 +151,9 @@ def hpa_active(snapshot: ClusterSnapshot, name: str) -> Check:
     }
     for condition in ("AbleToScale", "ScalingActive"):
         if conditions.get(condition) == "False":
-            return Check(False, f"hpa/{name} condition {condition} is False", f"{condition} True", source)
+            return Check(
+                False, f"hpa/{name} condition {condition} is False", f"{condition} True", source
+            )
     return Check(
         current >= minimum, f"{current} current replicas", f">= minReplicas {minimum}", source
     )
@@ -199,8 +213,12 @@ def _owners(item: dict[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
-def _workload_of(pod: dict[str, Any], replica_sets: dict[str, str],
-                 deployments: tuple[str, ...], statefulsets: tuple[str, ...]) -> str | None:
+def _workload_of(
+    pod: dict[str, Any],
+    replica_sets: dict[str, str],
+    deployments: tuple[str, ...],
+    statefulsets: tuple[str, ...],
+) -> str | None:
     for kind, name in _owners(pod):
         if kind == "StatefulSet" and name in statefulsets:
             return f"statefulset/{name}"
@@ -244,11 +262,21 @@ def pod_not_ready_reason(pod: dict[str, Any]) -> str | None:
     phase = status.get("phase")
     if phase != "Running":
         return f"pod {name} is {phase or 'without a phase'}"
-    conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or [] if isinstance(c, dict)}
+    conditions = {
+        c.get("type"): c.get("status")
+        for c in status.get("conditions") or []
+        if isinstance(c, dict)
+    }
     if conditions.get("Ready") != "True":
         return f"pod {name} condition Ready is {conditions.get('Ready', 'absent')}"
-    spec_containers = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or [] if isinstance(c, dict)]
-    statuses = {s.get("name"): s for s in status.get("containerStatuses") or [] if isinstance(s, dict)}
+    spec_containers = [
+        c.get("name")
+        for c in (pod.get("spec") or {}).get("containers") or []
+        if isinstance(c, dict)
+    ]
+    statuses = {
+        s.get("name"): s for s in status.get("containerStatuses") or [] if isinstance(s, dict)
+    }
     if not statuses:
         return f"pod {name} has no containerStatuses"
     for container in spec_containers or list(statuses):
@@ -278,7 +306,8 @@ def running_digests(snapshot: ClusterSnapshot, pod: dict[str, Any]) -> list[tupl
             match = DIGEST_IN_IMAGE_ID.search(image_id) if isinstance(image_id, str) else None
             if match is None:
                 raise EvidenceError(
-                    snapshot.rel, f"{where}.status.{key}[{index}].imageID",
+                    snapshot.rel,
+                    f"{where}.status.{key}[{index}].imageID",
                     "has no sha256 digest: the running image cannot be bound",
                 )
             result.append((str(entry.get("name")), match.group(1)))
@@ -286,7 +315,8 @@ def running_digests(snapshot: ClusterSnapshot, pod: dict[str, Any]) -> list[tupl
     for container in expected:
         if container not in seen:
             raise EvidenceError(
-                snapshot.rel, f"{where}.status.containerStatuses",
+                snapshot.rel,
+                f"{where}.status.containerStatuses",
                 f"has no status for container {container}: its image is unknown",
             )
     return result

@@ -241,4 +241,3 @@ def _collect_stage(
     path = evidence_dir / "stages" / window.name / PROMETHEUS_JSON
     write_json_atomic(path, document)
     result.written.append(path)
-

@@ -92,8 +92,12 @@ class CertificationRun:
         expected = list(dict.fromkeys([*state.expected, *sorted(set(state.collected.values()))]))
         verdict = decide(state.profile, expected, state.outcomes, state.problems)
         cert = certificate.build(
-            bundle=state.bundle, profile=state.profile, verdict=verdict, expected=expected,
-            outcomes=state.outcomes, expected_sha=state.settings.git_sha,
+            bundle=state.bundle,
+            profile=state.profile,
+            verdict=verdict,
+            expected=expected,
+            outcomes=state.outcomes,
+            expected_sha=state.settings.git_sha,
         )
         state.certificate = cert
         certificate.write_json(state.settings.certificate_path, cert)

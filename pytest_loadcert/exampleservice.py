@@ -202,8 +202,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         server = _Server(args.port)
     except OSError as exc:
-        print(f"example service: cannot listen on {HOST}:{args.port}: {exc.strerror}",
-              file=sys.stderr)
+        print(
+            f"example service: cannot listen on {HOST}:{args.port}: {exc.strerror}", file=sys.stderr
+        )
         return 1
 
     def terminate(signum: int, frame: FrameType | None) -> None:

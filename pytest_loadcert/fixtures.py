@@ -89,7 +89,9 @@ def loadcert_stage(request: pytest.FixtureRequest, loadcert_profile: Profile) ->
     """
     name = getattr(request, "param", None)
     if name is None:
-        raise pytest.UsageError("loadcert_stage is parametrized by the plugin; do not call it directly")
+        raise pytest.UsageError(
+            "loadcert_stage is parametrized by the plugin; do not call it directly"
+        )
     return loadcert_profile.stage(name)
 
 

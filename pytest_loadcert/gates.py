@@ -71,7 +71,9 @@ def peak_active_vus(summaries: tuple[K6Summary, ...]) -> tuple[int, str]:
     for summary in summaries:
         value = summary.value("vus", "max")
         if value < 0 or value != int(value):
-            raise EvidenceError(summary.rel, summary.field("vus", "max"), "must be a non-negative integer")
+            raise EvidenceError(
+                summary.rel, summary.field("vus", "max"), "must be a non-negative integer"
+            )
         total += int(value)
     return total, ", ".join(f"{s.rel} {s.field('vus', 'max')}" for s in summaries)
 
@@ -81,17 +83,20 @@ def request_count(summaries: tuple[K6Summary, ...]) -> tuple[int, str]:
     for summary in summaries:
         if not summary.has("http_reqs"):
             raise EvidenceError(
-                summary.rel, summary.field("http_reqs"), "is missing: the stage sent no HTTP request"
+                summary.rel,
+                summary.field("http_reqs"),
+                "is missing: the stage sent no HTTP request",
             )
     return _sum_count(summaries, "http_reqs", "count")
 
 
 def require_requests(summaries: tuple[K6Summary, ...], profile: Profile) -> int:
     """Raise (blocked) unless the stage sent at least ``k6.min_requests`` requests."""
-    count, source = request_count(summaries)
+    count, _ = request_count(summaries)
     if count < profile.k6.min_requests:
         raise EvidenceError(
-            summaries[0].rel, summaries[0].field("http_reqs", "count"),
+            summaries[0].rel,
+            summaries[0].field("http_reqs", "count"),
             f"is {count}, under k6.min_requests = {profile.k6.min_requests}: under-sampled, "
             "no k6 gate of this stage is judged",
         )
@@ -115,9 +120,14 @@ def observed_concurrency(
     require_requests(summaries, profile)
     peak, source = peak_active_vus(summaries)
     return GateResult(
-        peak >= required, f"peak active VUs {peak}", f">= {required}",
-        f"{len(summaries)} summary file(s)", source,
-        "" if peak >= required else "k6 never ran this many VUs at once; target_vus and vus_max are not concurrency",
+        peak >= required,
+        f"peak active VUs {peak}",
+        f">= {required}",
+        f"{len(summaries)} summary file(s)",
+        source,
+        ""
+        if peak >= required
+        else "k6 never ran this many VUs at once; target_vus and vus_max are not concurrency",
     )
 
 
@@ -125,7 +135,9 @@ def requests_sent(summaries: tuple[K6Summary, ...], profile: Profile) -> GateRes
     """The stage sent requests: zero (or under ``min_requests``) is no evidence at all."""
     count, source = request_count(summaries)
     require_requests(summaries, profile)
-    return GateResult(True, f"{count} requests", f">= {profile.k6.min_requests}", str(count), source)
+    return GateResult(
+        True, f"{count} requests", f">= {profile.k6.min_requests}", str(count), source
+    )
 
 
 def latency_percentile(
@@ -137,7 +149,8 @@ def latency_percentile(
     successful = total - failed
     if successful < 1:
         raise EvidenceError(
-            summaries[0].rel, summaries[0].field("http_req_failed", "fails"),
+            summaries[0].rel,
+            summaries[0].field("http_req_failed", "fails"),
             "is 0: no request succeeded, so the stage is no evidence of latency",
         )
     observed: list[tuple[float, str]] = []
@@ -148,14 +161,23 @@ def latency_percentile(
             raise EvidenceError(summary.rel, summary.field(SUCCESS_TREND), "is missing")
         if stat not in summary.metrics[SUCCESS_TREND].values:
             raise EvidenceError(
-                summary.rel, summary.field(SUCCESS_TREND, stat),
+                summary.rel,
+                summary.field(SUCCESS_TREND, stat),
                 f"is missing: run k6 with --summary-trend-stats including {stat}",
             )
-        observed.append((summary.value(SUCCESS_TREND, stat), f"{summary.rel} {summary.field(SUCCESS_TREND, stat)}"))
+        observed.append(
+            (
+                summary.value(SUCCESS_TREND, stat),
+                f"{summary.rel} {summary.field(SUCCESS_TREND, stat)}",
+            )
+        )
     worst, source = max(observed)
     return GateResult(
-        worst <= bound_ms, f"{stat} {_fmt(worst)} ms", f"<= {_fmt(bound_ms)} ms",
-        f"{successful} successful requests", source,
+        worst <= bound_ms,
+        f"{stat} {_fmt(worst)} ms",
+        f"<= {_fmt(bound_ms)} ms",
+        f"{successful} successful requests",
+        source,
         "largest shard percentile (an upper bound)" if len(observed) > 1 else "",
     )
 
@@ -166,14 +188,18 @@ def error_rate(summaries: tuple[K6Summary, ...], profile: Profile) -> GateResult
     failed, total, source = failed_requests(summaries)
     if total < profile.k6.min_requests:
         raise EvidenceError(
-            summaries[0].rel, summaries[0].field("http_req_failed"),
+            summaries[0].rel,
+            summaries[0].field("http_req_failed"),
             f"counts {total} requests, under k6.min_requests = {profile.k6.min_requests}",
         )
     rate = failed / total
     bound = profile.k6.http_req_failed_max
     return GateResult(
-        rate <= bound, f"error rate {_fmt(rate)} ({failed}/{total} failed)", f"<= {_fmt(bound)}",
-        str(total), source,
+        rate <= bound,
+        f"error rate {_fmt(rate)} ({failed}/{total} failed)",
+        f"<= {_fmt(bound)}",
+        str(total),
+        source,
     )
 
 
@@ -183,7 +209,8 @@ def checks_rate(summaries: tuple[K6Summary, ...], profile: Profile) -> GateResul
     for summary in summaries:
         if not summary.has("checks"):
             raise EvidenceError(
-                summary.rel, summary.field("checks"),
+                summary.rel,
+                summary.field("checks"),
                 "is missing: the script ran no check(), a checks rate over nothing is not a rate",
             )
     passed, source = _sum_count(summaries, "checks", "passes")
@@ -194,14 +221,15 @@ def checks_rate(summaries: tuple[K6Summary, ...], profile: Profile) -> GateResul
     rate = passed / total
     bound = profile.k6.checks_min
     return GateResult(
-        rate >= bound, f"checks rate {_fmt(rate)} ({passed}/{total} passed)", f">= {_fmt(bound)}",
-        str(total), source,
+        rate >= bound,
+        f"checks rate {_fmt(rate)} ({passed}/{total} passed)",
+        f">= {_fmt(bound)}",
+        str(total),
+        source,
     )
 
 
-def k6_thresholds(
-    summaries: tuple[K6Summary, ...], profile: Profile, run: StageRun
-) -> GateResult:
+def k6_thresholds(summaries: tuple[K6Summary, ...], profile: Profile, run: StageRun) -> GateResult:
     """Every threshold k6 evaluated passed, and k6's exit code agrees."""
     require_requests(summaries, profile)
     failed = [
@@ -214,19 +242,26 @@ def k6_thresholds(
     source = f"{run.rel} k6_exit_code, " + ", ".join(s.rel for s in summaries)
     if failed:
         return GateResult(
-            False, f"{len(failed)} of {count} thresholds failed (k6 exit {run.exit_code})",
-            "every threshold passed", str(count), source, "failed: " + "; ".join(failed),
+            False,
+            f"{len(failed)} of {count} thresholds failed (k6 exit {run.exit_code})",
+            "every threshold passed",
+            str(count),
+            source,
+            "failed: " + "; ".join(failed),
         )
     if run.exit_code == 99:
         raise EvidenceError(
-            run.rel, "k6_exit_code",
+            run.rel,
+            "k6_exit_code",
             "is 99 (thresholds crossed) but every threshold in the summary passed: inconsistent",
         )
     if run.exit_code != 0:
         raise EvidenceError(
             run.rel, "k6_exit_code", f"is {run.exit_code}: k6 did not complete the stage normally"
         )
-    return GateResult(True, f"{count} thresholds passed, k6 exit 0", "every threshold passed", str(count), source)
+    return GateResult(
+        True, f"{count} thresholds passed, k6 exit 0", "every threshold passed", str(count), source
+    )
 
 
 def stage_window(
@@ -244,7 +279,8 @@ def stage_window(
         difference = abs(summary.duration_ms / 1000 - run.duration_s)
         if difference > tolerance:
             raise EvidenceError(
-                summary.rel, "state.testRunDurationMs",
+                summary.rel,
+                "state.testRunDurationMs",
                 f"is {summary.duration_ms / 1000:g}s but {run.rel} spans {run.duration_s:g}s "
                 f"(tolerance {tolerance:g}s)",
             )
@@ -255,13 +291,17 @@ def stage_window(
         previous = bundle.stage_run(names[index - 1])
         if run.start < previous.end:
             raise EvidenceError(
-                run.rel, "start_time",
+                run.rel,
+                "start_time",
                 f"is before stage {previous.name} ended ({previous.rel} end_time): "
                 "stages overlap or are out of ramp order",
             )
     return GateResult(
-        True, f"{run.duration_s:g}s window", "start < end, ordered, duration agrees",
-        f"{len(checked)} duration(s) checked", run.rel,
+        True,
+        f"{run.duration_s:g}s window",
+        "start < end, ordered, duration agrees",
+        f"{len(checked)} duration(s) checked",
+        run.rel,
         "" if checked else "--summary-export has no run duration to compare",
     )
 
@@ -292,8 +332,11 @@ def critical_metric(sample: MetricSample, spec: MetricSpec, window: str) -> Gate
         bounds.append(f"<= {_fmt(spec.max)}")
         ok = ok and sample.value <= spec.max
     return GateResult(
-        ok, f"{spec.name} = {_fmt(sample.value)}", " and ".join(bounds),
-        "1 instant query", f"{sample.source}: {sample.promql} at {sample.time.isoformat()} ({window})",
+        ok,
+        f"{spec.name} = {_fmt(sample.value)}",
+        " and ".join(bounds),
+        "1 instant query",
+        f"{sample.source}: {sample.promql} at {sample.time.isoformat()} ({window})",
     )
 
 
@@ -301,12 +344,15 @@ def stability(total: MetricSample, dropped: MetricSample, spec: StabilitySpec) -
     """``(total - dropped) / total`` is at least the bound; a zero total blocks."""
     if total.value <= 0:
         raise EvidenceError(
-            total.rel, total.field,
+            total.rel,
+            total.field,
             f"gives {spec.total} = {_fmt(total.value)}: a ratio over nothing is not a ratio",
         )
     ratio = (total.value - dropped.value) / total.value
     return GateResult(
-        ratio >= spec.min, f"{spec.name} = {_fmt(ratio)}", f">= {_fmt(spec.min)}",
+        ratio >= spec.min,
+        f"{spec.name} = {_fmt(ratio)}",
+        f">= {_fmt(spec.min)}",
         f"{spec.total} = {_fmt(total.value)}, {spec.dropped} = {_fmt(dropped.value)}",
         f"{total.source}; {dropped.source}",
     )
@@ -330,14 +376,21 @@ def achieved_concurrency(bundle: Bundle, profile: Profile) -> GateResult:
             best, best_source = peak, source
     target = profile.target_concurrency
     if best >= target:
-        return GateResult(True, f"max peak active VUs {best}", f">= {target}", "all stages", best_source)
+        return GateResult(
+            True, f"max peak active VUs {best}", f">= {target}", "all stages", best_source
+        )
     if unreadable:
         raise EvidenceError(
-            unreadable[0].file, unreadable[0].field,
+            unreadable[0].file,
+            unreadable[0].field,
             f"{unreadable[0].problem}; without it the run's peak concurrency is unknown",
         )
     return GateResult(
-        False, f"max peak active VUs {max(best, 0)}", f">= {target}", "all stages", best_source,
+        False,
+        f"max peak active VUs {max(best, 0)}",
+        f">= {target}",
+        "all stages",
+        best_source,
         "no stage observed the target concurrency",
     )
 
@@ -354,10 +407,17 @@ def bundle_integrity(bundle: Bundle) -> GateResult:
     count = len(bundle.manifest().files)
     if problems:
         raise EvidenceError(
-            "loadcert.json", "files",
+            "loadcert.json",
+            "files",
             f"does not match the bundle ({len(problems)} problem(s)): " + "; ".join(problems[:5]),
         )
-    return GateResult(True, f"{count} files match", "every file hashed and listed", str(count), "loadcert.json files")
+    return GateResult(
+        True,
+        f"{count} files match",
+        "every file hashed and listed",
+        str(count),
+        "loadcert.json files",
+    )
 
 
 def artifact_binding(bundle: Bundle, key: str) -> GateResult:
@@ -373,7 +433,9 @@ def artifact_binding(bundle: Bundle, key: str) -> GateResult:
     actual = sha256_file(path)
     if actual != artifact["sha256"]:
         raise EvidenceError(
-            manifest.rel, f"{field}.sha256", f"is {artifact['sha256']}, but {rel} hashes to {actual}"
+            manifest.rel,
+            f"{field}.sha256",
+            f"is {artifact['sha256']}, but {rel} hashes to {actual}",
         )
     if manifest.files[rel] != actual:
         raise EvidenceError(manifest.rel, f"files[{rel!r}]", f"disagrees with {field}.sha256")
@@ -386,11 +448,17 @@ def git_binding(bundle: Bundle, expected_sha: str | None) -> GateResult:
     git = manifest.git
     sha = git["sha"]
     if git["dirty"]:
-        raise EvidenceError(manifest.rel, "git.dirty", "is true: the SHA does not identify the code tested")
+        raise EvidenceError(
+            manifest.rel, "git.dirty", "is true: the SHA does not identify the code tested"
+        )
     if expected_sha is not None and sha != expected_sha.lower():
         raise EvidenceError(
             manifest.rel, "git.sha", f"is {sha}, not the SHA under test {expected_sha}"
         )
     return GateResult(
-        True, sha, expected_sha or "a full 40-hex SHA of a clean tree", "1", f"{manifest.rel} git.sha"
+        True,
+        sha,
+        expected_sha or "a full 40-hex SHA of a clean tree",
+        "1",
+        f"{manifest.rel} git.sha",
     )

@@ -67,9 +67,7 @@ def parse_json(data: bytes, rel: str) -> Any:
     except UnicodeDecodeError as exc:
         raise EvidenceError(rel, "", f"is not UTF-8 (byte {exc.start})") from None
     try:
-        return json.loads(
-            text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates
-        )
+        return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
     except json.JSONDecodeError as exc:
         raise EvidenceError(
             rel, "", f"is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"

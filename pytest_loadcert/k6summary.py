@@ -114,8 +114,9 @@ def parse_summary(document: Any, rel: str) -> K6Summary:
     unknown = sorted(keys - HANDLESUMMARY_TOP)
     if unknown:
         raise EvidenceError(
-            rel, unknown[0], "is not a key of either k6 summary format (handleSummary data or "
-            "--summary-export)"
+            rel,
+            unknown[0],
+            "is not a key of either k6 summary format (handleSummary data or --summary-export)",
         )
     raise EvidenceError(rel, "", "is neither k6 handleSummary data nor a --summary-export file")
 
@@ -137,7 +138,9 @@ def _values(
         number = _number(value, rel, field)
         target = rename.get(key, key)
         if target in COUNT_KEYS and (number < 0 or number != int(number)):
-            raise EvidenceError(rel, field, f"is a count and must be a non-negative integer, got {value}")
+            raise EvidenceError(
+                rel, field, f"is a count and must be a non-negative integer, got {value}"
+            )
         if number < 0 and metric.startswith(("http_req_", "iteration_duration")):
             raise EvidenceError(rel, field, f"is a duration and must not be negative, got {value}")
         values[target] = number
@@ -152,7 +155,8 @@ def _check_rate(metric: Metric, summary_field: str, rel: str) -> None:
     expected = passes / total if total else 0.0
     if not 0.0 <= rate <= 1.0 or abs(rate - expected) > _RATE_TOLERANCE * max(1.0, expected):
         raise EvidenceError(
-            rel, summary_field,
+            rel,
+            summary_field,
             f"is {rate}, which disagrees with passes / (passes + fails) = {passes:g} / {total:g}",
         )
 
@@ -184,25 +188,37 @@ def _parse_handlesummary(document: dict[str, Any], metrics: dict[str, Any], rel:
             raise EvidenceError(rel, base, "must be an object")
         extra = sorted(set(entry) - {"type", "contains", "values", "thresholds"})
         if extra:
-            raise EvidenceError(rel, f"{base}.{extra[0]}", "is not a key of handleSummary metric data")
+            raise EvidenceError(
+                rel, f"{base}.{extra[0]}", "is not a key of handleSummary metric data"
+            )
         kind = entry.get("type")
         if kind not in METRIC_TYPES:
-            raise EvidenceError(rel, f"{base}.type", f"must be one of counter, gauge, rate, trend; got {kind!r}")
+            raise EvidenceError(
+                rel, f"{base}.type", f"must be one of counter, gauge, rate, trend; got {kind!r}"
+            )
         if "contains" in entry and entry["contains"] not in CONTAINS:
-            raise EvidenceError(rel, f"{base}.contains", f"must be default, time or data; got {entry['contains']!r}")
+            raise EvidenceError(
+                rel, f"{base}.contains", f"must be default, time or data; got {entry['contains']!r}"
+            )
         raw_values = entry.get("values")
         if not isinstance(raw_values, dict):
             raise EvidenceError(rel, f"{base}.values", "is missing or not an object")
         values = _values(raw_values, rel, f"{base}.values", name, {})
         for required in sorted(REQUIRED_VALUES[kind] - set(values)):
-            raise EvidenceError(rel, f"{base}.values.{required}", f"is missing from a {kind} metric")
+            raise EvidenceError(
+                rel, f"{base}.values.{required}", f"is missing from a {kind} metric"
+            )
         thresholds: dict[str, bool] = {}
         raw_thresholds = entry.get("thresholds", {})
         if not isinstance(raw_thresholds, dict):
             raise EvidenceError(rel, f"{base}.thresholds", "must be an object")
         for expr, result in raw_thresholds.items():
             field = f"{base}.thresholds.{expr}"
-            if not isinstance(result, dict) or set(result) != {"ok"} or not isinstance(result["ok"], bool):
+            if (
+                not isinstance(result, dict)
+                or set(result) != {"ok"}
+                or not isinstance(result["ok"], bool)
+            ):
                 raise EvidenceError(rel, field, 'must be {"ok": true|false} in handleSummary data')
             thresholds[expr] = result["ok"]
         metric = Metric(name, kind, values, thresholds)
@@ -228,7 +244,8 @@ def _parse_export(metrics: dict[str, Any], rel: str) -> K6Summary:
         for expr, failed in raw_thresholds.items():
             if not isinstance(failed, bool):
                 raise EvidenceError(
-                    rel, f"{base}.thresholds.{expr}",
+                    rel,
+                    f"{base}.thresholds.{expr}",
                     "must be true (failed) or false (passed) in a --summary-export file",
                 )
             thresholds[expr] = not failed  # --summary-export writes true for a FAILED threshold

@@ -34,7 +34,9 @@ class TimeRange:
 
 def _grafana_time(value: object, rel: str, field: str) -> datetime:
     if isinstance(value, str) and value.strip().startswith("now"):
-        raise EvidenceError(rel, field, f"is relative ({value!r}); an absolute time range is required")
+        raise EvidenceError(
+            rel, field, f"is relative ({value!r}); an absolute time range is required"
+        )
     if isinstance(value, str) and value.isdigit():
         value = int(value)
     if isinstance(value, int) and not isinstance(value, bool):
@@ -51,7 +53,9 @@ def grafana_range(document: Any, rel: str) -> TimeRange:
         raise EvidenceError(rel, "", "is not a JSON object; expected a Grafana dashboard export")
     dashboard = document.get("dashboard")
     if not isinstance(dashboard, dict):
-        raise EvidenceError(rel, "dashboard", "is missing; expected a Grafana dashboard or snapshot")
+        raise EvidenceError(
+            rel, "dashboard", "is missing; expected a Grafana dashboard or snapshot"
+        )
     if "meta" in document and not isinstance(document["meta"], dict):
         raise EvidenceError(rel, "meta", "must be an object")
     time = dashboard.get("time")
@@ -99,16 +103,22 @@ def otel_spans(data: bytes, rel: str) -> list[Span]:
     for doc_index, document in enumerate(documents):
         where = f"{line_prefix}{doc_index + 1}: " if line_prefix else ""
         if not isinstance(document, dict) or not isinstance(document.get("resourceSpans"), list):
-            raise EvidenceError(rel, f"{where}resourceSpans", "is missing; expected OTLP/JSON traces")
+            raise EvidenceError(
+                rel, f"{where}resourceSpans", "is missing; expected OTLP/JSON traces"
+            )
         for r_index, resource in enumerate(document["resourceSpans"]):
             scopes = resource.get("scopeSpans") if isinstance(resource, dict) else None
             if not isinstance(scopes, list):
-                raise EvidenceError(rel, f"{where}resourceSpans[{r_index}].scopeSpans", "is missing")
+                raise EvidenceError(
+                    rel, f"{where}resourceSpans[{r_index}].scopeSpans", "is missing"
+                )
             for s_index, scope in enumerate(scopes):
                 raw_spans = scope.get("spans") if isinstance(scope, dict) else None
                 if not isinstance(raw_spans, list):
                     raise EvidenceError(
-                        rel, f"{where}resourceSpans[{r_index}].scopeSpans[{s_index}].spans", "is missing"
+                        rel,
+                        f"{where}resourceSpans[{r_index}].scopeSpans[{s_index}].spans",
+                        "is missing",
                     )
                 for p_index, span in enumerate(raw_spans):
                     base = f"{where}resourceSpans[{r_index}].scopeSpans[{s_index}].spans[{p_index}]"
@@ -117,7 +127,9 @@ def otel_spans(data: bytes, rel: str) -> list[Span]:
                     start = _nanos(span.get("startTimeUnixNano"), rel, f"{base}.startTimeUnixNano")
                     end = _nanos(span.get("endTimeUnixNano"), rel, f"{base}.endTimeUnixNano")
                     if end < start:
-                        raise EvidenceError(rel, f"{base}.endTimeUnixNano", "is before startTimeUnixNano")
+                        raise EvidenceError(
+                            rel, f"{base}.endTimeUnixNano", "is before startTimeUnixNano"
+                        )
                     spans.append(
                         Span(
                             datetime.fromtimestamp(start / 1e9, UTC),
@@ -127,5 +139,3 @@ def otel_spans(data: bytes, rel: str) -> list[Span]:
     if not spans:
         raise EvidenceError(rel, "resourceSpans", "holds no spans")
     return spans
-
-

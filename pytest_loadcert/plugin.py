@@ -48,25 +48,40 @@ BUILTIN_NODEID = "loadcert/builtin_gates.py"
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("loadcert", "load-test certification (pytest-loadcert)")
     group.addoption(
-        "--evidence-dir", dest="loadcert_evidence_dir", metavar="DIR", default=None,
+        "--evidence-dir",
+        dest="loadcert_evidence_dir",
+        metavar="DIR",
+        default=None,
         help="certify the evidence bundle in DIR: run only certification gates "
         "(env LOADCERT_EVIDENCE_DIR, ini loadcert_evidence_dir)",
     )
     group.addoption(
-        "--loadcert-profile", dest="loadcert_profile", metavar="TOML", default=None,
+        "--loadcert-profile",
+        dest="loadcert_profile",
+        metavar="TOML",
+        default=None,
         help="profile file with thresholds and queries (env LOADCERT_PROFILE, ini "
         "loadcert_profile; default: [tool.loadcert] in pyproject.toml, else built-in)",
     )
     group.addoption(
-        "--loadcert-git-sha", dest="loadcert_git_sha", metavar="SHA", default=None,
+        "--loadcert-git-sha",
+        dest="loadcert_git_sha",
+        metavar="SHA",
+        default=None,
         help="the git SHA under test; the bundle must be bound to it (env LOADCERT_GIT_SHA)",
     )
     group.addoption(
-        "--loadcert-certificate", dest="loadcert_certificate", metavar="PATH", default=None,
-        help="where to write certificate.json (default: beside --junitxml, else ./certificate.json)",
+        "--loadcert-certificate",
+        dest="loadcert_certificate",
+        metavar="PATH",
+        default=None,
+        help="where to write certificate.json "
+        "(default: beside --junitxml, else ./certificate.json)",
     )
     parser.addini("loadcert_evidence_dir", "evidence bundle to certify", type="string", default="")
-    parser.addini("loadcert_profile", "profile TOML, relative to the ini file", type="string", default="")
+    parser.addini(
+        "loadcert_profile", "profile TOML, relative to the ini file", type="string", default=""
+    )
     parser.addini("loadcert_certificate", "certificate.json path", type="string", default="")
     parser.addini(
         "loadcert_gates", "paths of the repository's own gate tests", type="paths", default=[]
@@ -112,7 +127,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> pytest.Module | None:
+def pytest_pycollect_makemodule(
+    module_path: Path, parent: pytest.Collector
+) -> pytest.Module | None:
     """Give the built-in gates a stable node id wherever the package is installed."""
     if module_path != BUILTIN_GATES or _state(parent.config) is None:
         return None
@@ -162,7 +179,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         if kind not in SUBJECT_KINDS:
             raise pytest.UsageError(
                 f"{metafunc.definition.nodeid}: loadcert_subject needs "
-                f"@pytest.mark.loadcert_gate(name, subjects=...) with one of {', '.join(SUBJECT_KINDS)}"
+                "@pytest.mark.loadcert_gate(name, subjects=...) with one of "
+                f"{', '.join(SUBJECT_KINDS)}"
             )
         values = subjects(state.profile, kind)
         metafunc.parametrize("loadcert_subject", values, ids=values, indirect=True)
@@ -237,7 +255,8 @@ def _apply_waiver(state: RunState, item: pytest.Item, key: GateKey) -> None:
         if waiver.matches(key.gate, key.stage, key.subject):
             if waiver.expired(now_utc().date()):
                 item.stash[WAIVER_KEY] = (
-                    f"expired: the waiver by {waiver.owner} for {key.id} expired on {waiver.expires}"
+                    f"expired: the waiver by {waiver.owner} for {key.id} "
+                    f"expired on {waiver.expires}"
                 )
             else:
                 item.stash[WAIVER_KEY] = (
@@ -313,8 +332,10 @@ def pytest_runtest_makereport_classify(item: pytest.Item, call: pytest.CallInfo[
     elif report.failed:
         if excinfo is not None and excinfo.errisinstance(EvidenceError):
             _block(report, str(excinfo.value))
-        elif report.when == "call" and excinfo is not None and excinfo.errisinstance(
-            (AssertionError, pytest.fail.Exception)
+        elif (
+            report.when == "call"
+            and excinfo is not None
+            and excinfo.errisinstance((AssertionError, pytest.fail.Exception))
         ):
             report.loadcert_status = "failed"  # type: ignore[attr-defined]
         else:

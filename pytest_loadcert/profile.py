@@ -317,9 +317,7 @@ class _Checker:
         for key in table:
             if key not in allowed_set:
                 where = f"{prefix}.{key}" if prefix else key
-                raise self.fail(
-                    where, f"unknown key (allowed: {', '.join(sorted(allowed_set))})"
-                )
+                raise self.fail(where, f"unknown key (allowed: {', '.join(sorted(allowed_set))})")
 
     def table(self, value: object, key: str) -> dict[str, Any]:
         if not isinstance(value, dict):
@@ -402,17 +400,13 @@ class _Checker:
         return K6Bounds(
             p95_ms_max=self.non_negative(table["p95_ms_max"], "k6.p95_ms_max"),
             p99_ms_max=self.non_negative(table["p99_ms_max"], "k6.p99_ms_max"),
-            http_req_failed_max=self.ratio(
-                table["http_req_failed_max"], "k6.http_req_failed_max"
-            ),
+            http_req_failed_max=self.ratio(table["http_req_failed_max"], "k6.http_req_failed_max"),
             checks_min=self.ratio(table["checks_min"], "k6.checks_min"),
             min_requests=self.positive_int(min_requests, "k6.min_requests"),
             duration_tolerance_s=self.non_negative(
                 table["duration_tolerance_s"], "k6.duration_tolerance_s"
             ),
-            eval_delay_max_s=self.non_negative(
-                table["eval_delay_max_s"], "k6.eval_delay_max_s"
-            ),
+            eval_delay_max_s=self.non_negative(table["eval_delay_max_s"], "k6.eval_delay_max_s"),
         )
 
     def metrics(self, value: object) -> tuple[MetricSpec, ...]:
@@ -452,7 +446,9 @@ class _Checker:
             for ref_key in ("total", "dropped"):
                 ref = self.string(table[ref_key], f"{where}.{ref_key}")
                 if ref not in metric_names:
-                    raise self.fail(f"{where}.{ref_key}", f"names no metric of the profile: {ref!r}")
+                    raise self.fail(
+                        f"{where}.{ref_key}", f"names no metric of the profile: {ref!r}"
+                    )
                 refs.append(ref)
             result.append(
                 StabilitySpec(name, refs[0], refs[1], self.ratio(table["min"], f"{where}.min"))
@@ -487,7 +483,9 @@ class _Checker:
                 stage = self.string(table["stage"], f"{where}.stage")
                 if stage not in stage_names:
                     raise self.fail(f"{where}.stage", f"names no stage of the profile: {stage!r}")
-            subject = self.string(table["subject"], f"{where}.subject") if "subject" in table else None
+            subject = (
+                self.string(table["subject"], f"{where}.subject") if "subject" in table else None
+            )
             expires = table["expires"]
             if isinstance(expires, str):
                 try:

@@ -127,18 +127,21 @@ def lookup(
     allowed = [spec.query_for(stage, seconds) for seconds in window_seconds_accepted(start, end)]
     if record.promql not in allowed:
         raise EvidenceError(
-            rel, f"{where}.promql",
+            rel,
+            f"{where}.promql",
             f"is {record.promql!r}, not the profile's query {allowed[-1]!r}",
         )
     if record.time < end:
         raise EvidenceError(
-            rel, f"{where}.time",
+            rel,
+            f"{where}.time",
             f"is {(end - record.time).total_seconds():g}s before the stage ended; late samples "
             "would be missed",
         )
     if record.time > end + timedelta(seconds=eval_delay_max_s):
         raise EvidenceError(
-            rel, f"{where}.time",
+            rel,
+            f"{where}.time",
             f"is {(record.time - end).total_seconds():g}s after the stage ended, over "
             f"eval_delay_max_s = {eval_delay_max_s:g}",
         )
@@ -152,7 +155,9 @@ def _single_value(response: dict[str, Any], rel: str, where: str) -> float:
     if response.get("status") != "success":
         kind = response.get("errorType", "?")
         text = response.get("error", "no error text")
-        raise EvidenceError(rel, f"{where}.status", f"is {response.get('status')!r} ({kind}: {text})")
+        raise EvidenceError(
+            rel, f"{where}.status", f"is {response.get('status')!r} ({kind}: {text})"
+        )
     data = response.get("data")
     if not isinstance(data, dict):
         raise EvidenceError(rel, f"{where}.data", "is missing")
@@ -162,7 +167,8 @@ def _single_value(response: dict[str, Any], rel: str, where: str) -> float:
         return _sample(result, rel, f"{where}.data.result")
     if result_type != "vector":
         raise EvidenceError(
-            rel, f"{where}.data.resultType",
+            rel,
+            f"{where}.data.resultType",
             f"is {result_type!r}; an instant query for a gate must return a vector or scalar",
         )
     if not isinstance(result, list):
@@ -173,13 +179,16 @@ def _single_value(response: dict[str, Any], rel: str, where: str) -> float:
         )
     if len(result) > 1:
         raise EvidenceError(
-            rel, f"{where}.data.result",
+            rel,
+            f"{where}.data.result",
             f"holds {len(result)} series; the query must aggregate to one",
         )
     series = result[0]
     if not isinstance(series, dict) or "value" not in series:
         if isinstance(series, dict) and "histogram" in series:
-            raise EvidenceError(rel, f"{where}.data.result[0]", "is a native histogram, not a value")
+            raise EvidenceError(
+                rel, f"{where}.data.result[0]", "is a native histogram, not a value"
+            )
         raise EvidenceError(rel, f"{where}.data.result[0].value", "is missing")
     return _sample(series["value"], rel, f"{where}.data.result[0].value")
 
@@ -191,7 +200,7 @@ def _sample(pair: object, rel: str, where: str) -> float:
         or isinstance(pair[0], bool)
         or not isinstance(pair[0], int | float)
     ):
-        raise EvidenceError(rel, where, "must be [<timestamp>, \"<value>\"]")
+        raise EvidenceError(rel, where, 'must be [<timestamp>, "<value>"]')
     raw = pair[1]
     if not isinstance(raw, str):
         raise EvidenceError(rel, f"{where}[1]", "must be a string, as Prometheus writes samples")

@@ -185,9 +185,7 @@ def run_stage(
         partial.unlink()
     argv = build_k6_argv(str(k6_path), stage, str(partial), str(script), extra_args)
     # Recorded with bundle paths: the bundle must not depend on where it was produced.
-    recorded = build_k6_argv(
-        "k6", stage, f"{stage_rel(stage)}/{SUMMARY}", K6_SCRIPT, extra_args
-    )
+    recorded = build_k6_argv("k6", stage, f"{stage_rel(stage)}/{SUMMARY}", K6_SCRIPT, extra_args)
 
     start, end, code = _run(argv)
 

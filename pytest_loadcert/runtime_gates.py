@@ -40,7 +40,8 @@ def fresh_snapshot(bundle: Bundle, profile: Profile) -> ClusterSnapshot:
     namespace = profile.cluster.namespace
     if manifest.raw["cluster"]["namespace"] != namespace:
         raise EvidenceError(
-            manifest.rel, "cluster.namespace",
+            manifest.rel,
+            "cluster.namespace",
             f"is {manifest.raw['cluster']['namespace']!r}; the profile certifies {namespace!r}",
         )
     others = sorted(snapshot.namespaces() - {namespace})
@@ -52,13 +53,15 @@ def fresh_snapshot(bundle: Bundle, profile: Profile) -> ClusterSnapshot:
     collected = manifest.cluster_collected_at
     if collected < last_end:
         raise EvidenceError(
-            manifest.rel, "cluster.collected_at",
+            manifest.rel,
+            "cluster.collected_at",
             "is before the last stage ended: the snapshot does not show the cluster after the run",
         )
     age = (collected - last_end).total_seconds()
     if age > profile.cluster.max_snapshot_age_s:
         raise EvidenceError(
-            manifest.rel, "cluster.collected_at",
+            manifest.rel,
+            "cluster.collected_at",
             f"is {age:g}s after the last stage ended, over cluster.max_snapshot_age_s = "
             f"{profile.cluster.max_snapshot_age_s:g}",
         )
@@ -70,10 +73,13 @@ def cluster_snapshot(bundle: Bundle, profile: Profile) -> GateResult:
     snapshot = fresh_snapshot(bundle, profile)
     manifest = bundle.manifest()
     return GateResult(
-        True, f"{len(snapshot.items)} objects in {profile.cluster.namespace}, collected "
+        True,
+        f"{len(snapshot.items)} objects in {profile.cluster.namespace}, collected "
         f"{manifest.raw['cluster']['collected_at']}",
-        f"namespace {profile.cluster.namespace}, within {profile.cluster.max_snapshot_age_s:g}s after the run",
-        str(len(snapshot.items)), f"{snapshot.rel}, {manifest.rel} cluster",
+        f"namespace {profile.cluster.namespace}, "
+        f"within {profile.cluster.max_snapshot_age_s:g}s after the run",
+        str(len(snapshot.items)),
+        f"{snapshot.rel}, {manifest.rel} cluster",
     )
 
 
@@ -114,8 +120,11 @@ def pod_readiness(snapshot: ClusterSnapshot, profile: Profile) -> GateResult:
             False, "no pod of the certification workloads", ">= 1 ready pod", "0 pods", snapshot.rel
         )
     return GateResult(
-        not reasons, f"{len(pods) - len(reasons)}/{len(pods)} certification pods ready",
-        "all Running and ready", f"{len(pods)} pods ({ignored} other pods ignored)", snapshot.rel,
+        not reasons,
+        f"{len(pods) - len(reasons)}/{len(pods)} certification pods ready",
+        "all Running and ready",
+        f"{len(pods)} pods ({ignored} other pods ignored)",
+        snapshot.rel,
         "; ".join(reasons[:5]),
     )
 
@@ -136,7 +145,8 @@ def image_binding(bundle: Bundle, snapshot: ClusterSnapshot, profile: Profile) -
             containers += 1
             if digest not in bound:
                 raise EvidenceError(
-                    snapshot.rel, f"{snapshot.where(pod)}.status",
+                    snapshot.rel,
+                    f"{snapshot.where(pod)}.status",
                     f"pod {pod['metadata']['name']} container {container} runs {digest}, "
                     f"which {manifest.rel} artifacts.images does not bind",
                 )
@@ -144,12 +154,15 @@ def image_binding(bundle: Bundle, snapshot: ClusterSnapshot, profile: Profile) -
     idle = sorted(set(bound) - running)
     if idle:
         raise EvidenceError(
-            manifest.rel, "artifacts.images",
+            manifest.rel,
+            "artifacts.images",
             f"binds {bound[idle[0]]} {idle[0]}, which no certification pod runs",
         )
     return GateResult(
-        True, f"{containers} containers run {len(running)} bound digest(s)",
-        "every running image bound, every bound image running", f"{len(pods)} pods",
+        True,
+        f"{containers} containers run {len(running)} bound digest(s)",
+        "every running image bound, every bound image running",
+        f"{len(pods)} pods",
         f"{snapshot.rel} imageID, {manifest.rel} artifacts.images",
     )
 
@@ -160,12 +173,16 @@ def grafana_coverage(bundle: Bundle, profile: Profile) -> GateResult:
     grafana = bundle.grafana()
     if grafana.start > start or grafana.end < end:
         raise EvidenceError(
-            grafana.rel, grafana.field,
+            grafana.rel,
+            grafana.field,
             f"does not cover the run {start.isoformat()} .. {end.isoformat()}",
         )
     return GateResult(
-        True, f"{grafana.start.isoformat()} .. {grafana.end.isoformat()}",
-        f"covers {start.isoformat()} .. {end.isoformat()}", "1 time range", grafana.source,
+        True,
+        f"{grafana.start.isoformat()} .. {grafana.end.isoformat()}",
+        f"covers {start.isoformat()} .. {end.isoformat()}",
+        "1 time range",
+        grafana.source,
     )
 
 
@@ -183,6 +200,9 @@ def otel_coverage(bundle: Bundle, profile: Profile) -> GateResult:
             OTEL, "", f"has no span starting inside the window of stage(s) {', '.join(empty)}"
         )
     return GateResult(
-        True, f"{len(spans)} spans", "a span in every stage window", str(len(spans)),
+        True,
+        f"{len(spans)} spans",
+        "a span in every stage window",
+        str(len(spans)),
         OTEL,
     )

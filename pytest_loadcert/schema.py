@@ -21,8 +21,10 @@ SCHEMAS = ("loadcert", "stage", "prometheus")
 def _validator(name: str) -> Any:
     from jsonschema import Draft202012Validator
 
-    text = resources.files("pytest_loadcert.schemas").joinpath(f"{name}.schema.json").read_text(
-        encoding="utf-8"
+    text = (
+        resources.files("pytest_loadcert.schemas")
+        .joinpath(f"{name}.schema.json")
+        .read_text(encoding="utf-8")
     )
     schema = json.loads(text)
     Draft202012Validator.check_schema(schema)

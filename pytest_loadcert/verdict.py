@@ -162,11 +162,14 @@ def decide(
     overall = _worst(list(statuses.values()) or [NOT_RUN])
     if problems and overall == CERTIFIED:
         overall = BLOCKED
-    run_level_ok = all(
-        status in (PASSED, WAIVED)
-        for key, status in statuses.items()
-        if key.stage is None and key.gate != "achieved_concurrency"
-    ) and not problems
+    run_level_ok = (
+        all(
+            status in (PASSED, WAIVED)
+            for key, status in statuses.items()
+            if key.stage is None and key.gate != "achieved_concurrency"
+        )
+        and not problems
+    )
     highest = None
     if run_level_ok:
         for stage in profile.stage_names:
