@@ -109,6 +109,15 @@ def _int(
     return node
 
 
+def _conditions(item: dict[str, Any]) -> dict[Any, Any]:
+    """``status.conditions`` as type -> status ("True", "False", "Unknown")."""
+    return {
+        c.get("type"): c.get("status")
+        for c in (item.get("status") or {}).get("conditions") or []
+        if isinstance(c, dict)
+    }
+
+
 def replicas_ready(snapshot: ClusterSnapshot, kind: str, name: str) -> Check:
     """A Deployment or StatefulSet: present, at least one replica wanted, all of them ready."""
     item = snapshot.get(kind, name)
@@ -144,11 +153,7 @@ def hpa_active(snapshot: ClusterSnapshot, name: str) -> Check:
     source = f"{snapshot.rel} {snapshot.where(item)}"
     minimum = _int(item, snapshot, ("spec", "minReplicas"), 1)
     current = _int(item, snapshot, ("status", "currentReplicas"), None)
-    conditions = {
-        c.get("type"): c.get("status")
-        for c in (item.get("status") or {}).get("conditions") or []
-        if isinstance(c, dict)
-    }
+    conditions = _conditions(item)
     for condition in ("AbleToScale", "ScalingActive"):
         if conditions.get(condition) == "False":
             return Check(
@@ -262,11 +267,7 @@ def pod_not_ready_reason(pod: dict[str, Any]) -> str | None:
     phase = status.get("phase")
     if phase != "Running":
         return f"pod {name} is {phase or 'without a phase'}"
-    conditions = {
-        c.get("type"): c.get("status")
-        for c in status.get("conditions") or []
-        if isinstance(c, dict)
-    }
+    conditions = _conditions(pod)
     if conditions.get("Ready") != "True":
         return f"pod {name} condition Ready is {conditions.get('Ready', 'absent')}"
     spec_containers = [

@@ -62,6 +62,12 @@ def _sum_count(summaries: tuple[K6Summary, ...], metric: str, key: str) -> tuple
     return total, ", ".join(f"{s.rel} {s.field(metric, key)}" for s in summaries)
 
 
+def _require_metric(summaries: tuple[K6Summary, ...], metric: str, why: str) -> None:
+    for summary in summaries:
+        if not summary.has(metric):
+            raise EvidenceError(summary.rel, summary.field(metric), f"is missing: {why}")
+
+
 def peak_active_vus(summaries: tuple[K6Summary, ...]) -> tuple[int, str]:
     """Observed concurrency: the peak of ``vus`` (its ``max``), summed over shards.
 
@@ -80,13 +86,7 @@ def peak_active_vus(summaries: tuple[K6Summary, ...]) -> tuple[int, str]:
 
 def request_count(summaries: tuple[K6Summary, ...]) -> tuple[int, str]:
     """HTTP requests sent (``http_reqs.count``), summed over shards."""
-    for summary in summaries:
-        if not summary.has("http_reqs"):
-            raise EvidenceError(
-                summary.rel,
-                summary.field("http_reqs"),
-                "is missing: the stage sent no HTTP request",
-            )
+    _require_metric(summaries, "http_reqs", "the stage sent no HTTP request")
     return _sum_count(summaries, "http_reqs", "count")
 
 
@@ -206,13 +206,9 @@ def error_rate(summaries: tuple[K6Summary, ...], profile: Profile) -> GateResult
 def checks_rate(summaries: tuple[K6Summary, ...], profile: Profile) -> GateResult:
     """The ratio of passed ``check()`` calls is at least the bound; no checks blocks."""
     require_requests(summaries, profile)
-    for summary in summaries:
-        if not summary.has("checks"):
-            raise EvidenceError(
-                summary.rel,
-                summary.field("checks"),
-                "is missing: the script ran no check(), a checks rate over nothing is not a rate",
-            )
+    _require_metric(
+        summaries, "checks", "the script ran no check(), a checks rate over nothing is not a rate"
+    )
     passed, source = _sum_count(summaries, "checks", "passes")
     failed, _ = _sum_count(summaries, "checks", "fails")
     total = passed + failed
