@@ -1,8 +1,9 @@
 """The ``loadcert`` command line: produce evidence, seal it, certify it.
 
-A plain argparse program. Subcommands live in small registries (:data:`COMMANDS`, and
-:data:`COLLECTORS` for ``loadcert collect <source>``) whose handlers import their module
-only when they run, so ``loadcert --help`` never imports ``requests`` or ``pytest``.
+A plain argparse program. Subcommands live in small registries: :data:`COMMANDS` (defined
+here), :data:`COMMAND_MODULES` and :data:`COLLECTOR_MODULES` (``loadcert collect <source>``),
+whose modules follow :mod:`pytest_loadcert.cliopts` and import heavy libraries only when
+they run, so ``loadcert --help`` never imports ``requests``, ``kubernetes`` or ``pytest``.
 
 Exit statuses: 0 success; 1 a run or collection that failed (k6 exit code non-zero, a
 Prometheus query that failed, an I/O error); 2 a usage error or a refusal (bad option, unknown
@@ -14,21 +15,25 @@ Arguments after ``--`` are passed through (to k6 for ``run-stage``, to pytest fo
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pytest_loadcert import __version__
-
-if TYPE_CHECKING:
-    from pytest_loadcert.profile import Profile
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
+from pytest_loadcert.cliopts import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_evidence_dir,
+    add_profile,
+    error,
+    load_profile,
+    os_error,
+)
 
 Handler = Callable[[argparse.Namespace, list[str]], int]
 
@@ -41,51 +46,6 @@ class Command:
     configure: Callable[[argparse.ArgumentParser], None]
     run: Handler | None = None
     passthrough: str | None = None  # who receives the arguments after `--`, if anyone
-
-
-def _error(ns: argparse.Namespace, message: str, status: int) -> int:
-    print(f"{getattr(ns, 'prog', 'loadcert')}: error: {message}", file=sys.stderr)
-    return status
-
-
-# ----------------------------------------------------------------------------- shared options
-
-
-def _add_evidence_dir(parser: argparse.ArgumentParser, required: bool = True) -> None:
-    parser.add_argument(
-        "--evidence-dir",
-        type=Path,
-        required=required,
-        metavar="DIR",
-        help="the evidence bundle directory",
-    )
-
-
-def _add_profile(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--loadcert-profile",
-        type=Path,
-        metavar="TOML",
-        help="profile file (keys at top level); default: [tool.loadcert] in ./pyproject.toml, "
-        "else the built-in profile",
-    )
-
-
-def _load_profile(ns: argparse.Namespace) -> Profile:
-    """The profile: --loadcert-profile, else [tool.loadcert] in ./pyproject.toml, else built-in."""
-    from pytest_loadcert.profile import load_profile
-
-    return load_profile(ns.loadcert_profile, Path("pyproject.toml"))
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
-    return value
 
 
 def _image(text: str) -> tuple[str, str]:
@@ -101,10 +61,10 @@ def _image(text: str) -> tuple[str, str]:
 
 
 def _configure_run_stage(parser: argparse.ArgumentParser) -> None:
-    _add_evidence_dir(parser)
+    add_evidence_dir(parser)
     parser.add_argument("--stage", required=True, metavar="NAME", help="a stage of the profile")
     parser.add_argument("--script", required=True, type=Path, metavar="FILE", help="k6 script")
-    _add_profile(parser)
+    add_profile(parser)
     parser.add_argument(
         "--dedicated-load-worker",
         action="store_true",
@@ -121,7 +81,7 @@ def _run_stage(ns: argparse.Namespace, extra: list[str]) -> int:
     from pytest_loadcert.runstage import RunStageError, run_stage
 
     try:
-        profile = _load_profile(ns)
+        profile = load_profile(ns)
         result = run_stage(
             ns.evidence_dir,
             ns.stage,
@@ -132,11 +92,11 @@ def _run_stage(ns: argparse.Namespace, extra: list[str]) -> int:
             dedicated_load_worker=ns.dedicated_load_worker,
         )
     except ProfileError as exc:
-        return _error(ns, str(exc), EXIT_USAGE)
+        return error(ns, str(exc), EXIT_USAGE)
     except RunStageError as exc:
-        return _error(ns, str(exc), exc.exit_status)
+        return error(ns, str(exc), exc.exit_status)
     except OSError as exc:
-        return _error(ns, f"{exc.filename or ''}: {exc.strerror or exc}", EXIT_FAILED)
+        return os_error(ns, exc)
     rel = f"stages/{ns.stage}"
     document = result.stage_json
     print(
@@ -144,20 +104,18 @@ def _run_stage(ns: argparse.Namespace, extra: list[str]) -> int:
         f"{document['start_time']} .. {document['end_time']}"
     )
     if not result.summary_written:
-        return _error(
+        return error(
             ns,
             f"k6 wrote no summary: {rel}/k6-summary.json is missing "
             "(was --no-summary passed, or did the script fail to start?)",
             EXIT_FAILED,
         )
     if result.k6_exit_code == 99:
-        return _error(
+        return error(
             ns, f"k6 exited 99: thresholds were crossed; evidence written to {rel}", EXIT_FAILED
         )
     if result.k6_exit_code != 0:
-        return _error(
-            ns, f"k6 exited {result.k6_exit_code}; evidence written to {rel}", EXIT_FAILED
-        )
+        return error(ns, f"k6 exited {result.k6_exit_code}; evidence written to {rel}", EXIT_FAILED)
     return EXIT_OK
 
 
@@ -165,7 +123,7 @@ def _run_stage(ns: argparse.Namespace, extra: list[str]) -> int:
 
 
 def _configure_seal(parser: argparse.ArgumentParser) -> None:
-    _add_evidence_dir(parser)
+    add_evidence_dir(parser)
     parser.add_argument("--run-id", required=True, metavar="ID")
     parser.add_argument("--environment", required=True, metavar="ENV")
     parser.add_argument(
@@ -206,9 +164,9 @@ def _seal(ns: argparse.Namespace, extra: list[str]) -> int:
             cluster_collected_at=ns.cluster_collected_at,
         )
     except SealError as exc:
-        return _error(ns, str(exc), exc.exit_status)
+        return error(ns, str(exc), exc.exit_status)
     except OSError as exc:
-        return _error(ns, f"{exc.filename or ''}: {exc.strerror or exc}", EXIT_FAILED)
+        return os_error(ns, exc)
     git = result.manifest["git"]
     state = "unchanged" if not result.changed else "written"
     print(
@@ -220,69 +178,38 @@ def _seal(ns: argparse.Namespace, extra: list[str]) -> int:
 
 # ----------------------------------------------------------------------------- collect
 
-
-def _configure_collect_prometheus(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--url", required=True, help="Prometheus base URL, e.g. http://127.0.0.1:9090"
-    )
-    _add_evidence_dir(parser)
-    _add_profile(parser)
-    parser.add_argument(
-        "--delay-s",
-        type=_non_negative_int,
-        default=0,
-        metavar="N",
-        help="evaluate N seconds after the stage end (rounded up to the second); default 0",
-    )
-
-
-def _collect_prometheus(ns: argparse.Namespace, extra: list[str]) -> int:
-    from pytest_loadcert.collect_prometheus import CollectError, collect
-    from pytest_loadcert.profile import ProfileError
-
-    def log(message: str) -> None:
-        print(f"{ns.prog}: {message}", file=sys.stderr, flush=True)
-
-    try:
-        profile = _load_profile(ns)
-        result = collect(ns.url, ns.evidence_dir, profile, ns.delay_s, log=log)
-    except ProfileError as exc:
-        return _error(ns, str(exc), EXIT_USAGE)
-    except CollectError as exc:
-        return _error(ns, str(exc), exc.exit_status)
-    except OSError as exc:
-        return _error(ns, f"{exc.filename or ''}: {exc.strerror or exc}", EXIT_FAILED)
-    for path in result.written:
-        print(f"{path}: written")
-    for warning in result.warnings:
-        log(f"warning: {warning}")
-    for problem in result.problems:
-        _error(ns, problem, EXIT_FAILED)
-    return EXIT_FAILED if result.problems else EXIT_OK
-
-
-#: ``loadcert collect <source>``; k8s, git, grafana and otel join here.
-COLLECTORS: dict[str, Command] = {
-    "prometheus": Command(
-        "query Prometheus for each stage window (stages/<stage>/prometheus.json)",
-        _configure_collect_prometheus,
-        _collect_prometheus,
-    ),
+#: ``loadcert collect <source>``: the module that implements each source (see
+#: :mod:`pytest_loadcert.cliopts`). Third parties add sources through the entry-point group
+#: ``loadcert.collectors`` (name = source, value = module).
+COLLECTOR_MODULES: dict[str, str] = {
+    "prometheus": "pytest_loadcert.collect_prometheus",
 }
+
+
+def _module_command(module_name: str) -> Command:
+    module = importlib.import_module(module_name)
+    return Command(module.HELP, module.configure, module.run, getattr(module, "PASSTHROUGH", None))
+
+
+def _collector_modules() -> dict[str, str]:
+    modules = dict(COLLECTOR_MODULES)
+    for entry in entry_points(group="loadcert.collectors"):
+        modules.setdefault(entry.name, entry.value)
+    return modules
 
 
 def _configure_collect(parser: argparse.ArgumentParser) -> None:
     sources = parser.add_subparsers(dest="source", metavar="SOURCE", required=True)
-    for name, command in COLLECTORS.items():
-        _add_command(sources, name, command)
+    for name, module_name in sorted(_collector_modules().items()):
+        _add_command(sources, name, _module_command(module_name))
 
 
 # ----------------------------------------------------------------------------- certify
 
 
 def _configure_certify(parser: argparse.ArgumentParser) -> None:
-    _add_evidence_dir(parser)
-    _add_profile(parser)
+    add_evidence_dir(parser)
+    add_profile(parser)
 
 
 def _certify(ns: argparse.Namespace, extra: list[str]) -> int:
@@ -316,6 +243,9 @@ COMMANDS: dict[str, Command] = {
     ),
 }
 
+#: ``loadcert <command>`` implemented in a module of its own (see :mod:`pytest_loadcert.cliopts`).
+COMMAND_MODULES: dict[str, str] = {}
+
 
 def _add_command(
     subparsers: argparse._SubParsersAction[argparse.ArgumentParser], name: str, command: Command
@@ -337,6 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, command in COMMANDS.items():
         _add_command(commands, name, command)
+    for name, module_name in COMMAND_MODULES.items():
+        _add_command(commands, name, _module_command(module_name))
     return parser
 
 
@@ -355,12 +287,12 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version, or argparse's own usage error (status 2)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     if passthrough and ns.passthrough is None:
-        return _error(ns, f"takes no arguments after `--` (got {' '.join(passthrough)})", 2)
+        return error(ns, f"takes no arguments after `--` (got {' '.join(passthrough)})", 2)
     try:
         handler: Handler = ns.handler
         return handler(ns, passthrough)
     except KeyboardInterrupt:
-        return _error(ns, "interrupted", EXIT_INTERRUPTED)
+        return error(ns, "interrupted", EXIT_INTERRUPTED)
 
 
 if __name__ == "__main__":

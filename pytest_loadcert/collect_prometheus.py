@@ -20,6 +20,7 @@ fail; an empty result is recorded as empty (the gates treat it as missing).
 
 from __future__ import annotations
 
+import argparse
 import os
 import time
 from collections.abc import Callable
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from pytest_loadcert import cliopts
 from pytest_loadcert.bundle import Bundle, StageRun
 from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.jsonio import parse_json, write_json_atomic
@@ -38,6 +40,8 @@ from pytest_loadcert.timeutil import format_utc, now_utc
 
 if TYPE_CHECKING:
     import requests
+
+HELP = "query Prometheus for each stage window (stages/<stage>/prometheus.json)"
 
 #: Seconds to wait after the evaluation time before asking: k6's final push, the last scrape.
 SETTLE_S = 5.0
@@ -241,3 +245,47 @@ def _collect_stage(
     path = evidence_dir / "stages" / window.name / PROMETHEUS_JSON
     write_json_atomic(path, document)
     result.written.append(path)
+
+
+# ----------------------------------------------------------------------------- command line
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Options of ``loadcert collect prometheus``."""
+    parser.add_argument(
+        "--url", required=True, help="Prometheus base URL, e.g. http://127.0.0.1:9090"
+    )
+    cliopts.add_evidence_dir(parser)
+    cliopts.add_profile(parser)
+    parser.add_argument(
+        "--delay-s",
+        type=cliopts.non_negative_int,
+        default=0,
+        metavar="N",
+        help="evaluate N seconds after the stage end (rounded up to the second); default 0",
+    )
+
+
+def run(ns: argparse.Namespace, extra: list[str]) -> int:
+    """``loadcert collect prometheus``: 0 when every query succeeded, else 1 (2: usage)."""
+    from pytest_loadcert.profile import ProfileError
+
+    def log(message: str) -> None:
+        cliopts.log(ns, message)
+
+    try:
+        profile = cliopts.load_profile(ns)
+        result = collect(ns.url, ns.evidence_dir, profile, ns.delay_s, log=log)
+    except ProfileError as exc:
+        return cliopts.error(ns, str(exc), cliopts.EXIT_USAGE)
+    except CollectError as exc:
+        return cliopts.error(ns, str(exc), exc.exit_status)
+    except OSError as exc:
+        return cliopts.os_error(ns, exc)
+    for path in result.written:
+        print(f"{path}: written")
+    for warning in result.warnings:
+        log(f"warning: {warning}")
+    for problem in result.problems:
+        cliopts.error(ns, problem, cliopts.EXIT_FAILED)
+    return cliopts.EXIT_FAILED if result.problems else cliopts.EXIT_OK
