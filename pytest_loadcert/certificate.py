@@ -13,7 +13,13 @@ from typing import Any
 from pytest_loadcert import __version__
 from pytest_loadcert.bundle import Bundle, Manifest
 from pytest_loadcert.errors import EvidenceError
-from pytest_loadcert.gates import SUCCESS_TREND, failed_requests, peak_active_vus, request_count
+from pytest_loadcert.gates import (
+    SUCCESS_TREND,
+    failed_requests,
+    metric_sample,
+    peak_active_vus,
+    request_count,
+)
 from pytest_loadcert.jsonio import write_json_atomic
 from pytest_loadcert.profile import Profile
 from pytest_loadcert.timeutil import format_utc, now_utc
@@ -23,16 +29,35 @@ SCHEMA = "loadcert-certificate/v1"
 
 
 @dataclass(frozen=True)
+class MetricFacts:
+    """A critical Prometheus metric for one stage window; ``value`` None when unreadable."""
+
+    name: str
+    value: float | None
+    min: float | None
+    max: float | None
+    promql: str | None
+
+
+@dataclass(frozen=True)
 class StageFacts:
     """One row of the stage table; ``None`` where the evidence could not say."""
 
     name: str
     required_vus: int
+    start: str | None
+    end: str | None
+    duration_s: float | None
     peak_active_vus: int | None
+    p50_ms: float | None
     p95_ms: float | None
     p99_ms: float | None
     error_rate: float | None
+    checks_rate: float | None
     requests: int | None
+    rps: float | None
+    data_received_bytes_per_s: float | None
+    metrics: tuple[MetricFacts, ...]
 
 
 def _try(func: Any) -> Any:
@@ -52,6 +77,39 @@ def _worst_stat(bundle: Bundle, stage: str, stat: str) -> float | None:
     return max(values) if values else None
 
 
+def _summed_rate(bundle: Bundle, stage: str, metric: str) -> float | None:
+    """A counter's per-second rate summed over the stage's summaries (shards add)."""
+    summaries = bundle.summaries(stage)
+    if not summaries or not all(s.has(metric) for s in summaries):
+        return None
+    return sum(s.value(metric, "rate") for s in summaries)
+
+
+def _checks_rate(bundle: Bundle, stage: str) -> float | None:
+    summaries = bundle.summaries(stage)
+    if not summaries or not all(s.has("checks") for s in summaries):
+        return None
+    passes = sum(s.count("checks", "passes") for s in summaries)
+    fails = sum(s.count("checks", "fails") for s in summaries)
+    return passes / (passes + fails) if passes + fails else None
+
+
+def _metric_facts(bundle: Bundle, profile: Profile, stage: str) -> tuple[MetricFacts, ...]:
+    rows = []
+    for spec in profile.metrics:
+        sample = _try(lambda n=spec.name: metric_sample(bundle, profile, stage, n))
+        rows.append(
+            MetricFacts(
+                name=spec.name,
+                value=sample.value if sample is not None else None,
+                min=spec.min,
+                max=spec.max,
+                promql=sample.promql if sample is not None else None,
+            )
+        )
+    return tuple(rows)
+
+
 def stage_facts(bundle: Bundle, profile: Profile) -> list[StageFacts]:
     """Observed facts per stage, for people; the gates are what judge them."""
     rows = []
@@ -62,15 +120,26 @@ def stage_facts(bundle: Bundle, profile: Profile) -> list[StageFacts]:
             failed, total, _ = failed_requests(bundle.summaries(name))
             return failed / total if total else None
 
+        run = _try(lambda n=name: bundle.stage_run(n))
         rows.append(
             StageFacts(
                 name=name,
                 required_vus=spec.min_active_vus,
+                start=run.start_text if run is not None else None,
+                end=run.end_text if run is not None else None,
+                duration_s=(run.end - run.start).total_seconds() if run is not None else None,
                 peak_active_vus=_try(lambda n=name: peak_active_vus(bundle.summaries(n))[0]),
+                p50_ms=_try(lambda n=name: _worst_stat(bundle, n, "med")),
                 p95_ms=_try(lambda n=name: _worst_stat(bundle, n, "p(95)")),
                 p99_ms=_try(lambda n=name: _worst_stat(bundle, n, "p(99)")),
                 error_rate=_try(rate),
+                checks_rate=_try(lambda n=name: _checks_rate(bundle, n)),
                 requests=_try(lambda n=name: request_count(bundle.summaries(n))[0]),
+                rps=_try(lambda n=name: _summed_rate(bundle, n, "http_reqs")),
+                data_received_bytes_per_s=_try(
+                    lambda n=name: _summed_rate(bundle, n, "data_received")
+                ),
+                metrics=_metric_facts(bundle, profile, name),
             )
         )
     return rows
@@ -107,6 +176,9 @@ def build(
         "bundle_sha256": manifest.digest if manifest else None,
         "profile_sha256": profile.digest,
     }
+    # Every file the manifest bound, so `loadcert verify` can name what changed even when
+    # loadcert.json itself was replaced.
+    files = raw.get("files", {}) if isinstance(raw.get("files"), dict) else {}
     facts = stage_facts(bundle, profile)
     gates = []
     ordered = list(expected) + sorted(k for k in outcomes if k not in set(expected))
@@ -138,6 +210,13 @@ def build(
         "evidence_dir": str(bundle.root),
         "profile_source": profile.source,
         "target_concurrency": profile.target_concurrency,
+        "thresholds": {
+            "p95_ms_max": profile.k6.p95_ms_max,
+            "p99_ms_max": profile.k6.p99_ms_max,
+            "http_req_failed_max": profile.k6.http_req_failed_max,
+            "checks_min": profile.k6.checks_min,
+            "min_requests": profile.k6.min_requests,
+        },
         "bindings": bindings,
         "not_required": not_required(profile),
         "highest_certified_stage": verdict.highest_certified_stage,
@@ -146,17 +225,35 @@ def build(
                 "name": row.name,
                 "verdict": verdict.stages[row.name],
                 "required_active_vus": row.required_vus,
+                "start": row.start,
+                "end": row.end,
+                "duration_s": row.duration_s,
                 "peak_active_vus": row.peak_active_vus,
+                "requests": row.requests,
+                "rps": row.rps,
+                "p50_ms": row.p50_ms,
                 "p95_ms": row.p95_ms,
                 "p99_ms": row.p99_ms,
                 "error_rate": row.error_rate,
-                "requests": row.requests,
+                "checks_rate": row.checks_rate,
+                "data_received_bytes_per_s": row.data_received_bytes_per_s,
+                "metrics": [
+                    {
+                        "name": m.name,
+                        "value": m.value,
+                        "min": m.min,
+                        "max": m.max,
+                        "promql": m.promql,
+                    }
+                    for m in row.metrics
+                ],
             }
             for row in facts
         ],
         "not_run": verdict.not_run,
         "problems": verdict.problems,
         "gates": gates,
+        "evidence_files": dict(sorted(files.items())),
     }
 
 
