@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pytest_loadcert.profile import Profile
@@ -53,16 +53,63 @@ def add_profile(parser: argparse.ArgumentParser) -> None:
         "--loadcert-profile",
         type=Path,
         metavar="TOML",
-        help="profile file (keys at top level); default: [tool.loadcert] in ./pyproject.toml, "
-        "else the built-in profile",
+        help="profile file (keys at top level); default: $LOADCERT_PROFILE, else the ini key "
+        "loadcert_profile of ./pyproject.toml or ./pytest.ini, else [tool.loadcert] in "
+        "./pyproject.toml, else the built-in profile",
     )
 
 
-def load_profile(ns: argparse.Namespace) -> Profile:
-    """The profile: --loadcert-profile, else [tool.loadcert] in ./pyproject.toml, else built-in."""
-    from pytest_loadcert.profile import load_profile as load
+def _ini_profile(folder: Path) -> Path | None:
+    """The ini key ``loadcert_profile`` as pytest would read it in ``folder``, resolved."""
+    import configparser
+    import tomllib
 
-    return load(ns.loadcert_profile, Path("pyproject.toml"))
+    from pytest_loadcert.profile import ProfileError
+
+    pytest_ini = folder / "pytest.ini"
+    if pytest_ini.is_file():  # pytest prefers pytest.ini over pyproject.toml
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            parser.read(pytest_ini, encoding="utf-8")
+        except (configparser.Error, UnicodeDecodeError) as exc:
+            raise ProfileError(f"{pytest_ini}: cannot read: {exc}") from None
+        text = parser.get("pytest", "loadcert_profile", fallback="").strip()
+        return (folder / text).resolve() if text else None
+    pyproject = folder / "pyproject.toml"
+    if not pyproject.is_file():
+        return None
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ProfileError(f"{pyproject}: cannot read: {exc}") from None
+    ini: Any = data.get("tool", {}).get("pytest", {}).get("ini_options", {})
+    value: Any = ini.get("loadcert_profile") if isinstance(ini, dict) else None
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ProfileError(f"{pyproject}: tool.pytest.ini_options.loadcert_profile must be a path")
+    return (folder / value).resolve()
+
+
+def load_profile(ns: argparse.Namespace) -> Profile:
+    """The profile, resolved as the pytest plugin resolves it from the current directory.
+
+    ``--loadcert-profile``, else ``$LOADCERT_PROFILE``, else the ini key ``loadcert_profile``
+    (``./pytest.ini`` or ``./pyproject.toml``, relative to that file), else
+    ``[tool.loadcert]`` in ``./pyproject.toml``, else the built-in profile.
+    """
+    import os
+
+    from pytest_loadcert.profile import load_profile as load
+    from pytest_loadcert.settings import ENV_PROFILE
+
+    folder = Path.cwd()
+    path: Path | None = ns.loadcert_profile
+    if path is None and os.environ.get(ENV_PROFILE):
+        path = folder / os.environ[ENV_PROFILE]
+    if path is None:
+        path = _ini_profile(folder)
+    return load(path, folder / "pyproject.toml")
 
 
 def non_negative_int(text: str) -> int:

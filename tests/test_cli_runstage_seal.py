@@ -840,3 +840,57 @@ def test_example_service_as_a_module() -> None:
         finally:
             process.terminate()
         assert process.wait(timeout=10) == 0  # SIGTERM is a clean shutdown
+
+
+PROFILE_WITHOUT_100K = """
+target_concurrency = 5
+[[stages]]
+name = "tiny"
+min_active_vus = 5
+"""
+
+
+@pytest.mark.parametrize(
+    ("layout", "env"),
+    [
+        ({"pyproject.toml": '[tool.pytest.ini_options]\nloadcert_profile = "conf/p.toml"\n'}, None),
+        ({"pytest.ini": "[pytest]\nloadcert_profile = conf/p.toml\n"}, None),
+        ({}, "conf/p.toml"),
+    ],
+    ids=["pyproject-ini", "pytest-ini", "env"],
+)
+def test_cli_resolves_the_profile_as_the_plugin_does(
+    tmp_path: Path, script: Path, fake_k6: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str], layout: dict[str, str], env: str | None,
+) -> None:
+    """The ini key loadcert_profile (or $LOADCERT_PROFILE) names the profile for the CLI too."""
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf/p.toml").write_text(PROFILE_WITHOUT_100K)
+    for name, text in layout.items():
+        (tmp_path / name).write_text(text)
+    if env is None:
+        monkeypatch.delenv("LOADCERT_PROFILE", raising=False)
+    else:
+        monkeypatch.setenv("LOADCERT_PROFILE", env)
+    monkeypatch.chdir(tmp_path)
+    args = ["run-stage", "--evidence-dir", "ev", "--stage", "100k", "--script", str(script),
+            "--k6", str(fake_k6)]
+    status, _, err = run(args, capsys)
+    assert status == 2
+    assert "'100k' is not in the profile" in err
+    assert str(tmp_path / "conf/p.toml") in err
+
+
+def test_cli_reports_an_unreadable_ini_profile_key(
+    tmp_path: Path, script: Path, fake_k6: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.pytest.ini_options]\nloadcert_profile = 3\n")
+    monkeypatch.delenv("LOADCERT_PROFILE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    args = ["run-stage", "--evidence-dir", "ev", "--stage", "smoke", "--script", str(script),
+            "--k6", str(fake_k6)]
+    status, _, err = run(args, capsys)
+    assert status == 2
+    assert "pyproject.toml: tool.pytest.ini_options.loadcert_profile must be a path" in err
+    assert "Traceback" not in err
