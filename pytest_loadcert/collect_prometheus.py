@@ -13,9 +13,16 @@ still be in flight. So before asking anything the collector waits, in wall-clock
 ``t + 5 s`` has passed for every stage (:data:`SETTLE_S`). Asking earlier could return a
 truncated counter that looks like valid evidence.
 
+The queries run concurrently (``--concurrency``, default 4) over one keep-alive session of
+:mod:`pytest_loadcert.httpclient` (retries with backoff on connection errors, timeouts, 429
+and 5xx, credentials from the environment, TLS options). Each stage's queries are written in
+the profile's order, whatever order the answers arrive in.
+
 Answers are written untouched to ``stages/<stage>/prometheus.json``. Nothing is defaulted: an
 error answer is recorded as the error it is (the gates block on it) and makes the command
-fail; an empty result is recorded as empty (the gates treat it as missing).
+fail; an empty result is recorded as empty (the gates treat it as missing); a query with no
+Prometheus answer at all is not recorded (missing, so the gates block) and makes the command
+fail.
 """
 
 from __future__ import annotations
@@ -28,13 +35,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from pytest_loadcert import cliopts
 from pytest_loadcert.bundle import Bundle, StageRun
 from pytest_loadcert.errors import EvidenceError
-from pytest_loadcert.jsonio import parse_json, write_json_atomic
-from pytest_loadcert.profile import STAGE_NAME_RE, Profile
+from pytest_loadcert.httpclient import (
+    HttpClient,
+    HttpSettings,
+    HttpUsageError,
+    check_base_url,
+    response_json,
+)
+from pytest_loadcert.jsonio import json_bytes, write_atomic
+from pytest_loadcert.profile import STAGE_NAME_RE, MetricSpec, Profile
 from pytest_loadcert.prometheus import window_seconds
 from pytest_loadcert.timeutil import format_utc, now_utc
 
@@ -45,8 +58,12 @@ HELP = "query Prometheus for each stage window (stages/<stage>/prometheus.json)"
 
 #: Seconds to wait after the evaluation time before asking: k6's final push, the last scrape.
 SETTLE_S = 5.0
-#: (connect, read) timeouts for one query.
-HTTP_TIMEOUT_S = (5.0, 30.0)
+#: (connect, read) timeouts for one query, the defaults of :class:`HttpSettings`.
+HTTP_TIMEOUT_S = (HttpSettings.connect_timeout_s, HttpSettings.read_timeout_s)
+#: Queries in flight at once, by default. Prometheus answers an instant query in about a
+#: millisecond; a few at once hide the network round trip without loading the server.
+DEFAULT_CONCURRENCY = 4
+MAX_CONCURRENCY = 64
 PROMETHEUS_JSON = "prometheus.json"
 
 
@@ -76,13 +93,14 @@ def evaluation_time(end: datetime, delay_s: int) -> datetime:
 
 
 def check_url(url: str) -> str:
-    """The Prometheus base URL without a trailing slash; raises CollectError (2) if unusable."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise CollectError(f"--url {url!r}: expected http(s)://host:port[/prefix]", exit_status=2)
-    if parts.query or parts.fragment:
-        raise CollectError(f"--url {url!r}: must not carry a query or fragment", exit_status=2)
-    return url.rstrip("/")
+    """The Prometheus base URL without a trailing slash; raises CollectError (2) if unusable.
+
+    A URL with ``user:password@`` is refused without being echoed.
+    """
+    try:
+        return check_base_url(url)
+    except HttpUsageError as exc:
+        raise CollectError(str(exc), exit_status=2) from None
 
 
 def stage_windows(evidence_dir: Path, profile: Profile) -> list[StageRun]:
@@ -128,6 +146,29 @@ def _read_window(bundle: Bundle, stage: str) -> StageRun:
     return run
 
 
+@dataclass(frozen=True)
+class _Query:
+    """One instant query to ask: which stage and metric, the PromQL and the time."""
+
+    stage: str
+    name: str
+    promql: str
+    time: str
+
+    @property
+    def where(self) -> str:
+        return f"stage {self.stage!r}, query {self.name!r}"
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """What one query produced: a record for prometheus.json (or None), and messages."""
+
+    record: dict[str, Any] | None
+    problem: str | None = None
+    warning: str | None = None
+
+
 def collect(
     url: str,
     evidence_dir: Path,
@@ -138,16 +179,31 @@ def collect(
     clock: Callable[[], datetime] = now_utc,
     sleep: Callable[[float], None] = time.sleep,
     log: Callable[[str], None] = lambda message: None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    http: HttpSettings | None = None,
 ) -> CollectResult:
     """Query Prometheus at ``url`` for every stage window and write ``prometheus.json``.
 
-    Raises :class:`CollectError` when collection cannot start (bad URL or delay, no stage,
-    a broken stage.json). Query failures do not raise: they are recorded when Prometheus
-    answered with a JSON body, and listed in :attr:`CollectResult.problems`.
+    ``concurrency`` queries are in flight at once; ``http`` sets credentials, TLS, timeouts
+    and retries (default :class:`HttpSettings`); a ``session`` given is used as it is (its
+    own adapters and retries), with ``http``'s timeouts and TLS settings.
+
+    Raises :class:`CollectError` when collection cannot start (bad URL, delay or
+    concurrency, no stage, a broken stage.json). Query failures do not raise: they are
+    recorded when Prometheus answered with a JSON body, and listed in
+    :attr:`CollectResult.problems`. No message holds a credential of ``http``.
     """
     base = check_url(url)
     if delay_s < 0:
         raise CollectError(f"--delay-s {delay_s}: must not be negative", exit_status=2)
+    if not 1 <= concurrency <= MAX_CONCURRENCY:
+        raise CollectError(
+            f"--concurrency {concurrency}: must be between 1 and {MAX_CONCURRENCY}", exit_status=2
+        )
+    settings = http if http is not None else HttpSettings()
+    if settings.pool_size < concurrency:
+        # Every worker gets a kept-alive connection of its own; none waits for the pool.
+        settings = _with_pool(settings, concurrency)
     windows = stage_windows(evidence_dir, profile)
     max_delay = profile.k6.eval_delay_max_s
     for window in windows:
@@ -166,92 +222,142 @@ def collect(
         log(f"waiting {wait:.1f}s for late samples (k6's final push, the last scrape)")
         sleep(wait)
 
-    result = CollectResult()
-    if session is not None:
+    plan = {window.name: _plan(window, profile.metrics, delay_s) for window in windows}
+    result = CollectResult(warnings=list(settings.warnings()))
+    with HttpClient(settings, session=session) as client:
+        answers = _ask_all(
+            client, base, [q for queries in plan.values() for q in queries], concurrency
+        )
         for window in windows:
-            _collect_stage(base, evidence_dir, profile, window, delay_s, session, clock, result)
-        return result
-    import requests  # only here: the rest of the CLI must not pay for importing requests
-
-    with requests.Session() as own:
-        for window in windows:
-            _collect_stage(base, evidence_dir, profile, window, delay_s, own, clock, result)
+            _write_stage(evidence_dir, window, plan[window.name], answers, client, clock, result)
+        result.problems = [client.redact(p) for p in result.problems]
+        result.warnings = [client.redact(w) for w in result.warnings]
     return result
 
 
-def _collect_stage(
-    base: str,
+def _with_pool(settings: HttpSettings, pool_size: int) -> HttpSettings:
+    from dataclasses import replace
+
+    return replace(settings, pool_size=pool_size)
+
+
+def _plan(window: StageRun, metrics: tuple[MetricSpec, ...], delay_s: int) -> list[_Query]:
+    """The stage's queries, in the profile's order."""
+    moment = format_utc(evaluation_time(window.end, delay_s).astimezone(UTC))
+    seconds = window_seconds(window.start, window.end)
+    return [
+        _Query(window.name, spec.name, spec.query_for(window.name, seconds), moment)
+        for spec in metrics
+    ]
+
+
+def _ask_all(
+    client: HttpClient, base: str, queries: list[_Query], concurrency: int
+) -> dict[_Query, _Answer]:
+    """Ask every query, ``concurrency`` at a time; answers keyed by query (order-free)."""
+    if concurrency == 1 or len(queries) <= 1:
+        return {query: _ask(client, base, query) for query in queries}
+    from concurrent.futures import ThreadPoolExecutor
+
+    executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="loadcert-prom")
+    try:
+        futures = {query: executor.submit(_ask, client, base, query) for query in queries}
+        return {query: future.result() for query, future in futures.items()}
+    finally:
+        # On Ctrl-C: drop what has not started; what runs ends within its timeouts.
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _ask(client: HttpClient, base: str, query: _Query) -> _Answer:
+    import requests
+
+    try:
+        response = client.get(
+            f"{base}/api/v1/query", params={"query": query.promql, "time": query.time}
+        )
+    except requests.RequestException as exc:
+        return _Answer(
+            None, problem=f"{query.where}: no answer from {base}: {client.describe(exc)}"
+        )
+    if client.contains_secret(response.content):
+        return _Answer(
+            None,
+            problem=f"{query.where}: the answer from {base} contains a credential given for "
+            "this collection; not recorded",
+        )
+    body = response_json(response)
+    if not isinstance(body, dict) or body.get("status") not in ("success", "error"):
+        # Not a Prometheus API answer (a proxy's HTML page, say): nothing to record.
+        kind = response.headers.get("Content-Type", "no Content-Type")
+        return _Answer(
+            None,
+            problem=f"{query.where}: HTTP {response.status_code} ({kind}) from {base} is not a "
+            "Prometheus API response; not recorded",
+        )
+    record = {"name": query.name, "promql": query.promql, "time": query.time, "response": body}
+    if response.status_code != 200 or body.get("status") != "success":
+        return _Answer(
+            record,
+            problem=f"{query.where} failed: HTTP {response.status_code}, "
+            f"{body.get('errorType', '?')}: {body.get('error', 'no error text')} "
+            f"(PromQL: {query.promql})",
+        )
+    data = body.get("data")
+    if isinstance(data, dict) and data.get("result") == []:
+        return _Answer(
+            record,
+            warning=f"{query.where} returned no series (PromQL: {query.promql}); recorded as "
+            "empty, which the gates treat as missing",
+        )
+    return _Answer(record)
+
+
+def _write_stage(
     evidence_dir: Path,
-    profile: Profile,
     window: StageRun,
-    delay_s: int,
-    session: requests.Session,
+    queries: list[_Query],
+    answers: dict[_Query, _Answer],
+    client: HttpClient,
     clock: Callable[[], datetime],
     result: CollectResult,
 ) -> None:
-    import requests
-
-    moment = evaluation_time(window.end, delay_s)
-    time_text = format_utc(moment.astimezone(UTC))
-    queries: list[dict[str, Any]] = []
-    for spec in profile.metrics:
-        promql = spec.query_for(window.name, window_seconds(window.start, window.end))
-        where = f"stage {window.name!r}, query {spec.name!r}"
-        try:
-            response = session.get(
-                f"{base}/api/v1/query",
-                params={"query": promql, "time": time_text},
-                headers={"Accept": "application/json"},
-                timeout=HTTP_TIMEOUT_S,
-            )
-        except requests.RequestException as exc:
-            result.problems.append(f"{where}: no answer from {base}: {exc}")
-            continue
-        try:
-            body = parse_json(response.content, "response")
-        except EvidenceError:
-            body = None
-        if not isinstance(body, dict) or body.get("status") not in ("success", "error"):
-            # Not a Prometheus API answer (a proxy's HTML page, say): nothing to record.
-            result.problems.append(
-                f"{where}: HTTP {response.status_code} from {response.url} is not a Prometheus "
-                "API response; not recorded"
-            )
-            continue
-        queries.append({"name": spec.name, "promql": promql, "time": time_text, "response": body})
-        if response.status_code != 200 or body.get("status") != "success":
-            result.problems.append(
-                f"{where} failed: HTTP {response.status_code}, "
-                f"{body.get('errorType', '?')}: {body.get('error', 'no error text')} "
-                f"(PromQL: {promql})"
-            )
-            continue
-        data = body.get("data")
-        if isinstance(data, dict) and data.get("result") == []:
-            result.warnings.append(
-                f"{where} returned no series (PromQL: {promql}); recorded as empty, "
-                "which the gates treat as missing"
-            )
-
-    if not queries and profile.metrics:
+    records: list[dict[str, Any]] = []
+    for query in queries:  # the profile's order, not the order answers arrived in
+        answer = answers[query]
+        if answer.problem is not None:
+            result.problems.append(answer.problem)
+        if answer.warning is not None:
+            result.warnings.append(answer.warning)
+        if answer.record is not None:
+            records.append(answer.record)
+    if not records and queries:
         # Nothing was answered: keep whatever an earlier collection wrote for this window.
         return
     document = {
         "stage": window.name,
         "window": {"start": window.start_text, "end": window.end_text},
         "collected_at": format_utc(clock()),
-        "queries": queries,
+        "queries": records,
     }
+    data = json_bytes(document)
+    rel = f"stages/{window.name}/{PROMETHEUS_JSON}"
+    if client.contains_secret(data):
+        result.problems.append(f"{rel}: not written: it would contain a credential")
+        return
     path = evidence_dir / "stages" / window.name / PROMETHEUS_JSON
-    write_json_atomic(path, document)
+    write_atomic(path, data)
     result.written.append(path)
 
 
 # ----------------------------------------------------------------------------- command line
 
+TOKEN_OPTION = "--bearer-token-env"
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Options of ``loadcert collect prometheus``."""
+    from pytest_loadcert.httpclient import add_http_options
+
     parser.add_argument(
         "--url", required=True, help="Prometheus base URL, e.g. http://127.0.0.1:9090"
     )
@@ -264,18 +370,50 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="evaluate N seconds after the stage end (rounded up to the second); default 0",
     )
+    parser.add_argument(
+        "--concurrency",
+        type=_concurrency,
+        default=DEFAULT_CONCURRENCY,
+        metavar="N",
+        help=f"queries in flight at once over one keep-alive session "
+        f"(1..{MAX_CONCURRENCY}, default {DEFAULT_CONCURRENCY})",
+    )
+    add_http_options(
+        parser,
+        token_option=TOKEN_OPTION,
+        token_help="e.g. a Prometheus behind an authenticating proxy",
+    )
+
+
+def _concurrency(text: str) -> int:
+    value = cliopts.positive_int(text)
+    if value > MAX_CONCURRENCY:
+        raise argparse.ArgumentTypeError(f"{text!r} is above {MAX_CONCURRENCY}")
+    return value
 
 
 def run(ns: argparse.Namespace, extra: list[str]) -> int:
     """``loadcert collect prometheus``: 0 when every query succeeded, else 1 (2: usage)."""
+    from pytest_loadcert.httpclient import settings_from_args
     from pytest_loadcert.profile import ProfileError
 
     def log(message: str) -> None:
         cliopts.log(ns, message)
 
     try:
+        http = settings_from_args(ns, token_option=TOKEN_OPTION, pool_size=ns.concurrency)
         profile = cliopts.load_profile(ns)
-        result = collect(ns.url, ns.evidence_dir, profile, ns.delay_s, log=log)
+        result = collect(
+            ns.url,
+            ns.evidence_dir,
+            profile,
+            ns.delay_s,
+            log=log,
+            concurrency=ns.concurrency,
+            http=http,
+        )
+    except HttpUsageError as exc:
+        return cliopts.error(ns, str(exc), cliopts.EXIT_USAGE)
     except ProfileError as exc:
         return cliopts.error(ns, str(exc), cliopts.EXIT_USAGE)
     except CollectError as exc:
