@@ -124,9 +124,13 @@ def parse_summary(document: Any, rel: str) -> K6Summary:
 def _number(value: object, rel: str, field: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise EvidenceError(rel, field, f"must be a number, got {type(value).__name__}")
-    if not math.isfinite(value):
+    try:
+        number = float(value)
+    except OverflowError:  # a JSON integer beyond float range
+        raise EvidenceError(rel, field, "is not a finite number") from None
+    if not math.isfinite(number):
         raise EvidenceError(rel, field, "is not a finite number")
-    return float(value)
+    return number
 
 
 def _values(
