@@ -32,15 +32,23 @@ class TimeRange:
         return f"{self.rel} {self.field}"
 
 
+def _from_epoch(value: int, per_second: int, rel: str, field: str) -> datetime:
+    """``value`` (in 1/``per_second`` s since the epoch) as a UTC time; out of range raises."""
+    try:
+        return datetime.fromtimestamp(value / per_second, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise EvidenceError(rel, field, f"is {value}, out of the range of a time") from None
+
+
 def _grafana_time(value: object, rel: str, field: str) -> datetime:
     if isinstance(value, str) and value.strip().startswith("now"):
         raise EvidenceError(
             rel, field, f"is relative ({value!r}); an absolute time range is required"
         )
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and value.isascii() and value.isdigit():
         value = int(value)
     if isinstance(value, int) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value / 1000, UTC)
+        return _from_epoch(value, 1000, rel, field)
     moment = parse_utc(value)
     if moment is None:
         raise EvidenceError(rel, field, f"is {value!r}, not an absolute UTC time")
@@ -77,7 +85,7 @@ class Span:
 
 
 def _nanos(value: object, rel: str, field: str) -> int:
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and value.isascii() and value.isdigit():
         return int(value)
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
@@ -132,8 +140,8 @@ def otel_spans(data: bytes, rel: str) -> list[Span]:
                         )
                     spans.append(
                         Span(
-                            datetime.fromtimestamp(start / 1e9, UTC),
-                            datetime.fromtimestamp(end / 1e9, UTC),
+                            _from_epoch(start, 10**9, rel, f"{base}.startTimeUnixNano"),
+                            _from_epoch(end, 10**9, rel, f"{base}.endTimeUnixNano"),
                         )
                     )
     if not spans:

@@ -5,11 +5,14 @@ Regression tests for the inputs fuzzing found come first; the hypothesis fuzzers
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.jsonio import parse_json
 from pytest_loadcert.k6summary import parse_summary
+from pytest_loadcert.observability import grafana_range, otel_spans
 
 # --------------------------------------------------------------------------- regressions
 
@@ -23,3 +26,32 @@ def test_k6_integer_beyond_float_range_is_evidence_error() -> None:
     )
     with pytest.raises(EvidenceError, match=r"^k\.json: metrics\.vus\.max is not a finite number"):
         parse_summary(document, "k.json")
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "field"),
+    [
+        ("\u00b2", "3", "dashboard.time.from"),  # str.isdigit() is true for a superscript two
+        ("1" * 30, "2" * 30, "dashboard.time.from"),  # epoch ms beyond datetime's range
+        (10**30, 10**31, "dashboard.time.from"),
+    ],
+    ids=["unicode-digit", "huge-epoch-string", "huge-epoch-int"],
+)
+def test_grafana_time_out_of_range_is_evidence_error(start: object, end: object, field: str) -> None:
+    # int("²") raised ValueError; datetime.fromtimestamp(1e27) raised OverflowError.
+    document = {"dashboard": {"time": {"from": start, "to": end}}}
+    with pytest.raises(EvidenceError, match=rf"^g\.json: {field} is"):
+        grafana_range(document, "g.json")
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [("\u00b2", "3"), ("9" * 40, "9" * 41), (2**70, 2**71)],
+    ids=["unicode-digit", "huge-string", "huge-int"],
+)
+def test_otel_span_time_out_of_range_is_evidence_error(start: object, end: object) -> None:
+    span = {"startTimeUnixNano": start, "endTimeUnixNano": end}
+    data = json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}).encode()
+    where = r"resourceSpans\[0\]\.scopeSpans\[0\]\.spans\[0\]\.startTimeUnixNano"
+    with pytest.raises(EvidenceError, match=rf"^o\.json: {where} "):
+        otel_spans(data, "o.json")
