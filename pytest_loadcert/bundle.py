@@ -221,7 +221,7 @@ class Bundle:
         root = self.root.resolve()
         try:
             resolved = target.resolve()
-        except OSError as exc:
+        except (OSError, RuntimeError) as exc:  # RuntimeError: a symbolic link loop
             raise EvidenceError(rel, "", f"cannot be resolved ({exc})") from None
         if root != resolved and root not in resolved.parents:
             raise EvidenceError(rel, "", "resolves outside the bundle (symbolic link)")

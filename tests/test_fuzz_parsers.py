@@ -6,8 +6,13 @@ Regression tests for the inputs fuzzing found come first; the hypothesis fuzzers
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import pytest
+
+import bundlefactory as bf
+from pytest_loadcert.bundle import Bundle
 
 from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.jsonio import parse_json
@@ -55,3 +60,14 @@ def test_otel_span_time_out_of_range_is_evidence_error(start: object, end: objec
     where = r"resourceSpans\[0\]\.scopeSpans\[0\]\.spans\[0\]\.startTimeUnixNano"
     with pytest.raises(EvidenceError, match=rf"^o\.json: {where} "):
         otel_spans(data, "o.json")
+
+
+def test_symlink_loop_in_bundle_is_evidence_error(tmp_path: Path) -> None:
+    # Path.resolve() raises RuntimeError (not OSError) on a link loop in Python 3.11.
+    bundle = bf.build_bundle(tmp_path / "b")
+    summary = bundle / "stages/smoke/k6-summary.json"
+    summary.unlink()
+    os.symlink("loop", summary)
+    os.symlink("k6-summary.json", bundle / "stages/smoke/loop")
+    with pytest.raises(EvidenceError, match=r"^stages/smoke/k6-summary\.json: cannot be resolved"):
+        Bundle(bundle).summaries("smoke")
