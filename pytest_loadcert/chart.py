@@ -31,6 +31,7 @@ REQUIRED_COLOUR = "#8c959f"
 OBSERVED_COLOUR = "#0969da"
 P95_COLOUR = "#8250df"
 P99_COLOUR = "#bc4c00"
+OVER_COLOUR = VERDICT_COLOURS["not_certified"]
 
 
 class ChartError(ValueError):
@@ -105,10 +106,10 @@ def _fmt(value: float) -> str:
     return f"{value:.3g}"
 
 
-def _unknown(ax: Axes, x: float) -> None:
-    """Mark a gap: a dashed stub and the word, at the axis floor (never a 0 value)."""
+def _unknown(ax: Axes, x: float, text: str = "unknown") -> None:
+    """Mark a gap with the word, at the axis floor (never drawn as a 0 value)."""
     ax.annotate(
-        "unknown",
+        text,
         xy=(x, 0),
         xycoords=("data", "axes fraction"),
         xytext=(0, 4),
@@ -135,23 +136,30 @@ def _stage_ticks(ax: Axes, stages: list[_Stage]) -> None:
 
 def _draw_vus(ax: Axes, stages: list[_Stage]) -> None:
     width = 0.38
+    short_any = False
     for i, stage in enumerate(stages):
-        for offset, value, colour, label in (
-            (-width / 2, stage.required_vus, REQUIRED_COLOUR, "required"),
-            (width / 2, stage.peak_vus, OBSERVED_COLOUR, "observed peak"),
-        ):
+        short = (
+            stage.peak_vus is not None
+            and stage.required_vus is not None
+            and stage.peak_vus < stage.required_vus
+        )
+        short_any = short_any or short
+        bars = (
+            (-width / 2, stage.required_vus, REQUIRED_COLOUR, "//", "required"),
+            (width / 2, stage.peak_vus, OVER_COLOUR if short else OBSERVED_COLOUR, None, "peak"),
+        )
+        for offset, value, colour, hatch, name in bars:
             x = i + offset
             if value is None:
-                _unknown(ax, x)
+                _unknown(ax, x, f"{name} unknown")
                 continue
             ax.bar(
                 x,
                 value,
                 width=width,
                 color=colour,
-                hatch="//" if label == "required" else None,
-                edgecolor="white" if label == "required" else colour,
-                label=label if i == 0 else None,
+                hatch=hatch,
+                edgecolor="white" if hatch else colour,
             )
             ax.annotate(
                 _fmt(value),
@@ -161,16 +169,20 @@ def _draw_vus(ax: Axes, stages: list[_Stage]) -> None:
                 ha="center",
                 va="bottom",
                 fontsize=7,
+                color=OVER_COLOUR if short and name == "peak" else "black",
+                fontweight="bold" if short and name == "peak" else "normal",
             )
     # Required VUs span smoke (tens) to 100k: a log scale keeps every stage readable.
     # symlog keeps a 0 (a stage that reached nobody) drawable, unlike a pure log axis.
     ax.set_yscale("symlog", linthresh=1)
-    ax.set_ylim(bottom=0)
     top = max([v for s in stages for v in (s.required_vus, s.peak_vus) if v is not None] + [1])
-    ax.set_ylim(top=top * 4)
+    ax.set_ylim(bottom=0, top=top * 6)
     ax.set_ylabel("active VUs")
     ax.set_title("Peak active VUs: required vs observed (k6 vus max)", fontsize=9)
-    _legend(ax, [("required", REQUIRED_COLOUR, "//"), ("observed peak", OBSERVED_COLOUR, None)])
+    entries = [("required", REQUIRED_COLOUR, "//"), ("observed peak", OBSERVED_COLOUR, None)]
+    if short_any:
+        entries.append(("observed peak below required", OVER_COLOUR, None))
+    _legend(ax, entries)
 
 
 def _legend(ax: Axes, entries: list[tuple[str, str, str | None]]) -> None:
@@ -190,52 +202,56 @@ def _draw_latency(
 
     xs = list(range(len(stages)))
     handles: list[Any] = []
-    for attr, colour, marker, offset in (
-        ("p95_ms", P95_COLOUR, "o", -0.08),
-        ("p99_ms", P99_COLOUR, "s", 0.08),
-    ):
+    series = (
+        ("p95", [s.p95_ms for s in stages], p95_max, P95_COLOUR, "o", (6, -9)),
+        ("p99", [s.p99_ms for s in stages], p99_max, P99_COLOUR, "s", (6, 3)),
+    )
+    for name, values, bound, colour, marker, text_offset in series:
         # NaN breaks the line: a stage without a value is a gap, never a point at 0.
-        ys = [getattr(s, attr) if getattr(s, attr) is not None else math.nan for s in stages]
+        ys = [math.nan if v is None else v for v in values]
         ax.plot(xs, ys, color=colour, marker=marker, linewidth=1.5, markersize=5)
-        for x, stage in zip(xs, stages, strict=True):
-            value = getattr(stage, attr)
+        for x, value in zip(xs, values, strict=True):
             if value is None:
-                _unknown(ax, x + offset)
-            else:
-                ax.annotate(
-                    _fmt(value),
-                    xy=(x, value),
-                    xytext=(6, -3 if attr == "p95_ms" else 3),
-                    textcoords="offset points",
-                    fontsize=7,
-                    color=colour,
+                continue
+            over = bound is not None and value > bound
+            if over:  # above its bound: ringed and labelled in the failure colour
+                ax.plot(
+                    [x],
+                    [value],
+                    marker="o",
+                    markersize=11,
+                    markerfacecolor="none",
+                    markeredgecolor=OVER_COLOUR,
+                    markeredgewidth=1.8,
                 )
-        handles.append(Line2D([], [], color=colour, marker=marker, label=attr.replace("_ms", "")))
-    for bound, colour, name in (
-        (p95_max, P95_COLOUR, "p95 bound"),
-        (p99_max, P99_COLOUR, "p99 bound"),
-    ):
-        if bound is None:
-            continue
-        ax.axhline(bound, color=colour, linestyle="--", linewidth=1.2)
-        ax.annotate(
-            f"{name} {_fmt(bound)} ms",
-            xy=(1, bound),
-            xycoords=("axes fraction", "data"),
-            xytext=(-2, 2),
-            textcoords="offset points",
-            ha="right",
-            va="bottom",
-            fontsize=7,
-            color=colour,
-        )
-        handles.append(Line2D([], [], color=colour, linestyle="--", label=name))
-    values = [v for s in stages for v in (s.p95_ms, s.p99_ms) if v is not None] + [
-        b for b in (p95_max, p99_max) if b is not None
-    ]
+            ax.annotate(
+                _fmt(value),
+                xy=(x, value),
+                xytext=text_offset,
+                textcoords="offset points",
+                fontsize=7,
+                color=OVER_COLOUR if over else colour,
+                fontweight="bold" if over else "normal",
+            )
+        handles.append(Line2D([], [], color=colour, marker=marker, label=name))
+        if bound is not None:
+            ax.axhline(bound, color=colour, linestyle="--", linewidth=1.2)
+            handles.append(
+                Line2D([], [], color=colour, linestyle="--", label=f"{name} bound {_fmt(bound)} ms")
+            )
+        else:
+            handles.append(
+                Line2D([], [], color=UNKNOWN_COLOUR, linestyle=":", label=f"{name} bound unknown")
+            )
+    for x, stage in enumerate(stages):
+        missing = [n for n, v in (("p95", stage.p95_ms), ("p99", stage.p99_ms)) if v is None]
+        if missing:
+            _unknown(ax, x, " ".join(missing) + " unknown")
+    known = [v for s in stages for v in (s.p95_ms, s.p99_ms) if v is not None]
+    known += [b for b in (p95_max, p99_max) if b is not None]
     # Observed latencies are often far below their bounds: a log scale shows both.
     ax.set_yscale("symlog", linthresh=1)
-    ax.set_ylim(bottom=0, top=max([*values, 1]) * 4)
+    ax.set_ylim(bottom=0, top=max([*known, 1]) * 6)
     ax.set_ylabel("ms (successful requests)")
     ax.set_title("http_req_duration p95 / p99 vs bounds", fontsize=9)
     ax.legend(handles=handles, loc="upper left", fontsize=7, frameon=False, ncol=2)

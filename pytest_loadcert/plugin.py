@@ -124,6 +124,10 @@ def pytest_configure(config: pytest.Config) -> None:
         from pytest_loadcert.controller import CertificationRun
 
         config.pluginmanager.register(CertificationRun(config), "loadcert-controller")
+        if config.pluginmanager.hasplugin("html") and config.getoption("htmlpath", None):
+            from pytest_loadcert.htmlreport import LoadcertHtml
+
+            config.pluginmanager.register(LoadcertHtml(config), "loadcert-html")
 
 
 @pytest.hookimpl(tryfirst=True)
