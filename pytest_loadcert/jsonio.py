@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import stat
 import tempfile
 from pathlib import Path
@@ -19,6 +20,9 @@ from pytest_loadcert.errors import EvidenceError
 
 #: Default cap for one evidence file; k6 summaries and API responses are far smaller.
 MAX_FILE_BYTES = 64 * 1024 * 1024
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def _reject_constant(name: str) -> Any:
@@ -67,7 +71,9 @@ def parse_json(data: bytes, rel: str) -> Any:
     except UnicodeDecodeError as exc:
         raise EvidenceError(rel, "", f"is not UTF-8 (byte {exc.start})") from None
     try:
-        return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
+        document = json.loads(
+            text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates
+        )
     except json.JSONDecodeError as exc:
         raise EvidenceError(
             rel, "", f"is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
@@ -76,6 +82,30 @@ def parse_json(data: bytes, rel: str) -> Any:
         raise EvidenceError(rel, "", f"is not valid JSON: {exc}") from None
     except RecursionError:
         raise EvidenceError(rel, "", "is nested too deeply") from None
+    # json accepts "\ud800" escapes that decode to no character; such a string cannot be
+    # written back as UTF-8 (the certificate, the terminal) and is not text evidence.
+    if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(document):
+        raise EvidenceError(
+            rel, "", "holds a lone UTF-16 surrogate escape (\\ud800-\\udfff): not Unicode text"
+        )
+    return document
+
+
+def _has_lone_surrogate(document: Any) -> bool:
+    stack = [document]
+    while stack:  # iterative: the document may be nested as deep as json allows
+        value = stack.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(value, dict):
+            stack.extend(value)
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return False
 
 
 def read_json(path: Path, rel: str, max_bytes: int = MAX_FILE_BYTES) -> Any:

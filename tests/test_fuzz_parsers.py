@@ -71,3 +71,18 @@ def test_symlink_loop_in_bundle_is_evidence_error(tmp_path: Path) -> None:
     os.symlink("k6-summary.json", bundle / "stages/smoke/loop")
     with pytest.raises(EvidenceError, match=r"^stages/smoke/k6-summary\.json: cannot be resolved"):
         Bundle(bundle).summaries("smoke")
+
+
+@pytest.mark.parametrize(
+    "text", [rb'{"metrics": {"x\ud800": 1}}', rb'["\udc80"]', rb'"\uDBFF\u0041"'],
+    ids=["key", "value", "high-then-ascii"],
+)
+def test_lone_surrogate_escape_is_evidence_error(text: bytes) -> None:
+    # json.loads accepts these escapes; the string then cannot be encoded as UTF-8, so the
+    # error message quoting it crashed the certificate writer (UnicodeEncodeError).
+    with pytest.raises(EvidenceError, match=r"^s\.json: holds a lone UTF-16 surrogate"):
+        parse_json(text, "s.json")
+
+
+def test_surrogate_pair_and_escaped_backslash_are_text() -> None:
+    assert parse_json(rb'["\ud83d\ude00", "\\ud800"]', "s.json") == ["\U0001f600", "\\ud800"]
