@@ -104,6 +104,15 @@ def unsafe_path_reason(rel: str) -> str | None:
     return None
 
 
+def shown(rel: str) -> str:
+    """``rel`` as printable text: bytes of a non-UTF-8 file name appear as ``\\xff`` escapes.
+
+    ``os`` returns such names with surrogates, which no message may carry (writing the
+    certificate as UTF-8 would fail).
+    """
+    return rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def walk_bundle(root: Path) -> tuple[set[str], list[str]]:
     """Every regular file under ``root`` but the manifest, and every entry that may not be there.
 
@@ -114,13 +123,14 @@ def walk_bundle(root: Path) -> tuple[set[str], list[str]]:
     problems: list[str] = []
 
     def unreadable(exc: OSError) -> None:
-        problems.append(f"{exc.filename}: cannot be read ({exc.strerror})")
+        problems.append(f"{shown(str(exc.filename))}: cannot be read ({exc.strerror})")
 
     for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable, followlinks=False):
         base = Path(dirpath)
         for name in sorted(dirnames):
             if (base / name).is_symlink():
-                problems.append(f"{(base / name).relative_to(root).as_posix()}: is a symbolic link")
+                rel = shown((base / name).relative_to(root).as_posix())
+                problems.append(f"{rel}: is a symbolic link")
         for name in sorted(filenames):
             full = base / name
             rel = full.relative_to(root).as_posix()
@@ -128,17 +138,14 @@ def walk_bundle(root: Path) -> tuple[set[str], list[str]]:
                 continue
             mode = os.lstat(full).st_mode
             if stat.S_ISLNK(mode):
-                problems.append(f"{rel}: is a symbolic link")
+                problems.append(f"{shown(rel)}: is a symbolic link")
             elif not stat.S_ISREG(mode):
-                problems.append(f"{rel}: is not a regular file")
+                problems.append(f"{shown(rel)}: is not a regular file")
             elif "\\" in rel:
-                problems.append(f"{rel}: a backslash in a bundle path is ambiguous")
+                problems.append(f"{shown(rel)}: a backslash in a bundle path is ambiguous")
+            elif shown(rel) != rel:
+                problems.append(f"{shown(rel)}: the name is not UTF-8")
             else:
-                try:
-                    rel.encode("utf-8")
-                except UnicodeEncodeError:
-                    problems.append(f"{rel!r}: the name is not UTF-8")
-                    continue
                 files.add(rel)
     return files, problems
 
@@ -298,6 +305,11 @@ class Bundle:
             for entry in os.scandir(directory)
             if entry.name.startswith("k6-summary.") and entry.name.endswith(".json")
         )
+        for name in names:
+            if shown(name) != name:
+                raise EvidenceError(
+                    f"{stage_dir(stage)}/{shown(name)}", "", "has a file name that is not UTF-8"
+                )
         single = "k6-summary.json" in names
         if single and len(names) > 1:
             raise EvidenceError(

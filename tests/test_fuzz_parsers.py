@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import bundlefactory as bf
-from pytest_loadcert.bundle import Bundle
+from pytest_loadcert.bundle import Bundle, walk_bundle
 
 from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.jsonio import parse_json
@@ -86,3 +86,20 @@ def test_lone_surrogate_escape_is_evidence_error(text: bytes) -> None:
 
 def test_surrogate_pair_and_escaped_backslash_are_text() -> None:
     assert parse_json(rb'["\ud83d\ude00", "\\ud800"]', "s.json") == ["\U0001f600", "\\ud800"]
+
+
+def test_non_utf8_file_names_are_named_printably(tmp_path: Path) -> None:
+    # os returns b"\xff" in a name as the surrogate "\udcff"; quoting it raw in a problem
+    # made certificate.json unwritable (UnicodeEncodeError) and the run crash.
+    bundle = bf.build_bundle(tmp_path / "b")
+    os.symlink(b"k6-summary.json", os.path.join(bytes(bundle), b"stages/smoke/link\xff"))
+    os.mkfifo(os.path.join(bytes(bundle), b"stages/1k/k6-summary.\xff.json"))
+    _, problems = walk_bundle(bundle)
+    assert problems == [
+        "stages/1k/k6-summary.\\xff.json: is not a regular file",
+        "stages/smoke/link\\xff: is a symbolic link",
+    ]
+    with pytest.raises(EvidenceError) as caught:
+        Bundle(bundle).summaries("1k")
+    assert str(caught.value) == "stages/1k/k6-summary.\\xff.json: has a file name that is not UTF-8"
+    str(caught.value).encode("utf-8")
