@@ -183,6 +183,7 @@ def _seal(ns: argparse.Namespace, extra: list[str]) -> int:
 #: ``loadcert.collectors`` (name = source, value = module).
 COLLECTOR_MODULES: dict[str, str] = {
     "prometheus": "pytest_loadcert.collect_prometheus",
+    "k8s": "pytest_loadcert.collect_k8s",
     "grafana": "pytest_loadcert.collect_grafana",
 }
 
