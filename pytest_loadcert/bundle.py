@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from pytest_loadcert.cluster import ClusterSnapshot, parse_cluster
 from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.hashing import sha256_bytes, sha256_file
-from pytest_loadcert.jsonio import parse_json, read_bytes, read_json
+from pytest_loadcert.jsonio import max_file_bytes, parse_json, read_bytes, read_json
 from pytest_loadcert.k6summary import K6Summary, parse_summary
 from pytest_loadcert.observability import Span, TimeRange, grafana_range, otel_spans
 from pytest_loadcert.prometheus import PrometheusEvidence, parse_prometheus
@@ -352,6 +352,7 @@ class Bundle:
         manifest = self.manifest()
         problems: list[str] = []
         recorded = manifest.files
+        cap = max_file_bytes()
         on_disk, odd = walk_bundle(self.root)
         problems.extend(odd)
         lowered: dict[str, str] = {}
@@ -367,6 +368,10 @@ class Bundle:
                 problems.append(
                     f"{rel}: listed in {MANIFEST} files but not a regular file in the bundle"
                 )
+                continue
+            size = os.lstat(self.root / rel).st_size
+            if size > cap:  # hashing it would read it all: a sparse file can be terabytes
+                problems.append(f"{rel}: is {size} bytes, over the {cap}-byte cap; not hashed")
                 continue
             actual = sha256_file(self.root / rel)
             if actual != recorded[rel]:

@@ -20,6 +20,8 @@ from pytest_loadcert.errors import EvidenceError
 
 #: Default cap for one evidence file; k6 summaries and API responses are far smaller.
 MAX_FILE_BYTES = 64 * 1024 * 1024
+#: Environment variable that replaces the cap (a positive number of bytes).
+ENV_MAX_FILE_BYTES = "LOADCERT_MAX_FILE_BYTES"
 
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
@@ -38,8 +40,26 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def read_bytes(path: Path, rel: str, max_bytes: int = MAX_FILE_BYTES) -> bytes:
-    """Read a regular file (no symlink, FIFO or directory), at most ``max_bytes``."""
+def max_file_bytes() -> int:
+    """The cap for one evidence file: ``LOADCERT_MAX_FILE_BYTES`` when set, else 64 MiB."""
+    raw = os.environ.get(ENV_MAX_FILE_BYTES, "").strip()
+    if not raw:
+        return MAX_FILE_BYTES
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
+        raise EvidenceError(
+            ENV_MAX_FILE_BYTES, "", f"is {raw!r}; it must be a positive number of bytes"
+        )
+    return int(raw)
+
+
+def read_bytes(path: Path, rel: str, max_bytes: int | None = None) -> bytes:
+    """Read a regular file (no symlink, FIFO or directory), at most ``max_bytes``.
+
+    Without ``max_bytes`` the cap is :func:`max_file_bytes`. The size is checked before
+    the file is opened, so an oversized (or sparse) file is never read.
+    """
+    if max_bytes is None:
+        max_bytes = max_file_bytes()
     try:
         info = os.lstat(path)
     except FileNotFoundError:
@@ -108,7 +128,7 @@ def _has_lone_surrogate(document: Any) -> bool:
     return False
 
 
-def read_json(path: Path, rel: str, max_bytes: int = MAX_FILE_BYTES) -> Any:
+def read_json(path: Path, rel: str, max_bytes: int | None = None) -> Any:
     """Read and strictly parse the JSON file at ``path`` (``rel`` names it in errors)."""
     return parse_json(read_bytes(path, rel, max_bytes), rel)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,38 @@ def test_non_utf8_file_names_are_named_printably(tmp_path: Path) -> None:
         Bundle(bundle).summaries("1k")
     assert str(caught.value) == "stages/1k/k6-summary.\\xff.json: has a file name that is not UTF-8"
     str(caught.value).encode("utf-8")
+
+
+def test_integrity_never_hashes_a_file_over_the_cap(tmp_path: Path) -> None:
+    # A sparse 64 GiB file listed in the manifest was hashed in full by bundle_integrity
+    # (minutes of reading zeros); now the size is checked first.
+    bundle = bf.build_bundle(tmp_path / "b")
+    summary = bundle / "stages/smoke/k6-summary.json"
+    with open(summary, "r+b") as handle:
+        handle.truncate(64 << 30)
+    started = time.monotonic()
+    problems = Bundle(bundle).integrity_problems()
+    assert time.monotonic() - started < 5
+    assert problems == [
+        f"stages/smoke/k6-summary.json: is {64 << 30} bytes, over the {64 << 20}-byte cap; "
+        "not hashed"
+    ]
+
+
+def test_file_cap_comes_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bundle = bf.build_bundle(tmp_path / "b")
+    size = (bundle / "stages/smoke/k6-summary.json").stat().st_size
+    monkeypatch.setenv("LOADCERT_MAX_FILE_BYTES", str(size))
+    assert Bundle(bundle).summaries("smoke")
+    monkeypatch.setenv("LOADCERT_MAX_FILE_BYTES", str(size - 1))
+    with pytest.raises(EvidenceError) as caught:
+        Bundle(bundle).summaries("smoke")
+    assert str(caught.value) == (
+        f"stages/smoke/k6-summary.json: is {size} bytes, over the {size - 1}-byte cap"
+    )
+    for bad in ("0", "-1", "64MiB", "\u0661\u0662"):
+        monkeypatch.setenv("LOADCERT_MAX_FILE_BYTES", bad)
+        with pytest.raises(EvidenceError, match="^LOADCERT_MAX_FILE_BYTES: is .* positive number"):
+            Bundle(bundle).summaries("smoke")
