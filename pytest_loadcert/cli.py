@@ -185,6 +185,8 @@ COLLECTOR_MODULES: dict[str, str] = {
     "prometheus": "pytest_loadcert.collect_prometheus",
     "k8s": "pytest_loadcert.collect_k8s",
     "grafana": "pytest_loadcert.collect_grafana",
+    "otel": "pytest_loadcert.collect_otel",
+    "git": "pytest_loadcert.collect_git",
 }
 
 
@@ -246,7 +248,9 @@ COMMANDS: dict[str, Command] = {
 }
 
 #: ``loadcert <command>`` implemented in a module of its own (see :mod:`pytest_loadcert.cliopts`).
-COMMAND_MODULES: dict[str, str] = {}
+COMMAND_MODULES: dict[str, str] = {
+    "demo": "pytest_loadcert.demo",
+}
 
 
 def _add_command(

@@ -101,23 +101,25 @@ def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
         raise SealError(f"git {' '.join(args)} in {repo} timed out", exit_status=1) from None
 
 
-def git_state(repo: Path, evidence_dir: Path | None = None) -> dict[str, Any]:
+def git_state(
+    repo: Path, evidence_dir: Path | None = None, *, option: str = "--git-repo"
+) -> dict[str, Any]:
     """``{"sha", "ref", "dirty"}`` of the repository at ``repo``.
 
     ``ref`` is the symbolic ref of HEAD, or ``"HEAD"`` when detached. ``dirty`` is whether
     ``git status --porcelain`` lists anything; the evidence directory itself is left out
     when it lies inside the work tree, since writing evidence must not make the code
-    under test look modified.
+    under test look modified. ``option`` names ``repo`` in error messages.
     """
     head = _git(repo, "rev-parse", "--verify", "HEAD")
     if head.returncode != 0:
         raise SealError(
-            f"--git-repo {repo}: cannot read HEAD ({head.stderr.strip() or 'not a git repository'})"
+            f"{option} {repo}: cannot read HEAD ({head.stderr.strip() or 'not a git repository'})"
         )
     sha = head.stdout.strip()
     if not _SHA1_RE.fullmatch(sha):
         raise SealError(
-            f"--git-repo {repo}: HEAD is {sha!r}; loadcert/v1 records a 40-hex SHA-1 commit"
+            f"{option} {repo}: HEAD is {sha!r}; loadcert/v1 records a 40-hex SHA-1 commit"
         )
     symbolic = _git(repo, "symbolic-ref", "-q", "HEAD")
     if symbolic.returncode == 0:
@@ -125,7 +127,7 @@ def git_state(repo: Path, evidence_dir: Path | None = None) -> dict[str, Any]:
     elif symbolic.returncode == 1:
         ref = "HEAD"  # detached HEAD, as in most CI checkouts
     else:
-        raise SealError(f"--git-repo {repo}: git symbolic-ref failed: {symbolic.stderr.strip()}")
+        raise SealError(f"{option} {repo}: git symbolic-ref failed: {symbolic.stderr.strip()}")
     pathspec: list[str] = []
     if evidence_dir is not None:
         top = _git(repo, "rev-parse", "--show-toplevel")
@@ -138,8 +140,31 @@ def git_state(repo: Path, evidence_dir: Path | None = None) -> dict[str, Any]:
                 pathspec = ["--", ":/", f":(top,exclude){rel.as_posix()}"]
     status = _git(repo, "status", "--porcelain", "--untracked-files=all", *pathspec)
     if status.returncode != 0:
-        raise SealError(f"--git-repo {repo}: git status failed: {status.stderr.strip()}")
+        raise SealError(f"{option} {repo}: git status failed: {status.stderr.strip()}")
     return {"sha": sha, "ref": ref, "dirty": bool(status.stdout.strip())}
+
+
+def _git_binding(root: Path, git_repo: Path | None) -> dict[str, Any]:
+    """The manifest's ``git``: ``artifacts/git.json`` when `loadcert collect git` wrote one
+    (checked against ``git_repo`` when that is given too), else ``git_repo`` (default: .)."""
+    from pytest_loadcert.collect_git import GIT_JSON, read_record
+    from pytest_loadcert.errors import EvidenceError
+
+    if not _lexists(root / GIT_JSON):
+        return git_state(git_repo if git_repo is not None else Path.cwd(), root)
+    try:
+        recorded = read_record(root)
+    except EvidenceError as exc:
+        raise SealError(f"{exc} (written by `loadcert collect git`)") from None
+    if git_repo is not None:
+        live = git_state(git_repo, root)
+        if live != recorded:
+            raise SealError(
+                f"{GIT_JSON} records {recorded['sha']} {recorded['ref']} dirty={recorded['dirty']}"
+                f", but --git-repo {git_repo} is now {live['sha']} {live['ref']} "
+                f"dirty={live['dirty']}: the repository changed since `loadcert collect git`"
+            )
+    return recorded
 
 
 # ----------------------------------------------------------------------------- files
@@ -239,7 +264,7 @@ def seal(
     else:
         _require_regular(root, K8S_MANIFEST, "pass --k8s-manifest FILE (the rendered manifest)")
 
-    git = git_state(git_repo if git_repo is not None else Path.cwd(), root)
+    git = _git_binding(root, git_repo)
 
     files = bundle_files(root)
     # Every check is done: from here on the bundle is modified.

@@ -1,0 +1,1 @@
+"""Package data of ``loadcert demo``: its profile (``demo.toml``) and k6 script (``script.js``)."""
