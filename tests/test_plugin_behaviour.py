@@ -190,7 +190,8 @@ def _modules_after(statement: str) -> set[str]:
 
 def test_plugin_import_is_cheap() -> None:
     loaded = _modules_after("import pytest_loadcert.plugin")
-    for heavy in ("kubernetes", "requests", "urllib3", "jsonschema", "yaml"):
+    for heavy in ("kubernetes", "requests", "urllib3", "jsonschema", "yaml", "matplotlib",
+                  "pytest_html"):
         assert heavy not in loaded
 
 
