@@ -250,6 +250,8 @@ COMMANDS: dict[str, Command] = {
 #: ``loadcert <command>`` implemented in a module of its own (see :mod:`pytest_loadcert.cliopts`).
 COMMAND_MODULES: dict[str, str] = {
     "demo": "pytest_loadcert.demo",
+    "report": "pytest_loadcert.report",
+    "verify": "pytest_loadcert.verify",
 }
 
 

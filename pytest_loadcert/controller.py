@@ -31,6 +31,7 @@ class CertificationRun:
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
+        self.intoto_line = ""
 
     @property
     def state(self) -> RunState:
@@ -101,6 +102,9 @@ class CertificationRun:
         )
         state.certificate = cert
         certificate.write_json(state.settings.certificate_path, cert)
+        import pytest_loadcert.intoto as intoto
+
+        self.intoto_line = intoto.write(state.settings.intoto_path, cert)
         junit.add_suite_properties(self.config, certificate.suite_properties(cert))
         session.exitstatus = EXIT_STATUS[verdict.verdict]
 
@@ -126,6 +130,7 @@ class CertificationRun:
         for number, line in enumerate(summary_lines(cert)):
             terminalreporter.write_line(line, **(colour if number == 0 else {}))
         terminalreporter.write_line(f"certificate: {self.state.settings.certificate_path}")
+        terminalreporter.write_line(self.intoto_line)
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         cert = self.state.certificate

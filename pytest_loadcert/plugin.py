@@ -78,11 +78,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="where to write certificate.json "
         "(default: beside --junitxml, else ./certificate.json)",
     )
+    group.addoption(
+        "--loadcert-intoto",
+        dest="loadcert_intoto",
+        metavar="PATH",
+        default=None,
+        help="where to write the run's in-toto Statement (env LOADCERT_INTOTO, ini "
+        "loadcert_intoto; default: certificate.intoto.json beside certificate.json)",
+    )
     parser.addini("loadcert_evidence_dir", "evidence bundle to certify", type="string", default="")
     parser.addini(
         "loadcert_profile", "profile TOML, relative to the ini file", type="string", default=""
     )
     parser.addini("loadcert_certificate", "certificate.json path", type="string", default="")
+    parser.addini("loadcert_intoto", "in-toto Statement path", type="string", default="")
     parser.addini(
         "loadcert_gates", "paths of the repository's own gate tests", type="paths", default=[]
     )

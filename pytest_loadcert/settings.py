@@ -11,6 +11,7 @@ ENV_EVIDENCE_DIR = "LOADCERT_EVIDENCE_DIR"
 ENV_PROFILE = "LOADCERT_PROFILE"
 ENV_GIT_SHA = "LOADCERT_GIT_SHA"
 ENV_CERTIFICATE = "LOADCERT_CERTIFICATE"
+ENV_INTOTO = "LOADCERT_INTOTO"
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class Settings:
     pyproject: Path | None
     git_sha: str | None
     certificate_path: Path
+    intoto_path: Path  # the in-toto Statement, beside the certificate by default
     gate_paths: tuple[Path, ...]
 
     @property
@@ -57,6 +59,11 @@ def resolve(config: Any) -> Settings:
         xml = config.getoption("xmlpath", None)
         folder = (invocation / xml).resolve().parent if xml else invocation
         certificate = folder / "certificate.json"
+    intoto = pick("loadcert_intoto", ENV_INTOTO, "loadcert_intoto")
+    if intoto is None:
+        from pytest_loadcert.intoto import default_path
+
+        intoto = default_path(certificate)
     base = config.inipath.parent if config.inipath else config.rootpath
     gate_paths = tuple((base / p).resolve() for p in config.getini("loadcert_gates"))
     pyproject = config.rootpath / "pyproject.toml"
@@ -66,5 +73,6 @@ def resolve(config: Any) -> Settings:
         pyproject=pyproject if pyproject.is_file() else None,
         git_sha=sha,
         certificate_path=certificate,
+        intoto_path=intoto,
         gate_paths=gate_paths,
     )
