@@ -176,7 +176,13 @@ def pdb_healthy(snapshot: ClusterSnapshot, name: str) -> Check:
 
 
 def service_endpoints(snapshot: ClusterSnapshot, name: str) -> Check:
-    """A Service with at least one ready endpoint (Endpoints or EndpointSlices)."""
+    """A Service with at least one ready endpoint.
+
+    EndpointSlices (discovery.k8s.io/v1) labelled ``kubernetes.io/service-name: <name>``
+    decide when the snapshot holds any: they are what kube-proxy routes by, and v1 Endpoints
+    is deprecated and capped at 1000 addresses. Otherwise the Endpoints object ``<name>``
+    decides. See :func:`slice_ready_endpoints` for what counts as ready.
+    """
     service = snapshot.get("Service", name)
     if service is None:
         return Check(False, f"service/{name} is not in the snapshot", "present", snapshot.rel)
@@ -186,26 +192,82 @@ def service_endpoints(snapshot: ClusterSnapshot, name: str) -> Check:
         raise EvidenceError(
             snapshot.rel, "items", "holds no Endpoints or EndpointSlices: service readiness unknown"
         )
-    ready = 0
-    sources: list[str] = []
+    own = [
+        slice_
+        for slice_ in slices
+        if (slice_["metadata"].get("labels") or {}).get("kubernetes.io/service-name") == name
+    ]
+    if own:
+        ready: set[str] = set()
+        for slice_ in own:
+            ready |= slice_ready_endpoints(snapshot, slice_)
+        where = ", ".join(snapshot.where(slice_) for slice_ in own)
+        return Check(
+            bool(ready),
+            f"{len(ready)} ready endpoint(s) in {len(own)} EndpointSlice(s)",
+            ">= 1",
+            f"{snapshot.rel} {where}",
+        )
     entry = snapshot.get("Endpoints", name)
-    if entry is not None:
-        sources.append(snapshot.where(entry))
-        for subset in entry.get("subsets") or []:
-            if isinstance(subset, dict):
-                ready += len([a for a in subset.get("addresses") or [] if isinstance(a, dict)])
-    for slice_ in slices:
-        labels = slice_["metadata"].get("labels") or {}
-        if labels.get("kubernetes.io/service-name") != name:
+    if entry is None:
+        return Check(
+            False,
+            f"no EndpointSlice labelled kubernetes.io/service-name={name} and no Endpoints {name}",
+            ">= 1 ready endpoint",
+            snapshot.rel,
+        )
+    count = 0
+    for subset in entry.get("subsets") or []:
+        if isinstance(subset, dict):
+            count += len([a for a in subset.get("addresses") or [] if isinstance(a, dict)])
+    return Check(
+        count > 0,
+        f"{count} ready address(es) in Endpoints {name}",
+        ">= 1",
+        f"{snapshot.rel} {snapshot.where(entry)}",
+    )
+
+
+def slice_ready_endpoints(snapshot: ClusterSnapshot, slice_: dict[str, Any]) -> set[str]:
+    """Identities of the ready, not terminating endpoints of one EndpointSlice.
+
+    Per the discovery.k8s.io/v1 API, an absent ``conditions.ready`` means ready and an absent
+    ``terminating`` means not terminating. A terminating endpoint is not counted even when
+    marked ready (``publishNotReadyAddresses``): it is on its way out. An endpoint is identified
+    by its ``targetRef.uid`` (so dual-stack slices do not count a pod twice), else its
+    addresses. Conditions that are not booleans, or a ready endpoint without addresses, are
+    invalid evidence.
+    """
+    where = snapshot.where(slice_)
+    raw = slice_.get("endpoints")
+    if raw is None:  # the API server sends null for a slice without endpoints
+        return set()
+    if not isinstance(raw, list):
+        raise EvidenceError(snapshot.rel, f"{where}.endpoints", "must be a list")
+    ready: set[str] = set()
+    for index, endpoint in enumerate(raw):
+        path = f"{where}.endpoints[{index}]"
+        if not isinstance(endpoint, dict):
+            raise EvidenceError(snapshot.rel, path, "must be an object")
+        conditions = endpoint.get("conditions")
+        if conditions is None:
+            conditions = {}
+        if not isinstance(conditions, dict):
+            raise EvidenceError(snapshot.rel, f"{path}.conditions", "must be an object")
+        for key in ("ready", "terminating"):
+            if conditions.get(key) is not None and not isinstance(conditions[key], bool):
+                raise EvidenceError(
+                    snapshot.rel, f"{path}.conditions.{key}", "must be true, false or absent"
+                )
+        if conditions.get("ready") is False or conditions.get("terminating") is True:
             continue
-        sources.append(snapshot.where(slice_))
-        for endpoint in slice_.get("endpoints") or []:
-            conditions = endpoint.get("conditions") if isinstance(endpoint, dict) else None
-            # Only an explicit ready=true counts; unknown is not ready.
-            if isinstance(conditions, dict) and conditions.get("ready") is True:
-                ready += 1
-    source = f"{snapshot.rel} {', '.join(sources) or 'items'}"
-    return Check(ready > 0, f"{ready} ready endpoint address(es)", ">= 1", source)
+        addresses = endpoint.get("addresses")
+        if not isinstance(addresses, list) or not addresses:
+            raise EvidenceError(snapshot.rel, f"{path}.addresses", "is missing or empty")
+        target = endpoint.get("targetRef")
+        uid = target.get("uid") if isinstance(target, dict) else None
+        ready.add(f"uid:{uid}" if isinstance(uid, str) and uid else f"addresses:{addresses}")
+    return ready
 
 
 def _owners(item: dict[str, Any]) -> list[tuple[str, str]]:

@@ -520,3 +520,42 @@ def run(ns: argparse.Namespace, extra: list[str]) -> int:
     print(f"{result.snapshot}: written; {total} objects in {ns.namespace}")
     print(f"{result.record}: written; collected_at {result.collected_at}")
     return cliopts.EXIT_OK
+
+
+# ----------------------------------------------------------------------------- the record
+
+
+def read_record(root: Path) -> dict[str, str]:
+    """``{"namespace", "collected_at"}`` from ``cluster/collection.json``, for ``loadcert seal``.
+
+    The record must describe the List next to it: its ``snapshot.sha256`` must be the digest
+    of ``cluster/kubernetes.json`` as it is now. Raises :class:`EvidenceError` otherwise.
+    """
+    from pytest_loadcert.hashing import is_digest, sha256_file
+    from pytest_loadcert.jsonio import read_bytes, read_json
+    from pytest_loadcert.timeutil import parse_utc
+
+    record = read_json(root / COLLECTION, COLLECTION)
+    if not isinstance(record, dict):
+        raise EvidenceError(COLLECTION, "", "is not a JSON object")
+    if record.get("schema") != COLLECTION_SCHEMA:
+        raise EvidenceError(COLLECTION, "schema", f"must be {COLLECTION_SCHEMA!r}")
+    namespace = record.get("namespace")
+    if not isinstance(namespace, str) or not _NAMESPACE_RE.fullmatch(namespace):
+        raise EvidenceError(COLLECTION, "namespace", "is missing or not a namespace name")
+    collected_at = record.get("collected_at")
+    if parse_utc(collected_at) is None:
+        raise EvidenceError(COLLECTION, "collected_at", "is not an RFC 3339 UTC time (...Z)")
+    snapshot = record.get("snapshot")
+    if not isinstance(snapshot, dict) or snapshot.get("path") != SNAPSHOT:
+        raise EvidenceError(COLLECTION, "snapshot.path", f"must be {SNAPSHOT!r}")
+    if not is_digest(snapshot.get("sha256")):
+        raise EvidenceError(COLLECTION, "snapshot.sha256", "is not sha256:<64 hex>")
+    read_bytes(root / SNAPSHOT, SNAPSHOT)  # a regular file, or EvidenceError
+    if sha256_file(root / SNAPSHOT) != snapshot["sha256"]:
+        raise EvidenceError(
+            COLLECTION,
+            "snapshot.sha256",
+            f"does not match {SNAPSHOT}: the List is not the one this collection wrote",
+        )
+    return {"namespace": namespace, "collected_at": str(collected_at)}

@@ -297,14 +297,23 @@ def seal(
 
 
 def _cluster(root: Path, namespace: str | None, collected_at: str | None) -> dict[str, str] | None:
-    """The manifest's ``cluster`` binding, or None when the bundle has no cluster evidence."""
+    """The manifest's ``cluster`` binding, or None when the bundle has no cluster evidence.
+
+    ``cluster/collection.json`` (written by ``loadcert collect k8s``) supplies the namespace
+    and the collection time; ``--namespace``/``--cluster-collected-at``, when given as well,
+    must agree with it.
+    """
     if (namespace is None) != (collected_at is None):
         raise SealError("--namespace and --cluster-collected-at go together: give both or neither")
+    recorded = _recorded_cluster(root)
     if namespace is None or collected_at is None:
+        if recorded is not None:
+            return recorded
         if _lexists(root / CLUSTER_SNAPSHOT):
             raise SealError(
                 f"{CLUSTER_SNAPSHOT} exists but --namespace and --cluster-collected-at are "
-                "missing: say which namespace was collected, and when"
+                "missing: say which namespace was collected, and when (`loadcert collect k8s` "
+                "records both in cluster/collection.json)"
             )
         # No cluster evidence at all (e.g. a single-machine run, `[cluster] required = false`):
         # recorded as an explicit null rather than an invented namespace or time.
@@ -315,7 +324,27 @@ def _cluster(root: Path, namespace: str | None, collected_at: str | None) -> dic
             f"--cluster-collected-at {collected_at!r}: not an RFC 3339 UTC time such as "
             "2026-05-01T02:05:00Z"
         )
-    return {"namespace": namespace, "collected_at": collected_at}
+    given = {"namespace": namespace, "collected_at": collected_at}
+    if recorded is not None and recorded != given:
+        raise SealError(
+            f"--namespace {namespace} --cluster-collected-at {collected_at} disagree with "
+            f"cluster/collection.json (namespace {recorded['namespace']}, collected at "
+            f"{recorded['collected_at']}); leave them out to use the recorded values"
+        )
+    return given
+
+
+def _recorded_cluster(root: Path) -> dict[str, str] | None:
+    """What ``loadcert collect k8s`` recorded in ``cluster/collection.json``, if it ran."""
+    from pytest_loadcert.collect_k8s import COLLECTION, read_record
+    from pytest_loadcert.errors import EvidenceError
+
+    if not _lexists(root / COLLECTION):
+        return None
+    try:
+        return read_record(root)
+    except EvidenceError as exc:
+        raise SealError(f"{exc} (written by `loadcert collect k8s`)") from None
 
 
 def _previous_manifest(path: Path) -> dict[str, Any] | None:
