@@ -312,6 +312,11 @@ def _describe(exc: BaseException, settings: HttpSettings) -> str:
             else f"is {settings.ca_cert} the CA that signed the server's certificate?"
         )
         return f"TLS failed: the server's certificate could not be verified ({hint})"
+    if has(NewConnectionError):  # before ConnectTimeoutError, of which it is a subclass
+        for error in chain:
+            if isinstance(error, OSError) and error.strerror:
+                return f"could not connect: {error.strerror}{after}"
+        return f"could not connect{after}"
     if has(requests.exceptions.ConnectTimeout, ConnectTimeoutError):
         return f"connecting timed out after {settings.connect_timeout_s:g} s{after}"
     if has(requests.exceptions.ReadTimeout, ReadTimeoutError):
@@ -323,11 +328,6 @@ def _describe(exc: BaseException, settings: HttpSettings) -> str:
         return "the answer was cut short: the connection closed mid-body"
     if has(http.client.RemoteDisconnected):
         return f"the server closed the connection without answering{after}"
-    if has(NewConnectionError):
-        for error in chain:
-            if isinstance(error, OSError) and error.strerror:
-                return f"could not connect: {error.strerror}{after}"
-        return f"could not connect{after}"
     for error in chain:
         if isinstance(error, OSError) and error.strerror:
             return f"{error.strerror}{after}"
