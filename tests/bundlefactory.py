@@ -45,6 +45,7 @@ __all__ = [
     "K6_VERSION",
     "METRICS",
     "NAMESPACE",
+    "REDACTED",
     "STAGES",
     "START",
     "TREND_STATS",
@@ -1753,6 +1754,59 @@ def _service_no_ready_endpoints(files: Files) -> None:
                 endpoint["conditions"] = {"ready": False, "serving": False, "terminating": False}
 
 
+#: What ``loadcert collect k8s`` writes in place of a redacted value (pytest_loadcert.redact).
+REDACTED = "<redacted by loadcert>"
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+def _endpointslices_only(files: Files) -> None:
+    items = k8s_items(files)
+    items[:] = [item for item in items if item["kind"] != "Endpoints"]
+
+
+def _valkey_slice_endpoints(files: Files) -> list[dict[str, Any]]:
+    return [endpoint for slice_ in find_items(files, "EndpointSlice")
+            if slice_["metadata"]["labels"]["kubernetes.io/service-name"] == "valkey"
+            for endpoint in slice_["endpoints"]]
+
+
+def _endpointslices_only_not_ready(files: Files) -> None:
+    _endpointslices_only(files)
+    for endpoint in _valkey_slice_endpoints(files):
+        endpoint["conditions"] = {"ready": False, "serving": False, "terminating": False}
+
+
+def _endpointslices_ready_absent(files: Files) -> None:
+    _endpointslices_only(files)
+    for slice_ in find_items(files, "EndpointSlice"):
+        for endpoint in slice_["endpoints"]:
+            del endpoint["conditions"]["ready"]
+
+
+def _endpointslice_terminating(files: Files) -> None:
+    # Endpoints still list valkey's address; the EndpointSlice says it is terminating.
+    for endpoint in _valkey_slice_endpoints(files):
+        endpoint["conditions"] = {"ready": False, "serving": True, "terminating": True}
+
+
+def _redacted_snapshot(files: Files) -> None:
+    """The snapshot as `loadcert collect k8s` writes it: env values and the last-applied
+    annotation replaced by the redaction marker."""
+    env = [{"name": "LOG_LEVEL", "value": REDACTED}, {"name": "DATABASE_URL", "value": REDACTED}]
+
+    def containers(pod_spec: dict[str, Any]) -> None:
+        for container in pod_spec["containers"]:
+            container["env"] = [dict(entry) for entry in env]
+
+    for item in k8s_items(files):
+        if item["kind"] == "Pod":
+            containers(item["spec"])
+        elif item["kind"] in ("Deployment", "ReplicaSet", "StatefulSet", "Job"):
+            containers(item["spec"]["template"]["spec"])
+        if item["kind"] in ("Deployment", "StatefulSet", "Service"):
+            item["metadata"].setdefault("annotations", {})[LAST_APPLIED] = REDACTED
+
+
 def _renamespace(value: Any, namespace: str) -> None:
     if isinstance(value, dict):
         for key, item in value.items():
@@ -2076,6 +2130,21 @@ VARIANTS: list[Variant] = [
     Variant("service_no_ready_endpoints",
             "valkey Endpoints/EndpointSlice have no ready address", NOT_CERTIFIED,
             _service_no_ready_endpoints),
+    Variant("endpointslices_only",
+            "the snapshot has EndpointSlices and no v1 Endpoints (Kubernetes 1.33+ style)",
+            CERTIFIED, _endpointslices_only),
+    Variant("endpointslices_ready_absent",
+            "EndpointSlices only, conditions.ready absent (the API says: nil means ready)",
+            CERTIFIED, _endpointslices_ready_absent),
+    Variant("endpointslices_only_not_ready",
+            "EndpointSlices only; valkey's endpoints have ready: false", NOT_CERTIFIED,
+            _endpointslices_only_not_ready),
+    Variant("endpointslice_terminating",
+            "valkey's Endpoints still list its address, its EndpointSlice says terminating",
+            NOT_CERTIFIED, _endpointslice_terminating),
+    Variant("redacted_snapshot",
+            "env values and last-applied-configuration replaced by the redaction marker",
+            CERTIFIED, _redacted_snapshot),
     Variant("snapshot_other_namespace",
             'cluster snapshot and cluster.namespace are "other", the profile wants "shop"',
             BLOCKED, _snapshot_other_namespace),
