@@ -365,28 +365,14 @@ def run_stages(
         on_stage(stage.name, stage.min_active_vus)
         log = logs / f"k6-{stage.name}.log"
         argv = [
-            sys.executable,
-            "-m",
-            "pytest_loadcert.cli",
-            "run-stage",
-            "--evidence-dir",
-            str(bundle),
-            "--stage",
-            stage.name,
-            "--script",
-            str(script),
-            "--loadcert-profile",
-            str(profile_path),
-            *k6_option,
-            "--",
-            *rw,
-            "-e",
-            f"BASE_URL={service_url}",
-            "-e",
-            f"VUS={stage.min_active_vus}",
-            "-e",
-            f"DURATION={stage_seconds}s",
-        ]
+            sys.executable, "-m", "pytest_loadcert.cli", "run-stage",
+            "--evidence-dir", str(bundle), "--stage", stage.name, "--script", str(script),
+            "--loadcert-profile", str(profile_path), *k6_option,
+            "--", *rw,
+            "-e", f"BASE_URL={service_url}",
+            "-e", f"VUS={stage.min_active_vus}",
+            "-e", f"DURATION={stage_seconds}s",
+        ]  # fmt: skip
         with log.open("wb") as output:
             process = processes.add(
                 subprocess.Popen(
@@ -741,30 +727,29 @@ def _certify(
     out = result.out
     junit = out / "certificate.xml"
     argv = [
-        sys.executable,
-        "-m",
-        "pytest",
-        # The demo's own configuration only: no ini file, conftest or cache of the
-        # directory it was started from.
-        "-c",
-        os.devnull,
-        "--rootdir",
-        str(out),
-        "-p",
-        "no:cacheprovider",
-        f"--evidence-dir={bundle}",
-        "--loadcert-profile",
-        str(profile_path),
-        f"--junitxml={junit}",
-        "-q",
-        "--tb=no",
-        "-rN",
-        "--color=no",
-    ]
+        sys.executable, "-m", "pytest",
+        # The demo's own configuration only: no ini file, conftest or cache of the directory
+        # it was started from; the plugin by its entry-point name, even with autoload off.
+        "-c", os.devnull, "--rootdir", str(out), "-p", "no:cacheprovider", "-p", "loadcert",
+        f"--evidence-dir={bundle}", "--loadcert-profile", str(profile_path),
+        f"--junitxml={junit}", "-q", "--tb=no", "-rN", "--color=no",
+    ]  # fmt: skip
+    # Settings meant for the user's own certification runs (LOADCERT_GIT_SHA,
+    # LOADCERT_CERTIFICATE, PYTEST_ADDOPTS, ...) do not apply to the demo's bundle.
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("LOADCERT_") and key not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")
+    }
     sys.stdout.flush()
     try:
         done = subprocess.run(
-            argv, cwd=out, stdin=subprocess.DEVNULL, timeout=deadline.remaining(), check=False
+            argv,
+            cwd=out,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            timeout=deadline.remaining(),
+            check=False,
         )
     except subprocess.TimeoutExpired:
         raise PipelineError("certification: over the time budget") from None
