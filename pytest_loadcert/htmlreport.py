@@ -35,6 +35,8 @@ VERDICT_STYLE = {
     "blocked": ("BLOCKED", "#d4a72c", "#1f2328"),
 }
 PENDING_STYLE = ("NO VERDICT", "#6e7781", "#ffffff")
+#: The verdict's colour as text on the white page (the page title): amber darkened to read.
+TITLE_COLOURS = {"certified": "#1a7f37", "not_certified": "#cf222e", "blocked": "#9a6700"}
 
 #: Gate statuses as the results table spells them.
 STATUS_WORDS = {
@@ -351,8 +353,8 @@ def _not_required(cert: dict[str, Any]) -> str:
 def summary_html(cert: dict[str, Any] | None) -> str:
     """The certificate section of the report as one HTML fragment (with its own style)."""
     verdict = cert.get("verdict") if cert else None
-    _, background, _ = verdict_style(verdict)
-    style = f"<style>{CSS}#title {{ color: {background}; }}</style>"
+    colour = TITLE_COLOURS.get(str(verdict), PENDING_STYLE[1])
+    style = f"<style>{CSS}#title {{ color: {colour}; }}</style>"
     parts = [_verdict_banner(cert)]
     if cert is not None:
         parts += [

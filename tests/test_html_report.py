@@ -39,6 +39,17 @@ CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SVG_NS = "{http://www.w3.org/2000/svg}"
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _matplotlib_loaded_outside_pytester() -> None:
+    """Load matplotlib (and numpy) in this process before any in-process pytester run.
+
+    pytester restores ``sys.modules`` after each in-process run; numpy's C extension cannot
+    be imported twice in one process, so the first import must not happen inside a run.
+    """
+    chart.stage_ladder_svg(ladder())
+    chart.stage_ladder_png_base64(ladder())
+
+
 def _stage(name: str, required: int, peak: Any, p95: Any, p99: Any, verdict: str) -> dict[str, Any]:
     return {
         "name": name,
@@ -214,6 +225,7 @@ def run_html(
         "-p", "no:cacheprovider", f"--evidence-dir={bundle}", f"--html={report}",
         "--self-contained-html", f"--loadcert-certificate={cert_path}", *args,
     )
+    assert report.is_file(), result.stdout.str()[-3000:] + result.stderr.str()[-2000:]
     text = report.read_text(encoding="utf-8")
     parser = _ReportParser()
     parser.feed(text)
@@ -305,9 +317,11 @@ def test_no_html_option_loads_no_matplotlib(pytester: pytest.Pytester, tmp_path:
 # ------------------------------------------------------------------- a real headless browser
 
 BROWSER_CASES = [
-    ("example", "certified", "CERTIFIED", "rgba(26, 127, 55, 1)"),
-    ("p95_high", "not_certified", "NOT CERTIFIED", "rgba(207, 34, 46, 1)"),
-    ("missing_stage_dir", "blocked", "BLOCKED", "rgba(212, 167, 44, 1)"),
+    # name, verdict, word, banner background, title colour (text on the white page)
+    ("example", "certified", "CERTIFIED", "rgba(26, 127, 55, 1)", "rgba(26, 127, 55, 1)"),
+    ("p95_high", "not_certified", "NOT CERTIFIED", "rgba(207, 34, 46, 1)",
+     "rgba(207, 34, 46, 1)"),
+    ("missing_stage_dir", "blocked", "BLOCKED", "rgba(212, 167, 44, 1)", "rgba(154, 103, 0, 1)"),
 ]
 
 
@@ -361,11 +375,11 @@ image.src = 'data:image/svg+xml;base64,' +
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("name", "verdict", "word", "colour"), BROWSER_CASES,
+@pytest.mark.parametrize(("name", "verdict", "word", "colour", "title_colour"), BROWSER_CASES,
                          ids=[case[0] for case in BROWSER_CASES])
 def test_report_in_a_headless_browser(
     pytester: pytest.Pytester, tmp_path: Path, browser: Any,
-    name: str, verdict: str, word: str, colour: str,
+    name: str, verdict: str, word: str, colour: str, title_colour: str,
 ) -> None:
     from selenium.webdriver.common.by import By
 
@@ -383,7 +397,7 @@ def test_report_in_a_headless_browser(
     assert banner.value_of_css_property("background-color") == colour
     title = browser.find_element(By.ID, "title")
     assert title.text.startswith(f"{word} - load-test certificate {cert['run_id']}")
-    assert title.value_of_css_property("color") == colour
+    assert title.value_of_css_property("color") == title_colour
     size = float(browser.find_element(By.CLASS_NAME, "loadcert-verdict-word")
                  .value_of_css_property("font-size").removesuffix("px"))
     assert size >= 32  # large
