@@ -212,7 +212,8 @@ def _problems(cert: dict[str, Any]) -> str:
 
 def _waived(cert: dict[str, Any]) -> str:
     items = [
-        f"<code>{escape(str(g.get('id')))}</code>: {escape(str(g.get('message')))}"
+        f"<code>{escape(str(g.get('id')))}</code>: "
+        f"{escape(str(g.get('message')).removeprefix('Skipped: '))}"
         for g in cert.get("gates") or []
         if g.get("status") == "waived"
     ]

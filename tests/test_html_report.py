@@ -288,6 +288,21 @@ def test_blocked_and_not_run_gates_are_spelled_out(
     assert not any("p99_latency" in test_id for test_id in table)
 
 
+def test_waived_gate_is_not_shown_as_passed(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    bundle = bf.build_variant("valid", tmp_path / "bundle")
+    profile = tmp_path / "profile.toml"
+    profile.write_text(
+        "[[waivers]]\ngate = 'p99_latency'\nstage = 'smoke'\nowner = 'sre-oncall'\n"
+        "reason = 'smoke sends too few requests for a p99'\nexpires = 2999-01-01\n"
+    )
+    _, cert, text, parser = run_html(pytester, bundle, tmp_path, f"--loadcert-profile={profile}")
+    assert cert["verdict"] == "certified"
+    waived = rows(parser)["loadcert/builtin_gates.py::test_p99_latency[smoke]::setup"]
+    assert waived[:2] == ["Skipped", "WAIVED"]
+    assert "<code>p99_latency[smoke]</code>: waived by sre-oncall until 2999-01-01" in text
+    assert "127 passed, 0 failed, 0 blocked, 1 waived, 0 not run" in text
+
+
 def test_report_under_xdist_carries_gate_data(pytester: pytest.Pytester, tmp_path: Path) -> None:
     bundle = bf.build_variant("p95_high", tmp_path / "bundle")
     result, cert, text, parser = run_html(pytester, bundle, tmp_path, "-n", "2")
