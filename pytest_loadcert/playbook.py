@@ -405,11 +405,11 @@ def markdown(rules: Sequence[Rule]) -> str:
                 order.append(gate)
     lines: list[str] = []
     for gate in order:
-        lines += ["", f"## {'Any other gate' if gate == '*' else gate}", ""]
+        lines += ["", f"### {'Any other gate' if gate == '*' else gate}", ""]
         for rule in rules:
             if rule.gates[0] != gate:
                 continue
-            lines += [f"### {rule.title}", "", f"`{rule.id}`: {_applies_to(rule)}.", ""]
+            lines += [f"#### {rule.title}", "", f"`{rule.id}`: {_applies_to(rule)}.", ""]
             lines += [rule.cause, "", "Inspect next:", ""]
             lines += [f"- {item}" for item in rule.inspect]
             lines.append("")

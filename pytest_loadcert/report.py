@@ -427,7 +427,7 @@ def _pending(cert: dict[str, Any], limits: Limits) -> Section | None:
     return section
 
 
-def _summary(cert: dict[str, Any]) -> Section:
+def _summary(cert: dict[str, Any], limits: Limits) -> Section:
     b = cert["bindings"]
     git: Text = (ident(b["git_sha"]),)
     if b["git_ref"]:
@@ -442,8 +442,11 @@ def _summary(cert: dict[str, Any]) -> Section:
     ]
     if b["expected_git_sha"]:
         rows.append((("commit under test",), (ident(b["expected_git_sha"]),)))
-    for image in b["images"]:
+    images = b["images"][: limits.rows]
+    for image in images:
         rows.append(((f"image {image['name']}",), (ident(image["digest"]),)))
+    if len(b["images"]) > len(images):
+        rows.append((("images",), (f"and {len(b['images']) - len(images)} more",)))
     if not b["images"]:
         rows.append((("images",), ("none bound",)))
     rows += [
@@ -657,7 +660,7 @@ def build(cert: dict[str, Any], rules: Sequence[Rule], limits: Limits) -> Docume
         if optional is not None:
             sections.append(optional)
     sections += [
-        _summary(cert),
+        _summary(cert, limits),
         _stages(cert, limits),
         _dependency_health(cert, limits),
         _gate_results(cert, limits),
