@@ -149,7 +149,9 @@ class KubeAPI:
         with self._lock:
             self._lists[plural].faults.append(_Fault(plural, on_request, status, data))
 
-    def truncate(self, plural: str, how: str = "short-read", *, on_request: int | None = None) -> None:
+    def truncate(
+        self, plural: str, how: str = "short-read", *, on_request: int | None = None
+    ) -> None:
         """Cut the answer for ``plural``: ``short-read`` announces the full Content-Length and
         closes the connection halfway; ``cut-json`` sends half the JSON as a complete body."""
         with self._lock:
@@ -256,15 +258,17 @@ class KubeAPI:
         with self._lock:
             entry = self._lists.get(target[2]) if target is not None else None
             if target is None or entry is None or target[1] != self.namespace:
-                return self._send(handler, 404, (self.fixtures / "status/404-not-found.json").read_bytes())
+                return self._send(
+                    handler, 404, (self.fixtures / "status/404-not-found.json").read_bytes()
+                )
             group_version, _, plural = target
             if entry.body["apiVersion"] != group_version:
-                return self._send(handler, 404, (self.fixtures / "status/404-not-found.json").read_bytes())
+                return self._send(
+                    handler, 404, (self.fixtures / "status/404-not-found.json").read_bytes()
+                )
             entry.served += 1
             number = entry.served
-            fault = next(
-                (f for f in entry.faults if f.on_request in (None, number)), None
-            )
+            fault = next((f for f in entry.faults if f.on_request in (None, number)), None)
             if fault is not None and fault.status:
                 return self._send(handler, fault.status, fault.body)
             status, body = self._page(entry, query)
@@ -300,9 +304,15 @@ class KubeAPI:
                 decoded = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
                 version, after = int(decoded["rv"]), str(decoded["start"]).rstrip("\x00")
             except (ValueError, KeyError, TypeError):
-                return 400, {"kind": "Status", "apiVersion": "v1", "metadata": {},
-                             "status": "Failure", "message": "continue key is not valid",
-                             "reason": "BadRequest", "code": 400}
+                return 400, {
+                    "kind": "Status",
+                    "apiVersion": "v1",
+                    "metadata": {},
+                    "status": "Failure",
+                    "message": "continue key is not valid",
+                    "reason": "BadRequest",
+                    "code": 400,
+                }
             if version != entry.version:
                 expired = load("status/410-expired.json")
                 return 410, expired
@@ -320,7 +330,9 @@ class KubeAPI:
                 {"v": "meta.k8s.io/v1", "rv": entry.version, "start": last + "\x00"},
                 separators=(",", ":"),
             )
-            page["metadata"]["continue"] = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+            page["metadata"]["continue"] = (
+                base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+            )
             page["metadata"]["remainingItemCount"] = len(items) - end
         return 200, page
 
