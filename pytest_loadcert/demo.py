@@ -38,7 +38,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -175,6 +174,8 @@ def free_port() -> int:
 
 def http_get(url: str, timeout: float = 2.0) -> tuple[int, bytes]:
     """GET ``url`` on 127.0.0.1; (status, body), or (0, b"") when nothing answers."""
+    import urllib.request
+
     if not url.startswith("http://127.0.0.1:"):
         raise ValueError(f"{url}: only 127.0.0.1 is asked")
     try:
@@ -280,20 +281,21 @@ def find_prometheus() -> str | None:
 def start_prometheus(
     binary: str,
     scrape_port: int,
-    workdir: Path,
+    config: Path,
+    storage: Path,
     log: Path,
     processes: Processes,
     deadline: Deadline,
     job: str = "service",
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """Start our own Prometheus on 127.0.0.1 (storage and config in ``workdir``), scraping
-    127.0.0.1:``scrape_port`` every second and accepting remote write; (process, URL).
+    """Start our own Prometheus on 127.0.0.1 (configuration written to ``config``, TSDB in
+    ``storage``), scraping 127.0.0.1:``scrape_port`` every second and accepting remote
+    write; returns (process, URL).
 
     Returns once Prometheus is ready *and* has scraped the service once, so the first
     stage's window does not start before the first sample.
     """
     port = free_port()
-    config = workdir / "prometheus.yml"
     config.write_text(PROMETHEUS_CONFIG.format(job=job, port=scrape_port))
     with log.open("wb") as output:  # the child keeps its own descriptor
         process = processes.add(
@@ -301,7 +303,7 @@ def start_prometheus(
                 [
                     binary,
                     f"--config.file={config}",
-                    f"--storage.tsdb.path={workdir / 'tsdb'}",
+                    f"--storage.tsdb.path={storage}",
                     f"--web.listen-address=127.0.0.1:{port}",
                     "--web.enable-remote-write-receiver",
                     "--log.level=warn",
@@ -600,7 +602,8 @@ def run_demo(
                 prom, prometheus_url = start_prometheus(
                     binary,
                     port,
-                    Path(tmp),
+                    logs / "prometheus.yml",
+                    Path(tmp) / "tsdb",
                     logs / "prometheus.log",
                     processes,
                     deadline,
@@ -771,7 +774,9 @@ def _certify(
         if isinstance(gate, dict) and gate.get("status") in ("failed", "blocked", "not_run")
     ]
     for gate in stopped[:SHOWN_GATES]:
-        progress.detail(f"{gate.get('status')}: {gate.get('id')}: {gate.get('message')}")
+        status = str(gate.get("status"))
+        message = str(gate.get("message")).removeprefix(f"{status}: ")
+        progress.detail(f"{status}: {gate.get('id')}: {message}")
     if len(stopped) > SHOWN_GATES:
         progress.detail(f"... and {len(stopped) - SHOWN_GATES} more in {certificate}")
     progress.detail(f"bundle:           {bundle}")
