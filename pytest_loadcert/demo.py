@@ -342,15 +342,18 @@ def run_stages(
     processes: Processes,
     on_stage: Callable[[str, int], None] = lambda stage, vus: None,
     k6: str | None = None,
+    gap_s: float = STAGE_GAP_S,
+    env: dict[str, str] | None = None,
 ) -> None:
     """``loadcert run-stage`` for every stage of ``profile``: constant VUs = the stage's
     ``min_active_vus`` for ``stage_seconds`` against ``service_url``; with
     ``prometheus_url``, k6 pushes its metrics there every second (``--tag stage`` labels).
 
     k6's output goes to ``logs/k6-<stage>.log``. Raises :class:`PipelineError` when a stage
-    fails (k6 exit code non-zero, no summary), naming the log.
+    fails (k6 exit code non-zero, no summary), naming the log. ``env`` is the environment
+    to start from (default: this process's).
     """
-    env = dict(os.environ)
+    env = dict(os.environ if env is None else env)
     rw: list[str] = []
     if prometheus_url is not None:
         rw = ["-o", "experimental-prometheus-rw"]
@@ -363,7 +366,7 @@ def run_stages(
     k6_option = ["--k6", k6] if k6 else []
     for index, stage in enumerate(profile.stages):
         if index:
-            time.sleep(STAGE_GAP_S)
+            time.sleep(gap_s)
         on_stage(stage.name, stage.min_active_vus)
         log = logs / f"k6-{stage.name}.log"
         argv = [
