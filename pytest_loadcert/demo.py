@@ -477,7 +477,7 @@ def _record_git(out: Path, bundle: Path, progress: Progress) -> bool:
         document = collect(here, bundle, exclude=out)
     except GitError as exc:
         if shutil.which("git") is None:
-            progress.detail(f"git is not installed: {exc}")
+            progress.detail(str(exc))
             progress.detail("nothing can bind the commit under test, so the bundle is not sealed")
             progress.detail("and the certificate will be blocked")
             return False
