@@ -223,10 +223,17 @@ class HttpClient:
 
     def contains_secret(self, data: bytes) -> bool:
         """Whether ``data`` holds a credential (raw, or as a JSON document would escape it)."""
-        return any(
-            secret.encode() in data or secret.encode("unicode_escape") in data
-            for secret in self._secrets
-        )
+        import json
+
+        for secret in self._secrets:
+            forms = {
+                secret.encode(),
+                json.dumps(secret)[1:-1].encode(),
+                json.dumps(secret, ensure_ascii=False)[1:-1].encode(),
+            }
+            if any(form in data for form in forms):
+                return True
+        return False
 
     def describe(self, exc: BaseException) -> str:
         """A one-line, redacted account of why a request got no usable answer."""
