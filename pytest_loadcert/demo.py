@@ -204,20 +204,38 @@ def log_tail(path: Path) -> str:
     return text[-LOG_TAIL_CHARS:].strip()
 
 
+def _signal(process: subprocess.Popen[Any], signum: int) -> None:
+    """``signum`` to the process, and to its whole group when it leads one (see
+    :class:`Processes`): a run-stage stops with the k6 it started."""
+    try:
+        if os.name == "posix" and os.getpgid(process.pid) == process.pid:
+            os.killpg(process.pid, signum)
+        else:
+            process.send_signal(signum)
+    except ProcessLookupError:
+        pass
+
+
 def stop_process(process: subprocess.Popen[Any] | None) -> None:
-    """Terminate a process we started, then kill it if it lingers; always reaped."""
+    """Terminate a process we started (and its group), then kill it if it lingers; reaped."""
     if process is None:
         return
     if process.poll() is None:
-        process.terminate()
+        _signal(process, signal.SIGTERM)
         try:
             process.wait(timeout=STOP_TIMEOUT_S)
         except subprocess.TimeoutExpired:
-            process.kill()
+            _signal(process, signal.SIGKILL)
             process.wait(timeout=STOP_TIMEOUT_S)
     for stream in (process.stdin, process.stdout, process.stderr):
         if stream is not None:
             stream.close()
+
+
+#: Keyword arguments for every process a run starts: a process group of its own, so that
+#: stopping it stops its children too, and Ctrl-C reaches only the run, which then stops
+#: each process in order (rather than all of them at once, mid-step).
+NEW_GROUP: dict[str, Any] = {"start_new_session": True} if os.name == "posix" else {}
 
 
 @dataclass
@@ -258,6 +276,7 @@ def start_listening_service(
                 stderr=stderr,
                 text=True,
                 env=env,
+                **NEW_GROUP,
             )
         )
     assert process.stdout is not None
@@ -311,6 +330,7 @@ def start_prometheus(
                 stdin=subprocess.DEVNULL,
                 stdout=output,
                 stderr=subprocess.STDOUT,
+                **NEW_GROUP,
             )
         )
     url = f"http://127.0.0.1:{port}"
@@ -381,7 +401,12 @@ def run_stages(
         with log.open("wb") as output:
             process = processes.add(
                 subprocess.Popen(
-                    argv, stdin=subprocess.DEVNULL, stdout=output, stderr=output, env=env
+                    argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=output,
+                    stderr=output,
+                    env=env,
+                    **NEW_GROUP,
                 )
             )
         try:

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -182,6 +183,62 @@ def test_demo_without_prometheus_is_blocked(tmp_path: Path, repo: Path) -> None:
     assert statuses["observed_concurrency[10vu]"] == "passed"
     assert not list((out / "bundle").glob("stages/*/prometheus.json"))
     assert_nothing_left(output, out)
+
+
+def test_demo_stops_everything_when_terminated(tmp_path: Path, repo: Path) -> None:
+    """SIGTERM to the demo alone, mid-stage: it stops the service, Prometheus, run-stage and
+    the k6 that run-stage started (which never saw the signal), then exits as interrupted."""
+    try:
+        find_k6()
+    except K6NotFound as exc:
+        pytest.skip(str(exc))
+    out = tmp_path / "demo-out"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "LOADCERT_"))}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pytest_loadcert.cli", "demo", "--out", str(out),
+         "--stage-seconds", "20"],
+        cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    assert process.stdout is not None
+    seen = []
+    try:
+        for line in process.stdout:
+            seen.append(line)
+            if "k6: stage smoke" in line:
+                break
+        k6_summary = str(out / "bundle" / "stages" / "smoke").encode()
+        deadline = time.monotonic() + 15
+        while not any(
+            k6_summary in cmdline and b"k6" in cmdline.split(b"\0")[0]
+            for cmdline in _cmdlines()
+        ):
+            assert time.monotonic() < deadline, "k6 never started: " + "".join(seen)
+            time.sleep(0.1)
+        process.send_signal(signal.SIGTERM)
+        seen.append(process.stdout.read())
+        code = process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        process.stdout.close()
+    output = "".join(seen)
+    assert code == 130, output
+    assert output.rstrip().endswith("loadcert demo: error: interrupted"), output
+    assert_nothing_left(output, out)
+    for storage in re.findall(r"storage (\S+)/tsdb", output):
+        assert not Path(storage).exists()  # the temporary Prometheus storage is removed
+
+
+def _cmdlines() -> list[bytes]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                found.append((proc / "cmdline").read_bytes())
+            except OSError:
+                continue
+    return found
 
 
 def test_demo_refuses_a_used_output_directory(
