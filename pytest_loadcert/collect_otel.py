@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from pytest_loadcert import cliopts
 from pytest_loadcert.bundle import OTEL
 from pytest_loadcert.errors import EvidenceError
-from pytest_loadcert.jsonio import MAX_FILE_BYTES, parse_json, read_bytes, write_atomic
+from pytest_loadcert.jsonio import parse_json, read_bytes, write_atomic
 from pytest_loadcert.timeutil import format_utc
 
 if TYPE_CHECKING:
@@ -96,7 +96,7 @@ def read_documents(source: Path) -> list[_Document]:
     """Every ``ExportTraceServiceRequest`` in ``source`` (one JSON document, or NDJSON)."""
     name = str(source)
     try:
-        data = read_bytes(source, name, MAX_FILE_BYTES)
+        data = read_bytes(source, name)  # the evidence file cap (LOADCERT_MAX_FILE_BYTES)
     except EvidenceError as exc:
         raise OtelError(str(exc), exit_status=2 if exc.problem == "is missing" else 1) from None
     if not data.strip():
