@@ -508,7 +508,10 @@ def _record_git(out: Path, bundle: Path, progress: Progress) -> bool:
             return False
         progress.detail(f"no commit to bind in {here}: {exc}")
         snapshot = _snapshot_repository(out)
-        document = collect(snapshot, bundle)
+        try:
+            document = collect(snapshot, bundle)
+        except GitError as error:
+            raise PipelineError(f"git state of the snapshot {snapshot}: {error}") from None
         progress.detail(
             f"the demo binds a snapshot of what it ran instead: {snapshot} "
             f"(demo service source, k6 script, profile), commit {document['sha'][:12]}"

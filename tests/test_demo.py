@@ -7,6 +7,7 @@ pointed at, and that nothing the demo started is left running or listening.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -239,6 +240,35 @@ def _cmdlines() -> list[bytes]:
             except OSError:
                 continue
     return found
+
+
+def test_outside_a_repository_the_demo_binds_a_snapshot_of_what_ran(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytest_loadcert import demo, demoservice
+    from pytest_loadcert.collect_git import read_record
+
+    out, plain = tmp_path / "out", tmp_path / "plain"
+    (out / "bundle").mkdir(parents=True)
+    plain.mkdir()
+    (out / "script.js").write_text("// the script\n")
+    (out / "profile.toml").write_text("target_concurrency = 1\n")
+    monkeypatch.chdir(plain)
+    lines = io.StringIO()
+    assert demo._record_git(out, out / "bundle", demo.Progress(demo.Deadline(60), lines))
+
+    record = read_record(out / "bundle")
+    source = out / "source"
+    head = subprocess.run(["git", "-C", str(source), "rev-parse", "HEAD"], capture_output=True,
+                          text=True, check=True).stdout.strip()  # fmt: skip
+    assert record == {"sha": head, "ref": "refs/heads/loadcert-demo", "dirty": False}
+    tree = subprocess.run(["git", "-C", str(source), "ls-files"], capture_output=True,
+                          text=True, check=True).stdout.split()  # fmt: skip
+    assert tree == ["demoservice.py", "profile.toml", "script.js"]
+    assert (source / "demoservice.py").read_bytes() == Path(demoservice.__file__).read_bytes()
+    text = lines.getvalue()
+    assert f"no commit to bind in {plain}" in text
+    assert f"the demo binds a snapshot of what it ran instead: {source}" in text
 
 
 def test_demo_refuses_a_used_output_directory(
