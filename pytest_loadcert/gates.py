@@ -425,7 +425,9 @@ def artifact_binding(bundle: Bundle, key: str) -> GateResult:
     path = bundle.path(rel)
     if rel not in manifest.files:
         raise EvidenceError(manifest.rel, f"{field}.path", f"names {rel}, which is not in files")
-    read_bytes(path, rel)  # regular file, not a link, readable
+    if not read_bytes(path, rel).strip():  # regular file, not a link, readable
+        # The hash of an empty file binds nothing: no script or manifest ran from it.
+        raise EvidenceError(rel, "", f"is empty: {field} binds no content")
     actual = sha256_file(path)
     if actual != artifact["sha256"]:
         raise EvidenceError(

@@ -1,6 +1,7 @@
 """Fuzzing the evidence parsers: the only outcomes are a parsed value or EvidenceError.
 
-Regression tests for the inputs fuzzing found come first; the hypothesis fuzzers follow.
+Regression tests for what fuzzing and the property tests found come first; the hypothesis
+fuzzers follow.
 """
 
 from __future__ import annotations
@@ -10,11 +11,11 @@ import os
 import time
 from pathlib import Path
 
+import bundlefactory as bf
 import pytest
 
-import bundlefactory as bf
+import pytest_loadcert.gates as gates
 from pytest_loadcert.bundle import Bundle, walk_bundle
-
 from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.jsonio import parse_json
 from pytest_loadcert.k6summary import parse_summary
@@ -43,7 +44,9 @@ def test_k6_integer_beyond_float_range_is_evidence_error() -> None:
     ],
     ids=["unicode-digit", "huge-epoch-string", "huge-epoch-int"],
 )
-def test_grafana_time_out_of_range_is_evidence_error(start: object, end: object, field: str) -> None:
+def test_grafana_time_out_of_range_is_evidence_error(
+    start: object, end: object, field: str
+) -> None:
     # int("²") raised ValueError; datetime.fromtimestamp(1e27) raised OverflowError.
     document = {"dashboard": {"time": {"from": start, "to": end}}}
     with pytest.raises(EvidenceError, match=rf"^g\.json: {field} is"):
@@ -75,7 +78,8 @@ def test_symlink_loop_in_bundle_is_evidence_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", [rb'{"metrics": {"x\ud800": 1}}', rb'["\udc80"]', rb'"\uDBFF\u0041"'],
+    "text",
+    [rb'{"metrics": {"x\ud800": 1}}', rb'["\udc80"]', rb'"\uDBFF\u0041"'],
     ids=["key", "value", "high-then-ascii"],
 )
 def test_lone_surrogate_escape_is_evidence_error(text: bytes) -> None:
@@ -137,5 +141,18 @@ def test_file_cap_comes_from_the_environment(
     )
     for bad in ("0", "-1", "64MiB", "\u0661\u0662"):
         monkeypatch.setenv("LOADCERT_MAX_FILE_BYTES", bad)
-        with pytest.raises(EvidenceError, match="^LOADCERT_MAX_FILE_BYTES: is .* positive number"):
+        with pytest.raises(EvidenceError, match=r"^LOADCERT_MAX_FILE_BYTES: is .* positive number"):
             Bundle(bundle).summaries("smoke")
+
+
+@pytest.mark.parametrize("content", [b"", b" \n\t\n"], ids=["empty", "whitespace"])
+@pytest.mark.parametrize("key", ["k6_script", "k8s_manifest"])
+def test_an_empty_artifact_binds_nothing(tmp_path: Path, key: str, content: bytes) -> None:
+    # Found by the deletion property: an emptied k6 script, honestly re-sealed, certified.
+    files = bf.bundle_files()
+    rel = bf.loadcert(files)["artifacts"][key]["path"]
+    files[rel] = content
+    bundle = bf.write_bundle(tmp_path / "b", files)
+    with pytest.raises(EvidenceError) as caught:
+        gates.artifact_binding(Bundle(bundle), key)
+    assert str(caught.value) == f"{rel}: is empty: artifacts.{key} binds no content"
