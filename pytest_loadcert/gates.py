@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from pytest_loadcert.bundle import Bundle, StageRun
 from pytest_loadcert.errors import EvidenceError
@@ -440,11 +441,30 @@ def artifact_binding(bundle: Bundle, key: str) -> GateResult:
     return GateResult(True, actual, "recorded hash recomputes", "1 file", f"{manifest.rel} {field}")
 
 
+def _check_git_record(bundle: Bundle, rel: str, git: dict[str, Any]) -> None:
+    """When ``loadcert collect git`` recorded the commit, the manifest must say the same."""
+    import os
+
+    from pytest_loadcert.collect_git import GIT_JSON, read_record
+
+    if not os.path.lexists(bundle.root / GIT_JSON):
+        return
+    recorded = read_record(bundle.root)
+    for key in ("sha", "ref", "dirty"):
+        if recorded[key] != git.get(key):
+            raise EvidenceError(
+                rel,
+                f"git.{key}",
+                f"is {git.get(key)!r}, but {GIT_JSON} recorded {recorded[key]!r}",
+            )
+
+
 def git_binding(bundle: Bundle, expected_sha: str | None) -> GateResult:
     """A full 40-hex SHA of a clean tree, equal to the SHA under test when one is given."""
     manifest = bundle.manifest()
     git = manifest.git
     sha = git["sha"]
+    _check_git_record(bundle, manifest.rel, git)
     if git["dirty"]:
         raise EvidenceError(
             manifest.rel, "git.dirty", "is true: the SHA does not identify the code tested"

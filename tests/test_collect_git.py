@@ -247,3 +247,25 @@ def test_seal_refuses_a_bad_record(
     assert status == 2
     assert message in err
     assert not (evidence / "loadcert.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [("sha", "f" * 40), ("ref", "refs/heads/other"), ("dirty", True)]
+)
+def test_a_manifest_that_disagrees_with_the_record_blocks_the_gate(
+    repo: Path,
+    evidence: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    key: str,
+    value: object,
+) -> None:
+    """loadcert.json's git edited after sealing (and re-hashed) no longer matches the record."""
+    assert collect(repo, evidence, capsys)[0] == 0
+    assert seal(evidence, tmp_path) == 0
+    path = evidence / "loadcert.json"
+    manifest = json.loads(path.read_text())
+    manifest["git"][key] = value
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(EvidenceError, match=rf"loadcert\.json: git\.{key} is .*recorded"):
+        gates.git_binding(Bundle(evidence), None)
