@@ -40,13 +40,26 @@ def _from_epoch(value: int, per_second: int, rel: str, field: str) -> datetime:
         raise EvidenceError(rel, field, f"is {value}, out of the range of a time") from None
 
 
+def _digits(value: object, rel: str, field: str) -> int | None:
+    """An ASCII digit string as an int, else None. A time has at most 20 digits; a longer
+    string is refused before int() (which raises ValueError past 4300 digits)."""
+    if not (isinstance(value, str) and value.isascii() and value.isdigit()):
+        return None
+    if len(value) > 20:
+        raise EvidenceError(
+            rel, field, f"is a {len(value)}-digit number, out of the range of a time"
+        )
+    return int(value)
+
+
 def _grafana_time(value: object, rel: str, field: str) -> datetime:
     if isinstance(value, str) and value.strip().startswith("now"):
         raise EvidenceError(
             rel, field, f"is relative ({value!r}); an absolute time range is required"
         )
-    if isinstance(value, str) and value.isascii() and value.isdigit():
-        value = int(value)
+    digits = _digits(value, rel, field)
+    if digits is not None:
+        value = digits
     if isinstance(value, int) and not isinstance(value, bool):
         return _from_epoch(value, 1000, rel, field)
     moment = parse_utc(value)
@@ -85,8 +98,9 @@ class Span:
 
 
 def _nanos(value: object, rel: str, field: str) -> int:
-    if isinstance(value, str) and value.isascii() and value.isdigit():
-        return int(value)
+    digits = _digits(value, rel, field)
+    if digits is not None:
+        return digits
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
     raise EvidenceError(rel, field, f"must be unsigned nanoseconds since the epoch, got {value!r}")

@@ -156,3 +156,14 @@ def test_an_empty_artifact_binds_nothing(tmp_path: Path, key: str, content: byte
     with pytest.raises(EvidenceError) as caught:
         gates.artifact_binding(Bundle(bundle), key)
     assert str(caught.value) == f"{rel}: is empty: artifacts.{key} binds no content"
+
+
+def test_digit_strings_longer_than_int_can_parse_are_evidence_errors() -> None:
+    # int() refuses strings of more than 4300 digits with ValueError (CVE-2020-10735 limit).
+    long = "1" * 5000
+    with pytest.raises(EvidenceError, match=r"^g\.json: dashboard\.time\.from is a 5000-digit"):
+        grafana_range({"dashboard": {"time": {"from": long, "to": "2"}}}, "g.json")
+    span = {"startTimeUnixNano": long, "endTimeUnixNano": "1"}
+    data = json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}).encode()
+    with pytest.raises(EvidenceError, match=r"startTimeUnixNano is a 5000-digit number"):
+        otel_spans(data, "o.json")
