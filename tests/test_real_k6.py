@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import socket
 import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from promserver import PrometheusUnavailable, start_prometheus
 
 from pytest_loadcert import cli
 from pytest_loadcert.exampleservice import start_service
@@ -40,58 +37,15 @@ def _k6_or_skip() -> str:
         pytest.skip(str(exc))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _get(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=2) as response:
-        return bytes(response.read())
-
-
 @contextmanager
 def real_prometheus(tmp: Path, scrape_port: int) -> Iterator[str]:
-    """Our own Prometheus on 127.0.0.1 (own storage), scraping 127.0.0.1:``scrape_port``
-    every second and accepting remote write; yields its URL, stops it afterwards."""
-    binary = shutil.which("prometheus")
-    if binary is None:
-        pytest.skip("prometheus is not installed (apt-get install prometheus)")
-    config = tmp / "prometheus.yml"
-    config.write_text(
-        "global: {scrape_interval: 1s}\n"
-        "scrape_configs:\n"
-        "  - job_name: example-service\n"
-        f"    static_configs: [{{targets: ['127.0.0.1:{scrape_port}']}}]\n"
-    )
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    with (tmp / "prometheus.log").open("wb") as log, subprocess.Popen(
-        [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp / 'tsdb'}",
-         f"--web.listen-address=127.0.0.1:{port}", "--web.enable-remote-write-receiver",
-         "--log.level=warn"],
-        stdout=log, stderr=subprocess.STDOUT,
-    ) as process:
-        try:
-            deadline = time.monotonic() + 15
-            while time.monotonic() < deadline:
-                try:
-                    if b'"value":[' in _get(f"{url}/api/v1/query?query=up%3D%3D1"):
-                        break  # ready, and already scraping the service
-                except OSError:
-                    pass
-                time.sleep(0.1)
-            else:
-                pytest.fail("prometheus did not come up: " + (tmp / "prometheus.log").read_text())
-            yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    """Our own Prometheus on 127.0.0.1 (tests/promserver.py), scraping the service on
+    ``scrape_port`` and accepting remote write; yields its URL, stops it afterwards."""
+    try:
+        with start_prometheus(tmp / "prometheus", [f"127.0.0.1:{scrape_port}"]) as server:
+            yield server.url
+    except PrometheusUnavailable as exc:
+        pytest.skip(str(exc))
 
 
 def make_real_bundle(
