@@ -34,6 +34,10 @@ P99_COLOUR = "#bc4c00"
 OVER_COLOUR = VERDICT_COLOURS["not_certified"]
 
 
+#: The largest value drawn; an axis reaches 6x the largest value, which must stay finite.
+MAX_VALUE = 1e300
+
+
 class ChartError(ValueError):
     """The certificate cannot be charted; the message names the field."""
 
@@ -54,9 +58,14 @@ def _number(value: Any, field: str) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ChartError(f"certificate: {field} is {value!r}, not a number or null")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond float range
+        number = math.inf
     if not math.isfinite(number) or number < 0:
         raise ChartError(f"certificate: {field} is {value!r}, not a finite non-negative number")
+    if number > MAX_VALUE:  # the axis (6x the largest value) would overflow to inf
+        raise ChartError(f"certificate: {field} is {value!r}, too large to draw")
     return number
 
 

@@ -446,3 +446,27 @@ def test_report_in_a_headless_browser(
         assert "unknown" in chart_text
     _screenshot(browser, tmp_path / f"html-report-{name}.png")
     assert (tmp_path / f"html-report-{name}.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "field"),
+    [
+        (("stages", 1, "p95_ms"), 1e308, "stages[1].p95_ms"),
+        (("stages", 1, "peak_active_vus"), 10**308, "stages[1].peak_active_vus"),
+        (("thresholds", "p99_ms_max"), 1e308, "thresholds.p99_ms_max"),
+    ],
+    ids=["p95", "peak", "bound"],
+)
+def test_values_too_large_to_draw_are_refused_naming_the_field(
+    where: tuple[Any, ...], value: Any, field: str
+) -> None:
+    cert = ladder()
+    node: Any = cert
+    for key in where[:-1]:
+        node = node[key]
+    node[where[-1]] = value
+    with pytest.raises(chart.ChartError) as excinfo:
+        chart.stage_ladder_svg(cert)
+    assert str(excinfo.value).startswith(f"certificate: {field} is ")
+    summary = htmlreport.summary_html(dict(cert, gates=[], bindings={}))
+    assert 'id="loadcert-chart-missing"' in summary and field in summary
