@@ -68,12 +68,16 @@ def _try(func: Any) -> Any:
 
 
 def _worst_stat(bundle: Bundle, stage: str, stat: str) -> float | None:
-    summaries = bundle.summaries(stage)
-    values = [
-        s.metrics[SUCCESS_TREND].values[stat]
-        for s in summaries
-        if s.has(SUCCESS_TREND) and stat in s.metrics[SUCCESS_TREND].values
-    ]
+    """The largest shard value of a successful-request latency stat, as the latency gates
+    read it: a file without a successful request measured nothing (k6 still writes the
+    submetric, all zeros), and one that had some but lacks the stat leaves it unknown."""
+    values = []
+    for summary in bundle.summaries(stage):
+        if summary.count("http_req_failed", "fails") == 0:
+            continue
+        if not summary.has(SUCCESS_TREND) or stat not in summary.metrics[SUCCESS_TREND].values:
+            return None
+        values.append(summary.value(SUCCESS_TREND, stat))
     return max(values) if values else None
 
 

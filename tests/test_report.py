@@ -499,3 +499,25 @@ def test_missing_fact_never_matches(runs: dict[str, Path]) -> None:
             metric["value"] = None  # missing is not zero, and not "high" either
     found = playbook.hints(cert, playbook.builtin_rules())
     assert [h.rule.id for h in found] == ["latency"]
+
+
+def test_stage_without_a_successful_request_has_no_latency_figures(tmp_path: Path) -> None:
+    """k6 with a threshold on the successful-request submetric and the target down writes
+    that submetric with count 0 and every percentile 0 (recorded with k6 v1.1.0). The
+    certificate, and so every report, must say n/a there, never 0 ms."""
+    from pytest_loadcert.bundle import Bundle
+    from pytest_loadcert.certificate import stage_facts
+    from pytest_loadcert.profile import load_profile
+
+    files = bf.variant_files("vacuous_target_down")
+    summary = bf.stage_summaries(files, "1k")[0]
+    name = "http_req_duration{expected_response:true}"
+    summary["metrics"][name] = copy.deepcopy(summary["metrics"]["http_req_duration"])
+    bf.metric(summary, name)["count"] = 0  # every stat is already 0, as k6 writes it
+    bf.set_threshold(summary, name, "p(95)<300", True)
+    bundle = Bundle(bf.write_bundle(tmp_path / "bundle", files))
+    facts = {row.name: row for row in stage_facts(bundle, load_profile(None))}
+    assert bf.metric(summary, name)["p(95)"] == 0
+    assert (facts["1k"].p50_ms, facts["1k"].p95_ms, facts["1k"].p99_ms) == (None, None, None)
+    assert facts["1k"].error_rate == 1.0 and facts["1k"].requests
+    assert all(facts[s].p95_ms for s in ("smoke", "10k", "100k"))  # measured stages keep theirs
