@@ -196,11 +196,12 @@ def _parse_handlesummary(document: dict[str, Any], metrics: dict[str, Any], rel:
                 rel, f"{base}.{extra[0]}", "is not a key of handleSummary metric data"
             )
         kind = entry.get("type")
-        if kind not in METRIC_TYPES:
+        if not isinstance(kind, str) or kind not in METRIC_TYPES:  # a list is unhashable
             raise EvidenceError(
                 rel, f"{base}.type", f"must be one of counter, gauge, rate, trend; got {kind!r}"
             )
-        if "contains" in entry and entry["contains"] not in CONTAINS:
+        contains = entry.get("contains", "default")
+        if not isinstance(contains, str) or contains not in CONTAINS:
             raise EvidenceError(
                 rel, f"{base}.contains", f"must be default, time or data; got {entry['contains']!r}"
             )

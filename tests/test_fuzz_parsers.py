@@ -167,3 +167,14 @@ def test_digit_strings_longer_than_int_can_parse_are_evidence_errors() -> None:
     data = json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}).encode()
     with pytest.raises(EvidenceError, match=r"startTimeUnixNano is a 5000-digit number"):
         otel_spans(data, "o.json")
+
+
+@pytest.mark.parametrize("key", ["type", "contains"])
+def test_k6_metric_type_that_is_not_a_string_is_evidence_error(key: str) -> None:
+    # Found by fuzzing: "type": ["gauge"] raised TypeError (a list is unhashable) in the
+    # membership test against the set of metric types.
+    entry = {"type": "gauge", "contains": "default", "values": {"value": 0, "min": 0, "max": 1}}
+    entry[key] = ["gauge"]
+    document = {"metrics": {"vus": entry}, "options": {}, "state": {}}
+    with pytest.raises(EvidenceError, match=rf"^k\.json: metrics\.vus\.{key} must be"):
+        parse_summary(document, "k.json")
