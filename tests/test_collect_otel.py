@@ -372,3 +372,23 @@ def test_usage_errors(
 
     assert cli.main(["collect", "otel", "--evidence-dir", str(evidence)]) == 2
     assert "--from" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("end", ["9" * 25, 253402300800 * 10**9], ids=["25-digits", "year-10000"])
+def test_a_span_time_the_gate_cannot_read_is_refused_and_nothing_written(
+    tmp_path: Path, evidence: Path, profile: Path, end: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A span starting inside the window but ending beyond any representable time: the
+    otel_coverage gate would block the whole file, so the collector must not report success."""
+    source = ndjson(tmp_path / "t.ndjson", request([[span("ok", 12, 13), span("far", 14, 15)]]))
+    document = json.loads(source.read_text())
+    document["resourceSpans"][0]["scopeSpans"][0]["spans"][1]["endTimeUnixNano"] = end
+    ndjson(source, document)
+    status, out, err = collect([source], evidence, profile, capsys)
+    assert (status, out) == (1, "")
+    assert err.startswith(
+        f"loadcert collect otel: error: {source} line 1: "
+        "resourceSpans[0].scopeSpans[0].spans[1].endTimeUnixNano "
+    ), err
+    assert "out of the range of a time" in err and err.count("\n") == 1
+    assert not (evidence / OUTPUT).exists()
