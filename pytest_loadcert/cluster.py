@@ -72,7 +72,44 @@ def parse_cluster(document: Any, rel: str) -> ClusterSnapshot:
         for key in ("spec", "status"):
             if key in item and not isinstance(item[key], dict):
                 raise EvidenceError(rel, f"{where}.{key}", "must be an object")
+        _check_shape(item, rel, where)
     return ClusterSnapshot(rel, tuple(items))
+
+
+def _objects(value: object, rel: str, field: str, key: str | None = None) -> list[Any]:
+    """A list of objects (each with a string ``key``), or absent/null; else EvidenceError."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise EvidenceError(rel, field, "must be a list")
+    for index, entry in enumerate(value):
+        if not isinstance(entry, dict):
+            raise EvidenceError(rel, f"{field}[{index}]", "must be an object")
+        if key is not None and not isinstance(entry.get(key), str):
+            raise EvidenceError(rel, f"{field}[{index}].{key}", "must be a string")
+    return value
+
+
+def _check_shape(item: dict[str, Any], rel: str, where: str) -> None:
+    """The fields the readiness gates read have the types Kubernetes gives them, or are absent.
+
+    Without this a malformed field (conditions: 5, a label that is a number) reached the
+    gates as a TypeError instead of blocking with the field named.
+    """
+    metadata = item["metadata"]
+    labels = metadata.get("labels")
+    if labels is not None and (
+        not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values())
+    ):
+        raise EvidenceError(rel, f"{where}.metadata.labels", "must map names to strings")
+    _objects(metadata.get("ownerReferences"), rel, f"{where}.metadata.ownerReferences")
+    spec, status = item.get("spec") or {}, item.get("status") or {}
+    _objects(status.get("conditions"), rel, f"{where}.status.conditions", "type")
+    _objects(spec.get("containers"), rel, f"{where}.spec.containers", "name")
+    for key in ("containerStatuses", "initContainerStatuses"):
+        _objects(status.get(key), rel, f"{where}.status.{key}", "name")
+    for index, subset in enumerate(_objects(item.get("subsets"), rel, f"{where}.subsets")):
+        _objects(subset.get("addresses"), rel, f"{where}.subsets[{index}].addresses")
 
 
 # ----------------------------------------------------------------------------- facts
