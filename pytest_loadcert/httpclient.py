@@ -91,7 +91,12 @@ def check_base_url(url: str, option: str = "--url") -> str:
 
     A URL carrying credentials (``user:password@host``) is refused, and is not echoed.
     """
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # a port out of range raises here
+    except ValueError:  # an unclosed "[" of an IPv6 address, a port out of range
+        shown = "(not shown: it may carry credentials)" if "@" in url else repr(url)
+        raise HttpUsageError(f"{option} {shown}: expected http(s)://host:port[/prefix]") from None
     if parts.username is not None or parts.password is not None or "@" in parts.netloc:
         raise HttpUsageError(
             f"{option}: must not carry credentials (user:password@); the URL is not shown. "

@@ -338,3 +338,12 @@ def test_collected_dashboard_certifies_a_sealed_bundle(
     grafana_gates = [g for g in certificate["gates"] if "grafana" in g["gate"]]
     assert grafana_gates and all(g["status"] == "passed" for g in grafana_gates), grafana_gates
     assert certificate["verdict"] == "certified", certificate["problems"]
+
+
+def test_unparsable_url_is_a_usage_error(
+    bundle: Path, profile: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, err = grafana_cli("http://[::1", bundle, capsys, profile=profile)
+    assert (status, out) == (2, "")
+    assert "--url 'http://[::1': expected http(s)://host:port[/prefix]" in err
+    assert err.count("\n") == 1

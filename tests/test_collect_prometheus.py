@@ -627,3 +627,21 @@ def test_real_prometheus_bad_promql_fails_collection_and_blocks_certification(
     seal(bundle, capsys)
     certificate = certify(pytester, bundle, profile)
     assert certificate["verdict"] == "blocked"
+
+
+@pytest.mark.parametrize(
+    ("url", "needle"),
+    [
+        ("http://[::1", "--url 'http://[::1': expected http(s)://host:port[/prefix]"),
+        ("http://127.0.0.1:99999", "--url 'http://127.0.0.1:99999': expected http(s)://host:port"),
+    ],
+    ids=["unclosed-ipv6", "port-out-of-range"],
+)
+def test_unparsable_url_is_a_usage_error(
+    bundle: Path, profile: Path, capsys: pytest.CaptureFixture[str], url: str, needle: str
+) -> None:
+    status, out, err = collect_cli(url, bundle, profile, capsys, "--retries", "0")
+    assert (status, out) == (2, "")
+    assert needle in err, err
+    assert err.count("\n") == 1
+    assert not list(bundle.rglob("prometheus.json"))
