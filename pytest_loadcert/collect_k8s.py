@@ -172,6 +172,18 @@ def api_client(
         ) from None
     except yaml.YAMLError:
         raise CollectError(f"kubeconfig {kubeconfig or ''}: is not valid YAML", 2) from None
+    except UnicodeDecodeError:
+        raise CollectError(f"kubeconfig {kubeconfig or ''}: is not UTF-8", 2) from None
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        # The client's loader assumes YAML maps and lists of the documented shape; any other
+        # shape (a list at the top, `contexts: 5`, an unparsable server URL) fails inside it.
+        # Only the exception's type is shown: its text could quote a value of the file.
+        where = "in-cluster configuration" if in_cluster else f"kubeconfig {kubeconfig or ''}"
+        raise CollectError(
+            f"{where.strip()}: is not a valid kubeconfig: a field has the wrong type or value "
+            f"({type(exc).__name__} in the kubernetes client's loader)",
+            exit_status=2,
+        ) from None
     return client.ApiClient(configuration)
 
 

@@ -607,3 +607,32 @@ def test_service_gate_blocks_on_invalid_slices(endpoint: dict[str, Any], field: 
     with pytest.raises(EvidenceError) as info:
         service_endpoints(_snapshot_with(_slice("web-a", endpoint)), "web")
     assert str(info.value).startswith(f"{SNAPSHOT}: {field}")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\xff\xfe\x00", "is not UTF-8"),
+        (b"- a\n- b\n", "is not a valid kubeconfig"),
+        (b"hello\n", "is not a valid kubeconfig"),
+        (b"current-context: a\ncontexts: 5\n", "is not a valid kubeconfig"),
+        (b"current-context: a\ncontexts:\n- name: a\n  context: 7\n", "is not a valid kubeconfig"),
+        (b"current-context: a\ncontexts:\n- name: a\n  context: {cluster: c, user: u}\n"
+         b"clusters:\n- name: c\n  cluster: {server: 'http://[::1'}\nusers:\n- name: u\n  user: {}\n",
+         "is not a valid kubeconfig"),
+    ],
+    ids=["not-utf8", "a-list", "a-scalar", "contexts-not-a-list", "context-not-a-map", "bad-server"],
+)  # fmt: skip
+def test_malformed_kubeconfig_is_one_line_naming_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, evidence: Path,
+    content: bytes, message: str,
+) -> None:  # fmt: skip
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_bytes(content)
+    status = cli.main(["collect", "k8s", "--namespace", "shop", f"--evidence-dir={evidence}",
+                       "--kubeconfig", str(kubeconfig)])  # fmt: skip
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.startswith(f"loadcert collect k8s: error: kubeconfig {kubeconfig}: {message}"), err
+    assert len(err.strip().splitlines()) == 1
+    assert_nothing_written(evidence)
