@@ -16,11 +16,15 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 from pytest_loadcert import __version__
 from pytest_loadcert.cliopts import (
@@ -296,11 +300,51 @@ def main(argv: list[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     if passthrough and ns.passthrough is None:
         return error(ns, f"takes no arguments after `--` (got {' '.join(passthrough)})", 2)
+    previous = _sigterm_as_interrupt()
     try:
         handler: Handler = ns.handler
         return handler(ns, passthrough)
     except KeyboardInterrupt:
         return error(ns, "interrupted", EXIT_INTERRUPTED)
+    except Exception as exc:  # a bug; its message may quote a credential, so it is not shown
+        return error(ns, internal_error(exc), EXIT_FAILED)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _sigterm_as_interrupt() -> Any:
+    """Let SIGTERM (a CI job cancelled, a timeout) end the command like Ctrl-C, through every
+    ``finally`` and ``atexit``: a half-written temporary file is removed, and so is the client
+    key the kubernetes client copies to a temporary file. Returns the previous handler, or
+    None when handlers cannot be set (not the main thread)."""
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, interrupt)
+
+
+def internal_error(exc: BaseException) -> str:
+    """One line for an unexpected exception: its type and where it was raised, never its
+    message or a traceback (either may quote an Authorization header or an environment
+    value)."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = ""
+    if frames:
+        raised = frames[-1]
+        where = f" raised at {Path(raised.filename).name}:{raised.lineno} ({raised.name})"
+        ours = [f for f in frames if Path(f.filename).parent.name == "pytest_loadcert"]
+        if ours and ours[-1] is not raised:
+            where += f", called from {Path(ours[-1].filename).name}:{ours[-1].lineno}"
+    return (
+        f"internal error: {type(exc).__name__}{where}; its message is not shown (it may hold "
+        "a credential). This is a bug in loadcert: please report this line"
+    )
 
 
 if __name__ == "__main__":
