@@ -119,6 +119,19 @@ def secret_from_env(name: str, option: str) -> str:
         raise HttpUsageError(f"{option} {name}: the environment variable {name} is not set")
     if not value.strip():
         raise HttpUsageError(f"{option} {name}: the environment variable {name} is empty")
+    # http.client refuses such a header value with an exception that quotes it (a token
+    # read from a file often ends in a newline): refuse it here, naming only the variable.
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in value):
+        raise HttpUsageError(
+            f"{option} {name}: the environment variable {name} holds a line break or another "
+            "control character (a trailing newline?), which an HTTP header cannot carry; "
+            "the value is not shown"
+        )
+    if not all(ord(char) < 0x100 for char in value):
+        raise HttpUsageError(
+            f"{option} {name}: the environment variable {name} holds a character outside "
+            "Latin-1, which an HTTP header cannot carry; the value is not shown"
+        )
     return value
 
 

@@ -591,6 +591,31 @@ def test_kubernetes_unreachable_and_untrusted_print_no_credential(
 # ----------------------------------------------------------------------------- regressions
 
 
+@pytest.mark.parametrize("value", ["\n", "\r\nX-Injected: 1", "\u20ac", "\x7f"])
+@pytest.mark.parametrize("kind", ["prometheus", "grafana"])
+def test_a_credential_no_header_can_carry_is_refused_without_echo(
+    small: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    tls: Tls, kind: str, value: str,
+) -> None:  # fmt: skip
+    """A token read from a file often ends in a newline; http.client refused it with an
+    exception quoting the whole Authorization header, printed as a traceback."""
+    token = f"{KUBE_TOKEN}{value}"
+    with FakeHttpServer(echo_everything(200, "html")) as server:
+        if kind == "k8s":
+            config = kubeconfig(small.parent / "kubeconfig", "https://127.0.0.1:9", tls, token)
+            args = ["collect", "k8s", "--namespace", "shop", f"--evidence-dir={small}",
+                    "--kubeconfig", str(config)]  # fmt: skip
+        else:
+            monkeypatch.setenv("PROM_TOKEN", token)
+            monkeypatch.setenv("GRAFANA_TOKEN", token)
+            args = http_args(kind, server.url, small, "bearer")
+        status, printed = run_cli(args, capsys)
+    assert status == 2
+    assert "which an HTTP header cannot carry" in printed and "not shown" in printed
+    assert len(printed.strip().splitlines()) == 1
+    assert KUBE_TOKEN not in printed and server.seen == []
+
+
 WRAPPER = """\
 import os, sys
 import urllib3.connectionpool
