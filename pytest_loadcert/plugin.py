@@ -118,6 +118,13 @@ def pytest_configure(config: pytest.Config) -> None:
     _check_rootdir(config)
     if not settings.evidence_dir.is_dir():
         raise pytest.UsageError(f"--evidence-dir {settings.evidence_dir}: no such directory")
+    _check_output("--loadcert-certificate", settings.certificate_path)
+    _check_output("--loadcert-intoto", settings.intoto_path)
+    if settings.intoto_path == settings.certificate_path:
+        raise pytest.UsageError(
+            f"--loadcert-intoto {settings.intoto_path}: is the certificate's own path; the "
+            "in-toto Statement would replace certificate.json"
+        )
     try:
         profile = load_profile(settings.profile_path, settings.pyproject)
     except ProfileError as exc:
@@ -147,6 +154,20 @@ def pytest_pycollect_makemodule(
     if module_path != BUILTIN_GATES or _state(parent.config) is None:
         return None
     return pytest.Module.from_parent(parent, path=module_path, nodeid=BUILTIN_NODEID)
+
+
+def _check_output(option: str, path: Path) -> None:
+    """Refuse, before any gate runs, a path the run could not write its result to.
+
+    Found only at the end, it would crash the run after every gate had been judged.
+    """
+    if path.is_dir():
+        raise pytest.UsageError(f"{option} {path}: is a directory; name the file to write")
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise pytest.UsageError(f"{option} {path}: {parent} is not a directory")
 
 
 CONFIG_FILES = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")

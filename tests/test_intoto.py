@@ -214,3 +214,29 @@ def test_nothing_to_attest_removes_a_stale_statement(
     assert certificate["bindings"]["bundle_sha256"] is None
     assert not stale.exists()
     result.stdout.fnmatch_lines(["in-toto statement: not written (binds no subject*"])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--loadcert-intoto={dir}"], "--loadcert-intoto {dir}: is a directory"),
+        (["--loadcert-certificate={dir}"], "--loadcert-certificate {dir}: is a directory"),
+        (["--loadcert-intoto={file}/run.intoto.json"], "--loadcert-intoto {file}/run.intoto.json: {file} is not a directory"),
+        (["--loadcert-certificate=out/c.json", "--loadcert-intoto=out/c.json"], "--loadcert-intoto {cwd}/out/c.json: is the certificate's own path"),
+    ],
+    ids=["intoto-dir", "certificate-dir", "intoto-under-a-file", "intoto-is-the-certificate"],
+)  # fmt: skip
+def test_output_path_that_cannot_be_written_is_a_usage_error(
+    pytester: pytest.Pytester, tmp_path: Path, args: list[str], message: str
+) -> None:
+    folder = tmp_path / "a-directory"
+    folder.mkdir()
+    plain = tmp_path / "a-file"
+    plain.write_text("x")
+    names = {"dir": str(folder), "file": str(plain), "cwd": str(pytester.path)}
+    bundle = bf.build_variant("valid", tmp_path / "bundle")
+    result = certify(pytester, bundle, *(a.format(**names) for a in args))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    result.stderr.fnmatch_lines([f"ERROR: {message.format(**names)}*"])
+    assert plain.read_text() == "x" and not any(folder.iterdir())
