@@ -184,7 +184,49 @@ def api_client(
             f"({type(exc).__name__} in the kubernetes client's loader)",
             exit_status=2,
         ) from None
+    # The Authorization header, under "authorization" or (client 37) "BearerToken".
+    headers = [v for v in configuration.api_key.values() if isinstance(v, str)]
+    if any(ord(c) < 0x20 or ord(c) == 0x7F or ord(c) > 0xFF for h in headers for c in h):
+        # http.client would refuse the header with an exception quoting the credential.
+        where = "in-cluster token" if in_cluster else f"kubeconfig {kubeconfig or ''}".strip()
+        raise CollectError(
+            f"{where}: the user's credential holds a line break, a control character or a "
+            "character outside Latin-1, which an HTTP header cannot carry; the value is not "
+            "shown",
+            exit_status=2,
+        )
     return client.ApiClient(configuration)
+
+
+def credentials(configuration: Any) -> list[str]:
+    """Every credential value of a client ``configuration`` that a message could echo: the
+    ``Authorization`` header, its credential part and, for basic auth, the password."""
+    import base64
+    import binascii
+
+    values: set[str] = set()
+    for header in configuration.api_key.values():
+        if not isinstance(header, str) or not header.strip():
+            continue
+        scheme, _, credential = header.partition(" ")
+        values |= {header, credential.strip()}
+        if scheme.lower() == "basic":
+            try:
+                pair = base64.b64decode(credential.strip(), validate=True).decode("latin-1")
+            except (binascii.Error, ValueError):
+                pair = ""
+            values.add(pair.partition(":")[2])
+    return sorted((value for value in values if len(value) >= 4), key=len, reverse=True)
+
+
+def redact_message(text: str, secrets: list[str]) -> str:
+    """``text`` with every value of ``secrets`` (raw or JSON-escaped) replaced."""
+    import json
+
+    for secret in secrets:
+        for form in (secret, json.dumps(secret)[1:-1]):
+            text = text.replace(form, "[REDACTED]")
+    return text
 
 
 def _one_line(text: str, limit: int = 300) -> str:
@@ -513,19 +555,23 @@ def run(ns: argparse.Namespace, extra: list[str]) -> int:
         return cliopts.error(
             ns, "--in-cluster excludes --kubeconfig and --context", cliopts.EXIT_USAGE
         )
+    secrets: list[str] = []
     try:
         check_namespace(ns.namespace)
         if not ns.evidence_dir.is_dir():
             raise CollectError(f"--evidence-dir {ns.evidence_dir}: not a directory", 2)
         client = api_client(ns.kubeconfig, ns.context, ns.in_cluster)
+        secrets = credentials(client.configuration)
         try:
             result = collect(client, ns.namespace, ns.evidence_dir, page_size=ns.page_size, log=log)
         finally:
             _close(client)
     except CollectError as exc:
+        # An API server's Status message may quote the credential it refused.
+        message = redact_message(str(exc), secrets)
         if exc.exit_status == cliopts.EXIT_FAILED:
-            return cliopts.error(ns, f"{exc}; nothing written", exc.exit_status)
-        return cliopts.error(ns, str(exc), exc.exit_status)
+            return cliopts.error(ns, f"{message}; nothing written", exc.exit_status)
+        return cliopts.error(ns, message, exc.exit_status)
     except OSError as exc:
         return cliopts.os_error(ns, exc)
     total = sum(len(listed.items) for listed in result.lists)

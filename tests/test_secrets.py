@@ -568,6 +568,31 @@ def with_basic_auth(config: Path) -> Path:
     return config
 
 
+@pytest.mark.parametrize(
+    ("plural", "code", "reason", "login"),
+    [("pods", 401, "Unauthorized", "token"), ("deployments", 403, "Forbidden", "token"),
+     ("services", 500, "InternalError", "token"), ("pods", 401, "Unauthorized", "basic")],
+)  # fmt: skip
+def test_kubernetes_errors_quoting_the_credential_are_redacted(
+    small: Path, capsys: pytest.CaptureFixture[str], tls: Tls, plural: str, code: int,
+    reason: str, login: str,
+) -> None:  # fmt: skip
+    with kube_api_over_tls(tls) as (api, url):
+        api.fail(plural, code, body=status_echo(code, reason, login))
+        config = kubeconfig(small.parent / "kubeconfig", url, tls)
+        if login == "basic":
+            config = with_basic_auth(config)
+        status, printed = run_cli(["collect", "k8s", "--namespace", "shop",
+                                   f"--evidence-dir={small}", "--kubeconfig", str(config)],
+                                  capsys)  # fmt: skip
+    assert status == 1
+    assert f"HTTP {code}" in printed and "[REDACTED]" in printed
+    assert api.requests_for(plural)[0].headers["authorization"].startswith(
+        "Basic " if login == "basic" else "Bearer ")
+    assert leaks(kube_secrets(tls), {"output": printed.encode(), **tree(small, "evidence")}) == []
+    assert not (small / "cluster").exists()
+
+
 def test_kubernetes_unreachable_and_untrusted_print_no_credential(
     small: Path, capsys: pytest.CaptureFixture[str], tls: Tls, tmp_path: Path
 ) -> None:
@@ -592,7 +617,7 @@ def test_kubernetes_unreachable_and_untrusted_print_no_credential(
 
 
 @pytest.mark.parametrize("value", ["\n", "\r\nX-Injected: 1", "\u20ac", "\x7f"])
-@pytest.mark.parametrize("kind", ["prometheus", "grafana"])
+@pytest.mark.parametrize("kind", ["prometheus", "grafana", "k8s"])
 def test_a_credential_no_header_can_carry_is_refused_without_echo(
     small: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
     tls: Tls, kind: str, value: str,
