@@ -375,11 +375,16 @@ def _claim(cert: dict[str, Any]) -> list[Block]:
     highest = cert["highest_certified_stage"]
     if highest is not None:
         required = next(s["required_active_vus"] for s in stages if s["name"] == highest)
+        names = [s["name"] for s in stages]
+        upto = set(names[: names.index(highest) + 1])
+        # A stage counts as certified with waived gates in it, but a waived gate never passed.
+        skipped = sum(1 for g in gates if g["status"] == "waived" and g["stage"] in upto)
         blocks.append(
             Para(
                 (
                     f"Every gate of the stages up to {highest} ({required} required VUs) "
-                    "passed; that is no certification while the run's verdict is "
+                    + (f"passed or was waived ({skipped} waived)" if skipped else "passed")
+                    + "; that is no certification while the run's verdict is "
                     f"{cert['verdict']}.",
                 )
             )

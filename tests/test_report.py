@@ -521,3 +521,19 @@ def test_stage_without_a_successful_request_has_no_latency_figures(tmp_path: Pat
     assert (facts["1k"].p50_ms, facts["1k"].p95_ms, facts["1k"].p99_ms) == (None, None, None)
     assert facts["1k"].error_rate == 1.0 and facts["1k"].requests
     assert all(facts[s].p95_ms for s in ("smoke", "10k", "100k"))  # measured stages keep theirs
+
+
+def test_pending_report_does_not_call_a_waived_gate_passed(
+    runs: dict[str, Path], capfd: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    def waive(cert: dict[str, Any]) -> None:
+        gate = next(g for g in cert["gates"] if g["id"] == "p99_latency[smoke]")
+        gate.update(status="waived", message="Skipped: waived by sre-oncall until 2099-01-01")
+
+    waived = _mutated(runs["p95_high"], tmp_path, waive)
+    for fmt in ("md", "html"):
+        status, out, err = report(capfd, "--certificate", str(waived), "--format", fmt)
+        assert (status, err) == (0, "")
+        text = md_plain(out) if fmt == "md" else page(out).text
+        sentence = next(line for line in text.splitlines() if "stages up to 50k" in line)
+        assert "1 waived" in sentence, sentence
