@@ -34,8 +34,12 @@ def log(ns: argparse.Namespace, message: str) -> None:
 
 
 def os_error(ns: argparse.Namespace, exc: OSError) -> int:
-    """An I/O error as one line naming the file (exit 1)."""
-    return error(ns, f"{exc.filename or ''}: {exc.strerror or exc}", EXIT_FAILED)
+    """An I/O error as one line naming the file (exit 1).
+
+    A failed rename names its target: for ``os.replace(tmp, path)`` in an atomic write,
+    ``filename`` is the temporary file (already removed) and ``filename2`` the file asked for.
+    """
+    return error(ns, f"{exc.filename2 or exc.filename or ''}: {exc.strerror or exc}", EXIT_FAILED)
 
 
 def add_evidence_dir(parser: argparse.ArgumentParser, required: bool = True) -> None:

@@ -537,3 +537,14 @@ def test_pending_report_does_not_call_a_waived_gate_passed(
         text = md_plain(out) if fmt == "md" else page(out).text
         sentence = next(line for line in text.splitlines() if "stages up to 50k" in line)
         assert "1 waived" in sentence, sentence
+
+
+def test_output_that_is_a_directory_is_named_in_the_error(
+    runs: dict[str, Path], capfd: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    target = tmp_path / "report.md"
+    target.mkdir()
+    status, out, err = report(capfd, "--certificate", str(runs["example"]), "--output", str(target))
+    assert (status, out) == (1, "")
+    assert err == f"loadcert report: error: {target}: Is a directory\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.md"]  # no temporary file left
