@@ -169,6 +169,9 @@ def _check_certified(cert: dict[str, Any], rel: str) -> None:
             raise refuse(f"bindings.{key}", "is null")
     if bindings["git_dirty"] is not False:
         raise refuse("bindings.git_dirty", f"is {bindings['git_dirty']}")
+    expected = bindings["expected_git_sha"]
+    if expected is not None and expected.lower() != bindings["git_sha"]:  # as git_binding
+        raise refuse("bindings.expected_git_sha", f"is {expected!r}, not the bound git_sha")
 
 
 # ----------------------------------------------------------------------------- document model

@@ -548,3 +548,23 @@ def test_output_that_is_a_directory_is_named_in_the_error(
     assert (status, out) == (1, "")
     assert err == f"loadcert report: error: {target}: Is a directory\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.md"]  # no temporary file left
+
+
+def test_refuses_a_certified_certificate_for_another_commit(
+    runs: dict[str, Path], capfd: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The claim names bindings.git_sha; a run told to test another commit cannot make it."""
+    other = "0" * 39 + "1"
+    bad = _mutated(runs["example"], tmp_path, lambda c: c["bindings"].update(expected_git_sha=other))
+    for fmt in ("md", "html", "intoto"):
+        status, out, err = report(capfd, "--certificate", str(bad), "--format", fmt)
+        assert (status, out) == (2, "")
+        assert err.startswith(
+            f"loadcert report: error: {bad}: bindings.expected_git_sha is {other!r}, not the "
+            "bound git_sha"
+        ), err
+    same = _mutated(
+        runs["example"], tmp_path,
+        lambda c: c["bindings"].update(expected_git_sha=c["bindings"]["git_sha"].upper()),
+    )  # fmt: skip
+    assert report(capfd, "--certificate", str(same))[0] == 0
