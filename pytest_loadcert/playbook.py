@@ -335,6 +335,14 @@ def load(extra: Path | None = None) -> list[Rule]:
         return rules
     rel = str(extra)
     own = parse(read_json(extra, rel), rel)
+    builtin = {rule.id for rule in rules}
+    for index, rule in enumerate(own):
+        if rule.id in builtin:  # hints are keyed by id: the two rules would merge
+            raise EvidenceError(
+                rel,
+                f"rules[{index}].id",
+                f"{rule.id!r} is the id of a built-in rule; choose another",
+            )
     return own + rules
 
 

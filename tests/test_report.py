@@ -568,3 +568,21 @@ def test_refuses_a_certified_certificate_for_another_commit(
         lambda c: c["bindings"].update(expected_git_sha=c["bindings"]["git_sha"].upper()),
     )  # fmt: skip
     assert report(capfd, "--certificate", str(same))[0] == 0
+
+
+def test_own_rule_with_a_built_in_id_is_refused(
+    runs: dict[str, Path], capfd: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Hints are keyed by rule id: a team rule named like a built-in one made the built-in
+    hint (here: the database pool) appear as the explanation of the team rule's gates."""
+    own = tmp_path / "playbook.json"
+    own.write_text(json.dumps({"schema": "loadcert-playbook/v1", "rules": [{
+        "id": "latency-db-pool", "gate": "checks_rate", "status": ["failed", "blocked"],
+        "title": "Our checks rule", "cause": "Our script's checks.", "inspect": ["our script"],
+    }]}))  # fmt: skip
+    status, out, err = report(capfd, "--certificate", str(runs["p95_high"]), "--playbook", str(own))
+    assert (status, out) == (2, "")
+    assert err == (
+        f"loadcert report: error: {own}: rules[0].id 'latency-db-pool' is the id of a built-in "
+        "rule; choose another\n"
+    )
