@@ -6,6 +6,7 @@ the same gate functions the tests use, so the summary never depends on test inte
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,7 +87,8 @@ def _summed_rate(bundle: Bundle, stage: str, metric: str) -> float | None:
     summaries = bundle.summaries(stage)
     if not summaries or not all(s.has(metric) for s in summaries):
         return None
-    return sum(s.value(metric, "rate") for s in summaries)
+    total = sum(s.value(metric, "rate") for s in summaries)
+    return total if math.isfinite(total) else None  # finite shard rates can add up to inf
 
 
 def _checks_rate(bundle: Bundle, stage: str) -> float | None:

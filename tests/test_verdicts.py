@@ -167,3 +167,23 @@ def test_snapshot_of_other_namespace_blocks_every_cluster_gate(
         "cluster_snapshot", "workload_ready", "pod_readiness", "image_binding", "service_endpoints")]
     assert cluster and {g["status"] for g in cluster} == {"blocked"}
     assert all("max_snapshot_age_s" in g["message"] for g in cluster)
+
+
+def test_shard_rates_that_overflow_leave_the_figure_unknown(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    """Two finite per-shard rates whose sum is inf: the certificate (strict JSON, no inf) must
+    still be written, with the figure null. Before, the run crashed at the end and left an
+    earlier run's certificate.json in place."""
+    files = bf.variant_files("valid_sharded_100k")
+    for summary in bf.stage_summaries(files, "100k"):
+        bf.metric(summary, "http_reqs")["rate"] = 1e308
+    bf.seal_files(files)
+    bundle = bf.write_bundle(tmp_path / "bundle", files)
+    (pytester.path / "certificate.json").write_text('{"verdict": "certified"}')  # an earlier run's
+    result, certificate, _ = certify(pytester, bundle)
+    output = result.stdout.str() + result.stderr.str()
+    assert "INTERNALERROR" not in output and "Traceback" not in output
+    stage = next(s for s in certificate["stages"] if s["name"] == "100k")
+    assert stage["rps"] is None and stage["requests"] > 0
+    assert result.ret == EXIT[certificate["verdict"]]
