@@ -37,6 +37,14 @@ class CertificationRun:
     def state(self) -> RunState:
         return self.config.stash[STATE_KEY]
 
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        # A run that ends before writing its certificate (a crash, a kill) must not leave an
+        # earlier run's certificate or statement at these paths to be read as its own.
+        settings = self.state.settings
+        for path in (settings.certificate_path, settings.intoto_path):
+            if path.is_symlink() or path.is_file():
+                path.unlink()
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         gate = getattr(report, "loadcert_gate", None)
         status = getattr(report, "loadcert_status", None)

@@ -187,3 +187,24 @@ def test_shard_rates_that_overflow_leave_the_figure_unknown(
     stage = next(s for s in certificate["stages"] if s["name"] == "100k")
     assert stage["rps"] is None and stage["requests"] > 0
     assert result.ret == EXIT[certificate["verdict"]]
+
+
+def test_a_run_that_writes_no_certificate_leaves_no_earlier_one(
+    pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever ends a run before it writes its certificate (a crash, a kill), an earlier run's
+    certificate.json and in-toto Statement at the same paths must not pass for this run's."""
+    import pytest_loadcert.certificate as certificate_module
+
+    def crash(**kwargs: object) -> dict[str, object]:
+        raise RuntimeError("the certificate could not be built")
+
+    bundle = bf.build_variant("valid", tmp_path / "bundle")
+    certify(pytester, bundle)
+    earlier = [pytester.path / "certificate.json", pytester.path / "certificate.intoto.json"]
+    assert all(path.is_file() for path in earlier)
+    monkeypatch.setattr(certificate_module, "build", crash)
+    result = pytester.runpytest("-p", "no:cacheprovider", f"--evidence-dir={bundle}",
+                                "--junitxml", str(pytester.path / "certificate.xml"))  # fmt: skip
+    assert result.ret != 0
+    assert not any(path.exists() for path in earlier)
