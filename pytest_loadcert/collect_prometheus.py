@@ -58,6 +58,9 @@ HELP = "query Prometheus for each stage window (stages/<stage>/prometheus.json)"
 
 #: Seconds to wait after the evaluation time before asking: k6's final push, the last scrape.
 SETTLE_S = 5.0
+#: A stage may end at most this many seconds after this machine's "now" (clock skew); a later
+#: end_time is refused rather than waited for.
+FUTURE_SLACK_S = 60.0
 #: (connect, read) timeouts for one query, the defaults of :class:`HttpSettings`.
 HTTP_TIMEOUT_S = (HttpSettings.connect_timeout_s, HttpSettings.read_timeout_s)
 #: Queries in flight at once, by default. Prometheus answers an instant query in about a
@@ -216,8 +219,17 @@ def collect(
                 exit_status=2,
             )
 
+    now = clock()
+    for window in windows:
+        ahead = (window.end - now).total_seconds()
+        if ahead > FUTURE_SLACK_S:  # waiting for it would take as long: refuse instead
+            raise CollectError(
+                f"{window.rel}: end_time {window.end_text} is in the future ({ahead:.0f}s from "
+                "now): the stage has not ended, or this machine's clock disagrees with the one "
+                "that ran k6"
+            )
     ready_at = max(evaluation_time(w.end, delay_s) for w in windows) + timedelta(seconds=SETTLE_S)
-    wait = (ready_at - clock()).total_seconds()
+    wait = (ready_at - now).total_seconds()
     if wait > 0:
         log(f"waiting {wait:.1f}s for late samples (k6's final push, the last scrape)")
         sleep(wait)

@@ -34,7 +34,7 @@ from promserver import (
 )
 
 from pytest_loadcert import cli
-from pytest_loadcert.collect_prometheus import collect, evaluation_time
+from pytest_loadcert.collect_prometheus import CollectError, collect, evaluation_time
 from pytest_loadcert.exampleservice import start_service
 from pytest_loadcert.hashing import sha256_file
 from pytest_loadcert.httpclient import HttpSettings
@@ -644,4 +644,24 @@ def test_unparsable_url_is_a_usage_error(
     assert (status, out) == (2, "")
     assert needle in err, err
     assert err.count("\n") == 1
+    assert not list(bundle.rglob("prometheus.json"))
+
+
+def test_a_stage_that_ends_in_the_future_is_refused_without_waiting(
+    bundle: Path, profile: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A stage.json whose end_time lies ahead (a skewed clock, a typo) would make the
+    collector sleep until then: days, or years. It is refused at once, naming the file."""
+    path = bundle / "stages" / "10vu" / "stage.json"
+    document = json.loads(path.read_text())
+    document.update(start_time="2999-01-01T00:00:00Z", end_time="2999-01-01T00:01:00Z")
+    path.write_text(json.dumps(document))
+    slept: list[float] = []
+    with FakeHttpServer(answer_all) as server, pytest.raises(CollectError) as excinfo:
+        collect(server.url, bundle, load_profile(profile), sleep=slept.append)
+    assert slept == [] and server.seen == []
+    assert str(excinfo.value).startswith(
+        "stages/10vu/stage.json: end_time 2999-01-01T00:01:00Z is in the future"
+    ), excinfo.value
+    assert excinfo.value.exit_status == 1
     assert not list(bundle.rglob("prometheus.json"))
