@@ -19,7 +19,13 @@ from typing import Any, TypeVar
 from pytest_loadcert.cluster import ClusterSnapshot, parse_cluster
 from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.hashing import sha256_bytes, sha256_file
-from pytest_loadcert.jsonio import max_file_bytes, parse_json, read_bytes, read_json
+from pytest_loadcert.jsonio import (
+    is_partial_write,
+    max_file_bytes,
+    parse_json,
+    read_bytes,
+    read_json,
+)
 from pytest_loadcert.k6summary import K6Summary, parse_summary
 from pytest_loadcert.observability import Span, TimeRange, grafana_range, otel_spans
 from pytest_loadcert.prometheus import PrometheusEvidence, parse_prometheus
@@ -116,8 +122,9 @@ def shown(rel: str) -> str:
 def walk_bundle(root: Path) -> tuple[set[str], list[str]]:
     """Every regular file under ``root`` but the manifest, and every entry that may not be there.
 
-    Links are never followed. Symbolic links, special files, backslashes and non-UTF-8 names
-    and unreadable directories are returned as problems (``"<path>: <why>"``).
+    Links are never followed. Symbolic links, special files, backslashes and non-UTF-8 names,
+    temporary files of interrupted writes and unreadable directories are returned as problems
+    (``"<path>: <why>"``).
     """
     files: set[str] = set()
     problems: list[str] = []
@@ -145,6 +152,11 @@ def walk_bundle(root: Path) -> tuple[set[str], list[str]]:
                 problems.append(f"{shown(rel)}: a backslash in a bundle path is ambiguous")
             elif shown(rel) != rel:
                 problems.append(f"{shown(rel)}: the name is not UTF-8")
+            elif is_partial_write(name):
+                problems.append(
+                    f"{rel}: a temporary file of a write that never finished (a command killed "
+                    "mid-write); delete it and run that command again"
+                )
             else:
                 files.add(rel)
     return files, problems

@@ -146,11 +146,22 @@ def json_path(parts: tuple[str | int, ...] | list[str | int]) -> str:
     return text or "(document)"
 
 
+#: The name :func:`write_atomic` gives its temporary file: ``.<name>.<8 random>.tmp``.
+PARTIAL_WRITE_RE = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
+
+
+def is_partial_write(name: str) -> bool:
+    """Whether ``name`` is a temporary file of :func:`write_atomic`. One is left behind only
+    when the writing process was killed (SIGKILL, power loss) before it renamed the file."""
+    return PARTIAL_WRITE_RE.fullmatch(name) is not None
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temporary file in the same directory + ``os.replace``.
 
     A reader (or a crash) never sees a half-written evidence file. ``os.replace`` replaces
-    a symbolic link at ``path`` rather than writing through it.
+    a symbolic link at ``path`` rather than writing through it. A process killed before the
+    rename leaves its temporary file (:func:`is_partial_write`), never a partial ``path``.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

@@ -194,7 +194,7 @@ def bundle_files(root: Path) -> dict[str, str]:
     files, refused = walk_bundle(root)
     if refused:
         raise SealError(
-            "refusing to seal: the bundle may hold only regular files; found "
+            "refusing to seal: the bundle may hold only complete regular files; found "
             + ", ".join(sorted(refused))
         )
     return {rel: sha256_file(root / rel) for rel in sorted(files)}
