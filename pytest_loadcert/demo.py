@@ -3,9 +3,9 @@
 Everything listens on 127.0.0.1, every load is bounded (2, 5 and 10 VUs for a few seconds
 each), and everything the demo starts is stopped when it ends, also on Ctrl-C or an error:
 
-1. records the git state of the current directory (``loadcert collect git``); outside a
-   git repository it binds a snapshot repository of the demo's own inputs instead, and
-   says so;
+1. records the code under test (``loadcert collect git``): a one-commit snapshot
+   repository of exactly what runs (the demo service's modules, the k6 script, the
+   profile), never the current directory's repository, whose commit is not what is tested;
 2. starts the demo service (:mod:`pytest_loadcert.demoservice`: OpenTelemetry traces to an
    OTLP/JSON file, Prometheus metrics on ``/metrics``);
 3. starts a real Prometheus (Debian's ``prometheus``) with its own storage in a temporary
@@ -493,47 +493,45 @@ def _check_out(out: Path) -> None:
 
 
 def _record_git(out: Path, bundle: Path, progress: Progress) -> bool:
-    """``loadcert collect git`` of the current directory, else of a snapshot of the demo's
-    inputs. Returns False when no git state could be recorded (git missing)."""
+    """``loadcert collect git`` of a snapshot repository of exactly what the demo runs.
+
+    The code under test is the packaged demo service, never the current directory's
+    repository: binding that repository's commit would certify a commit that was not
+    tested. Returns False when no git state could be recorded (git missing).
+    """
     from pytest_loadcert.collect_git import GitError, collect
 
-    here = Path.cwd()
+    if shutil.which("git") is None:
+        progress.detail("git is not installed: nothing can bind the code under test, so the")
+        progress.detail("bundle is not sealed and the certificate will be blocked")
+        return False
+    snapshot = _snapshot_repository(out)
     try:
-        document = collect(here, bundle, exclude=out)
-    except GitError as exc:
-        if shutil.which("git") is None:
-            progress.detail(str(exc))
-            progress.detail("nothing can bind the commit under test, so the bundle is not sealed")
-            progress.detail("and the certificate will be blocked")
-            return False
-        progress.detail(f"no commit to bind in {here}: {exc}")
-        snapshot = _snapshot_repository(out)
-        try:
-            document = collect(snapshot, bundle)
-        except GitError as error:
-            raise PipelineError(f"git state of the snapshot {snapshot}: {error}") from None
-        progress.detail(
-            f"the demo binds a snapshot of what it ran instead: {snapshot} "
-            f"(demo service source, k6 script, profile), commit {document['sha'][:12]}"
-        )
-        return True
-    state = " (dirty: uncommitted or untracked files)" if document["dirty"] else ""
-    progress.detail(f"{here}: {document['sha']} {document['ref']}{state}")
-    if document["dirty"]:
-        progress.detail(
-            "a dirty tree does not identify the code tested: the git_binding gate will block "
-            "(commit first, or run the demo from a clean checkout or outside a repository)"
-        )
+        document = collect(snapshot, bundle)
+    except GitError as error:
+        raise PipelineError(f"git state of the snapshot {snapshot}: {error}") from None
+    progress.detail(
+        f"binding what runs: {snapshot} (the demo service's source, the k6 script, the "
+        f"profile), commit {document['sha'][:12]} {document['ref']}"
+    )
     return True
+
+
+#: The package modules the demo service runs, bound in the snapshot repository.
+SERVICE_MODULES = ("demoservice", "otlpjson", "exampleservice")
 
 
 def _snapshot_repository(out: Path) -> Path:
     """A one-commit repository of the demo's inputs under ``out/source``."""
-    from pytest_loadcert import demoservice
+    import importlib
 
     source = out / "source"
     source.mkdir()
-    shutil.copyfile(demoservice.__file__, source / "demoservice.py")
+    for name in SERVICE_MODULES:
+        module_file = importlib.import_module(f"pytest_loadcert.{name}").__file__
+        if module_file is None:
+            raise PipelineError(f"pytest_loadcert.{name} has no source file to bind")
+        shutil.copyfile(module_file, source / f"{name}.py")
     shutil.copyfile(out / "script.js", source / "script.js")
     shutil.copyfile(out / "profile.toml", source / "profile.toml")
     env = dict(os.environ, GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL=os.devnull)

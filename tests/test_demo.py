@@ -33,7 +33,7 @@ PROGRESS_RE = re.compile(r"^\[\s*\d+\.\ds\] \S", re.MULTILINE)
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    """A clean one-commit repository to start the demo from (its state is what gets bound)."""
+    """A clean one-commit repository to start the demo from (never what gets bound)."""
     repo = tmp_path / "repo"
     repo.mkdir()
     for args in (["init", "-q", "-b", "main"], ["commit", "-q", "--allow-empty", "-m", "x"]):
@@ -141,9 +141,10 @@ def test_demo_certifies_with_real_k6_and_prometheus(tmp_path: Path, repo: Path) 
 
     bundle = out / "bundle"
     manifest = json.loads((bundle / "loadcert.json").read_text())
-    head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True,
-                          text=True, check=True).stdout.strip()  # fmt: skip
-    assert manifest["git"] == {"sha": head, "ref": "refs/heads/main", "dirty": False}
+    head = subprocess.run(["git", "-C", str(out / "source"), "rev-parse", "HEAD"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    # What ran (the snapshot), not the repository the demo was started from.
+    assert manifest["git"] == {"sha": head, "ref": "refs/heads/loadcert-demo", "dirty": False}
     for stage in STAGES:
         answers = json.loads((bundle / "stages" / stage / "prometheus.json").read_text())
         assert all(q["response"]["data"]["result"] for q in answers["queries"]), stage
@@ -242,10 +243,12 @@ def _cmdlines() -> list[bytes]:
     return found
 
 
-def test_outside_a_repository_the_demo_binds_a_snapshot_of_what_ran(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("where", ["clean-repository", "no-repository"])
+def test_the_demo_binds_a_snapshot_of_what_ran_never_the_current_repository(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, repo: Path, where: str
 ) -> None:
-    from pytest_loadcert import demo, demoservice
+    """A clean repository around the demo is not what the demo tests: its HEAD is never bound."""
+    from pytest_loadcert import demo, demoservice, exampleservice, otlpjson
     from pytest_loadcert.collect_git import read_record
 
     out, plain = tmp_path / "out", tmp_path / "plain"
@@ -253,7 +256,7 @@ def test_outside_a_repository_the_demo_binds_a_snapshot_of_what_ran(
     plain.mkdir()
     (out / "script.js").write_text("// the script\n")
     (out / "profile.toml").write_text("target_concurrency = 1\n")
-    monkeypatch.chdir(plain)
+    monkeypatch.chdir(repo if where == "clean-repository" else plain)
     lines = io.StringIO()
     assert demo._record_git(out, out / "bundle", demo.Progress(demo.Deadline(60), lines))
 
@@ -261,14 +264,19 @@ def test_outside_a_repository_the_demo_binds_a_snapshot_of_what_ran(
     source = out / "source"
     head = subprocess.run(["git", "-C", str(source), "rev-parse", "HEAD"], capture_output=True,
                           text=True, check=True).stdout.strip()  # fmt: skip
+    repo_head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"],
+                               capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
     assert record == {"sha": head, "ref": "refs/heads/loadcert-demo", "dirty": False}
+    assert record["sha"] != repo_head
     tree = subprocess.run(["git", "-C", str(source), "ls-files"], capture_output=True,
                           text=True, check=True).stdout.split()  # fmt: skip
-    assert tree == ["demoservice.py", "profile.toml", "script.js"]
-    assert (source / "demoservice.py").read_bytes() == Path(demoservice.__file__).read_bytes()
-    text = lines.getvalue()
-    assert f"no commit to bind in {plain}" in text
-    assert f"the demo binds a snapshot of what it ran instead: {source}" in text
+    assert tree == [
+        "demoservice.py", "exampleservice.py", "otlpjson.py", "profile.toml", "script.js"
+    ]
+    for module in (demoservice, exampleservice, otlpjson):
+        name = Path(str(module.__file__)).name
+        assert (source / name).read_bytes() == Path(str(module.__file__)).read_bytes()
+    assert f"binding what runs: {source}" in lines.getvalue()
 
 
 def test_demo_refuses_a_used_output_directory(
