@@ -119,11 +119,31 @@ def shown(rel: str) -> str:
     return rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
+#: Files pytest or Python would read as configuration or run as code when the judge is started
+#: in (or above) the bundle. Evidence never needs them, and they must never take part in
+#: judging it.
+JUDGE_CONFIG_NAMES = frozenset(
+    {"conftest.py", "pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg"}
+)
+CODE_SUFFIXES = (".py", ".pyc", ".pyo", ".pyd", ".so", ".pth")
+
+
+def judge_code_reason(name: str) -> str | None:
+    """Why a file named ``name`` may not be in a bundle (code or pytest configuration)."""
+    if name in JUDGE_CONFIG_NAMES or name.endswith(CODE_SUFFIXES):
+        return (
+            "is Python code or pytest configuration, which pytest could load while judging "
+            "the bundle; evidence never needs it"
+        )
+    return None
+
+
 def walk_bundle(root: Path) -> tuple[set[str], list[str]]:
     """Every regular file under ``root`` but the manifest, and every entry that may not be there.
 
     Links are never followed. Symbolic links, special files, backslashes and non-UTF-8 names,
-    temporary files of interrupted writes and unreadable directories are returned as problems
+    temporary files of interrupted writes, Python code and pytest configuration files
+    (:func:`judge_code_reason`) and unreadable directories are returned as problems
     (``"<path>: <why>"``).
     """
     files: set[str] = set()
@@ -157,6 +177,8 @@ def walk_bundle(root: Path) -> tuple[set[str], list[str]]:
                     f"{rel}: a temporary file of a write that never finished (a command killed "
                     "mid-write); delete it and run that command again"
                 )
+            elif (reason := judge_code_reason(name)) is not None:
+                problems.append(f"{rel}: {reason}")
             else:
                 files.add(rel)
     return files, problems
@@ -377,6 +399,8 @@ class Bundle:
                 problems.append(f"{MANIFEST}: files lists the manifest itself")
                 continue
             if rel not in on_disk:
+                if any(problem.startswith(f"{rel}: ") for problem in odd):
+                    continue  # already said what is wrong with it
                 problems.append(
                     f"{rel}: listed in {MANIFEST} files but not a regular file in the bundle"
                 )

@@ -118,6 +118,7 @@ def pytest_configure(config: pytest.Config) -> None:
     _check_rootdir(config)
     if not settings.evidence_dir.is_dir():
         raise pytest.UsageError(f"--evidence-dir {settings.evidence_dir}: no such directory")
+    _check_judge_outside_bundle(config, settings.evidence_dir)
     _check_output("--loadcert-certificate", settings.certificate_path)
     _check_output("--loadcert-intoto", settings.intoto_path)
     if settings.intoto_path == settings.certificate_path:
@@ -192,6 +193,38 @@ def _check_rootdir(config: pytest.Config) -> None:
                     "write --evidence-dir=PATH (with '=') or set LOADCERT_EVIDENCE_DIR"
                 )
             return
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def _check_judge_outside_bundle(config: pytest.Config, evidence_dir: Path) -> None:
+    """Refuse a run that reads configuration or code from the bundle it judges.
+
+    Started in (or with its rootdir in) the bundle, pytest reads ini files and imports
+    ``conftest.py`` from there: code that arrived with the evidence would take part in
+    judging it. The integrity gate refuses such files too; this stops the run before any
+    gate, naming what was loaded.
+    """
+    bundle = evidence_dir.resolve()
+    where = {
+        "pytest was started": config.invocation_params.dir.resolve(),
+        "the rootdir": config.rootpath.resolve(),
+    }
+    if config.inipath is not None:
+        where["the ini file"] = config.inipath.resolve()
+    for plugin in config.pluginmanager.get_plugins():
+        module_file = getattr(plugin, "__file__", None)
+        if isinstance(module_file, str):
+            where[f"the plugin module {module_file}"] = Path(module_file).resolve()
+    for what, path in where.items():
+        if _inside(path, bundle):
+            raise pytest.UsageError(
+                f"--evidence-dir {evidence_dir}: {what} ({path}) is inside the bundle, so "
+                "configuration or code carried by the evidence would take part in judging it; "
+                "run pytest from the repository that holds the profile"
+            )
 
 
 def _state(config: pytest.Config) -> RunState | None:

@@ -492,6 +492,21 @@ def test_seal_is_idempotent(
     assert files["stages/smoke/k6-summary.json"] == sha256(bundle / "stages/smoke/k6-summary.json")
 
 
+@pytest.mark.parametrize(
+    "name", ["conftest.py", "stages/smoke/helper.py", "pytest.ini", "stages/smoke/x.pth"]
+)
+def test_seal_refuses_code_and_pytest_configuration(
+    name: str, bundle: Path, repo: Path, manifest_file: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Evidence never needs code; pytest could load it while judging the bundle."""
+    (bundle / name).write_text("import os\n")
+    status, _, err = run(seal_args(bundle, repo, "--k8s-manifest", str(manifest_file)), capsys)
+    assert status == 2
+    assert f"{name}: is Python code or pytest configuration" in err
+    assert not (bundle / "loadcert.json").exists()
+
+
 @pytest.mark.parametrize("kind", ["file", "dir"])
 def test_seal_refuses_symbolic_links(
     kind: str, bundle: Path, repo: Path, manifest_file: Path, tmp_path: Path,

@@ -416,6 +416,22 @@ CASES: list[Hostile] = [
         on_disk=_non_utf8_name,
     ),
     Hostile(
+        "conftest_in_bundle",
+        "a `conftest.py` in stages/1k, sealed (code pytest could import while judging)",
+        "loadcert.json: files does not match the bundle (1 problem(s)): "
+        "stages/1k/conftest.py: is Python code or pytest configuration",
+        edit=lambda files: files.__setitem__(
+            "stages/1k/conftest.py", b"import pytest\n# would run inside the judge\n"
+        ),
+    ),
+    Hostile(
+        "pytest_ini_in_bundle",
+        "a `pytest.ini` at the bundle's top, sealed (configuration for the judge)",
+        "loadcert.json: files does not match the bundle (1 problem(s)): "
+        "pytest.ini: is Python code or pytest configuration",
+        edit=lambda files: files.__setitem__("pytest.ini", b"[pytest]\naddopts = -p no:loadcert\n"),
+    ),
+    Hostile(
         "grafana_huge_epoch",
         "Grafana `time.from` is a 30-digit epoch",
         "observability/grafana.json: dashboard.time.from is a 30-digit number",

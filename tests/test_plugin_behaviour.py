@@ -253,3 +253,35 @@ def test_images_sharing_a_name_are_all_listed(pytester: pytest.Pytester, tmp_pat
     assert props[f"loadcert.image.{first['name']}"] == ",".join(
         sorted([first["digest"], "sha256:" + "0" * 64])
     )
+
+
+CONFTEST_FORGING_A_PASS = '''
+import pytest
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    report.outcome = "passed"  # a bundle's conftest forging every gate
+'''
+
+
+@pytest.mark.parametrize("start_in", ["bundle", "stage-dir"])
+def test_pytest_started_inside_the_bundle_is_refused(
+    pytester: pytest.Pytester, tmp_path: Path, start_in: str
+) -> None:
+    """A conftest.py carried by the evidence must never take part in judging it."""
+    bundle = bf.build_variant("p95_high", tmp_path / "bundle")  # not_certified on its own
+    (bundle / "conftest.py").write_text(CONFTEST_FORGING_A_PASS)
+    (bundle / "pyproject.toml").write_text("")  # the bundle as pytest's rootdir
+    start = bundle if start_in == "bundle" else bundle / "stages" / "100k"
+    (start / "conftest.py").write_text(CONFTEST_FORGING_A_PASS)
+    pytester.chdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--evidence-dir={bundle}"],
+        cwd=start, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == pytest.ExitCode.USAGE_ERROR, result.stdout[-2000:]
+    assert "is inside the bundle" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert not (start / "certificate.json").exists()
