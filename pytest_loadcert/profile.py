@@ -12,6 +12,7 @@ import copy
 import json
 import math
 import re
+import sys
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date
@@ -337,6 +338,8 @@ class _Checker:
     def number(self, value: object, key: str) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.fail(key, f"must be a number, got {value!r}")
+        if isinstance(value, int) and abs(value) > sys.float_info.max:
+            raise self.fail(key, "must be finite, got an integer beyond the float range")
         if not math.isfinite(value):
             raise self.fail(key, f"must be finite, got {value!r}")
         return float(value)
