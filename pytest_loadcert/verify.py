@@ -18,6 +18,7 @@ error or a certificate that cannot be read or identifies no bundle.
 from __future__ import annotations
 
 import argparse
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,7 +70,9 @@ def compare(certificate: dict[str, Any], root: Path) -> list[Difference]:
     """Every difference between the bundle at ``root`` and the certified one."""
     from pytest_loadcert.bundle import walk_bundle
     from pytest_loadcert.hashing import sha256_file
+    from pytest_loadcert.jsonio import max_file_bytes
 
+    cap = max_file_bytes()
     certified: dict[str, str] = certificate["evidence_files"]
     differences, rebound = _manifest(root, certificate["bindings"]["bundle_sha256"])
     on_disk, odd = walk_bundle(root)
@@ -84,6 +87,12 @@ def compare(certificate: dict[str, Any], root: Path) -> list[Difference]:
                 differences.append(
                     Difference(MISSING, rel, f"certified with {certified[rel]}, not in the bundle")
                 )
+            continue
+        size = os.lstat(root / rel).st_size
+        if size > cap:  # the run never hashed a file over the cap; a sparse one can be huge
+            differences.append(
+                Difference(CHANGED, rel, f"is {size} bytes, over the {cap}-byte cap; not hashed")
+            )
             continue
         actual = sha256_file(root / rel)
         if actual != certified[rel]:

@@ -134,3 +134,17 @@ def test_unusable_certificate_or_directory_is_a_usage_error(
     status, _, err = verify(capfd, pytester.path / "blocked.json", broken)
     assert status == 2
     assert "bindings.bundle_sha256 is null" in err and err.count("\n") == 1
+
+
+def test_sparse_giant_in_place_of_a_file_is_reported_not_read(
+    certified: tuple[Path, Path], capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A sparse 100 GiB file would take minutes to hash: over the cap, it is named, not read."""
+    bundle, certificate = certified
+    path = bundle / SUMMARY
+    path.unlink()
+    with path.open("wb") as handle:
+        handle.truncate(100 << 30)
+    status, out, _ = verify(capfd, certificate, bundle)
+    assert status == 1
+    assert out == [f"changed: {SUMMARY}: is {100 << 30} bytes, over the {64 << 20}-byte cap; not hashed"]
