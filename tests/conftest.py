@@ -10,6 +10,15 @@ from hypothesis import settings
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+# pytester restores sys.modules after every in-process run. A library first imported inside
+# such a run is dropped from sys.modules afterwards while its C extensions or module-level
+# state stay loaded, and importing it again fails (numpy: "cannot load module more than
+# once"; requests: "You can only merge into CookieJar"). Import them once here, for every
+# test module, whatever order xdist runs them in.
+import matplotlib  # noqa: E402, F401
+import numpy  # noqa: E402, F401
+import requests  # noqa: E402, F401
+
 # Hypothesis profiles (tests/strategies.py EXAMPLES holds the per-property counts):
 # "ci", the default, is deterministic and has no deadline; "long" draws fresh random
 # examples, twenty times as many: HYPOTHESIS_PROFILE=long pytest tests/test_properties.py

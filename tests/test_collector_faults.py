@@ -133,7 +133,9 @@ def files_of(root: Path) -> dict[str, bytes]:
 
 
 def partial_writes(root: Path) -> list[str]:
-    return [rel for rel in files_of(root) if is_partial_write(rel.rsplit("/", 1)[-1])]
+    """Names only: a temporary file can be renamed away between listing and reading it."""
+    return [p.relative_to(root).as_posix() for p in sorted(root.rglob("*"))
+            if is_partial_write(p.name)]  # fmt: skip
 
 
 def env() -> dict[str, str]:
@@ -154,11 +156,18 @@ def start(args: list[str], cwd: Path, slow_fsync: str = "") -> subprocess.Popen[
 
 def wait_for(condition: Callable[[], bool], process: subprocess.Popen[bytes], what: str) -> None:
     deadline = time.monotonic() + 60
-    while not condition():
-        if process.poll() is not None:
-            raise AssertionError(f"{what}: the collector ended first: {process.stderr!r}")
-        assert time.monotonic() < deadline, f"{what}: timed out"
-        time.sleep(0.005)
+    try:
+        while not condition():
+            if process.poll() is not None:
+                _, err = process.communicate(timeout=30)
+                raise AssertionError(f"{what}: the collector ended first: {err[-2000:]!r}")
+            assert time.monotonic() < deadline, f"{what}: timed out"
+            time.sleep(0.005)
+    except BaseException:
+        if process.poll() is None:  # never leave the collector running behind a failure
+            process.kill()
+        process.communicate(timeout=30)
+        raise
 
 
 def kill(process: subprocess.Popen[bytes]) -> None:
