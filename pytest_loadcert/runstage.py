@@ -10,12 +10,24 @@ Writes, under the evidence directory:
 k6's summary carries no timestamps, so the only honest stage window is the wall clock
 measured here around the process. A k6 failure (exit 99: thresholds crossed) is still
 recorded: failing evidence is evidence, and the gates decide what it means.
+
+With ``--shard I/N`` (one machine's part of a distributed stage) k6 runs the I-th of N equal
+execution segments (``--execution-segment``, ``--execution-segment-sequence``: k6 itself
+splits every scenario's VUs and iterations by segment), and the evidence directory is this
+worker's own, not the bundle:
+
+- ``stages/<stage>/k6-summary.<I>.json``: k6's ``--summary-export`` of this segment
+- ``stages/<stage>/shard-<I>.json``: this machine's shard record (:mod:`pytest_loadcert.shards`)
+- ``artifacts/k6-script.js``: the script
+
+``loadcert merge-shards`` combines the workers' directories into the bundle's stage.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import stat
 import subprocess
 from collections.abc import Sequence
@@ -29,6 +41,14 @@ from pytest_loadcert.jsonio import write_atomic, write_json_atomic
 from pytest_loadcert.k6bin import K6NotFound, find_k6, k6_version
 from pytest_loadcert.profile import Profile
 from pytest_loadcert.seal import K6_SCRIPT
+from pytest_loadcert.shards import (
+    MAX_SHARDS,
+    MEASURED_BY_RUN_STAGE,
+    equal_segment,
+    record_name,
+    segment_sequence,
+    summary_name,
+)
 from pytest_loadcert.timeutil import format_utc, now_utc
 
 SUMMARY = "k6-summary.json"
@@ -38,7 +58,45 @@ TREND_STATS = "avg,min,med,max,p(90),p(95),p(99),count"
 #: From this many VUs on, a stage does not belong on a developer machine or shared runner.
 DEDICATED_WORKER_VUS = 100_000
 #: Options run-stage sets itself; passing them again after `--` would silently win or clash.
-RESERVED_K6_OPTIONS = ("--summary-export",)
+#: A segment passed by hand would also turn a whole stage into a part of one (use --shard).
+RESERVED_K6_OPTIONS = ("--summary-export", "--execution-segment", "--execution-segment-sequence")
+#: k6 reads these from the environment too; outside --shard they would silently run a part.
+SEGMENT_ENV = ("K6_EXECUTION_SEGMENT", "K6_EXECUTION_SEGMENT_SEQUENCE")
+
+
+@dataclass(frozen=True)
+class Shard:
+    """``--shard I/N``: this machine runs the I-th of N equal execution segments."""
+
+    index: int
+    total: int
+
+    @property
+    def name(self) -> str:
+        return str(self.index)
+
+    @property
+    def segment(self) -> str:
+        return equal_segment(self.index, self.total)
+
+    @property
+    def sequence(self) -> str:
+        return segment_sequence(self.total)
+
+
+def parse_shard(text: str) -> Shard:
+    """``I/N`` with 1 <= I <= N <= :data:`MAX_SHARDS`; raises ValueError saying why not."""
+    index_text, slash, total_text = text.partition("/")
+    if not (slash and index_text.isascii() and index_text.isdigit()) or not (
+        total_text.isascii() and total_text.isdigit()
+    ):
+        raise ValueError(f"{text!r} is not I/N (e.g. 2/4: the second of four equal parts)")
+    index, total = int(index_text), int(total_text)
+    if not 1 <= total <= MAX_SHARDS:
+        raise ValueError(f"{text!r}: N must be 1..{MAX_SHARDS}")
+    if not 1 <= index <= total:
+        raise ValueError(f"{text!r}: I must be 1..{total}")
+    return Shard(index, total)
 
 
 class RunStageError(Exception):
@@ -51,12 +109,17 @@ class RunStageError(Exception):
 
 @dataclass(frozen=True)
 class StageRunResult:
-    """The outcome of one stage: what was written and how k6 ended."""
+    """The outcome of one stage (or shard): what was written and how k6 ended.
+
+    ``stage_json`` is the document written to ``record`` (stage.json, or shard-<I>.json).
+    """
 
     stage_dir: Path
     stage_json: dict[str, Any]
     k6_exit_code: int
     summary_written: bool
+    summary: str = SUMMARY
+    record: str = STAGE_JSON
 
     @property
     def ok(self) -> bool:
@@ -70,9 +133,24 @@ def stage_rel(stage: str) -> str:
 
 
 def build_k6_argv(
-    k6: str, stage: str, summary_path: str, script: str, extra: Sequence[str]
+    k6: str,
+    stage: str,
+    summary_path: str,
+    script: str,
+    extra: Sequence[str],
+    shard: Shard | None = None,
 ) -> list[str]:
     """The k6 command line for one stage (the same shape is recorded in stage.json)."""
+    segment = (
+        []
+        if shard is None
+        else [
+            "--execution-segment",
+            shard.segment,
+            "--execution-segment-sequence",
+            shard.sequence,
+        ]
+    )
     return [
         k6,
         "run",
@@ -84,6 +162,7 @@ def build_k6_argv(
         TREND_STATS,
         "--tag",
         f"stage={stage}",  # every sample (and remote-write series) names its stage
+        *segment,
         *extra,
         script,
     ]
@@ -95,6 +174,7 @@ def check_request(
     script: Path,
     extra: Sequence[str],
     dedicated_load_worker: bool,
+    shard: Shard | None = None,
 ) -> int:
     """Validate a run-stage request before anything runs; returns the stage's target VUs."""
     try:
@@ -110,27 +190,43 @@ def check_request(
             "belongs on dedicated or distributed load workers (e.g. k6-operator), not on a "
             "shared machine. Run it there and pass --dedicated-load-worker to confirm."
         )
+    summary = SUMMARY if shard is None else summary_name(shard.name)
     for arg in extra:
         for option in RESERVED_K6_OPTIONS:
             if arg == option or arg.startswith(option + "="):
+                how = (
+                    f"to {stage_rel(stage)}/{summary}"
+                    if option == "--summary-export"
+                    else "from --shard I/N, for the I-th of N equal segments"
+                )
+                raise RunStageError(f"{option} after `--`: run-stage sets it itself ({how})")
+    if shard is None:
+        for name in SEGMENT_ENV:
+            if os.environ.get(name):
                 raise RunStageError(
-                    f"{option} after `--`: run-stage sets it itself "
-                    f"(to {stage_rel(stage)}/{SUMMARY})"
+                    f"${name} is set: k6 would run only a segment of the stage and the summary "
+                    "would pass for the whole stage. Unset it, or run a segment with --shard I/N"
                 )
     if not script.is_file():
         raise RunStageError(f"--script {script}: not a file")
     return spec.min_active_vus
 
 
-def _check_bundle(evidence_dir: Path, stage: str, script_bytes: bytes, script: Path) -> None:
+def _check_bundle(
+    evidence_dir: Path, stage: str, script_bytes: bytes, script: Path, shard: Shard | None
+) -> None:
     if evidence_dir.exists() and not evidence_dir.is_dir():
         raise RunStageError(f"--evidence-dir {evidence_dir}: exists and is not a directory")
     stage_dir = evidence_dir / stage_rel(stage)
-    for name in (STAGE_JSON, SUMMARY):
+    names = [STAGE_JSON, SUMMARY]
+    if shard is not None:  # a worker's directory: its shards, never a whole stage beside them
+        names += [summary_name(shard.name), record_name(shard.name)]
+    for name in names:
         if os.path.lexists(stage_dir / name):
+            what = f"stage {stage!r}" if shard is None else f"shard {shard.name} of {stage!r}"
             raise RunStageError(
-                f"{stage_rel(stage)}/{name} already exists in {evidence_dir}: stage "
-                f"{stage!r} was already run. Evidence is not overwritten; remove "
+                f"{stage_rel(stage)}/{name} already exists in {evidence_dir}: {what} "
+                f"was already run. Evidence is not overwritten; remove "
                 f"{stage_dir} to run the stage again, or use a new evidence directory."
             )
     artifact = evidence_dir / K6_SCRIPT
@@ -154,16 +250,18 @@ def run_stage(
     k6: str | None = None,
     extra_args: Sequence[str] = (),
     dedicated_load_worker: bool = False,
+    shard: Shard | None = None,
 ) -> StageRunResult:
-    """Run k6 for ``stage`` and write its evidence; see the module docstring.
+    """Run k6 for ``stage`` (or its ``shard``) and write its evidence; see the module
+    docstring.
 
     Raises :class:`RunStageError` for refusals (exit status 2) before anything runs, and
     for a k6 that cannot be started (1). A k6 that ran and failed is *not* an exception:
     the result carries its exit code and the evidence is written.
     """
-    target_vus = check_request(profile, stage, script, extra_args, dedicated_load_worker)
+    target_vus = check_request(profile, stage, script, extra_args, dedicated_load_worker, shard)
     script_bytes = script.read_bytes()
-    _check_bundle(evidence_dir, stage, script_bytes, script)
+    _check_bundle(evidence_dir, stage, script_bytes, script, shard)
     try:
         k6_path = find_k6(k6)
     except K6NotFound as exc:
@@ -180,12 +278,15 @@ def run_stage(
 
     # k6 writes its summary under a temporary name that is renamed once k6 has exited,
     # so a k6 killed mid-write never leaves a truncated k6-summary.json behind.
-    partial = stage_dir / f".{SUMMARY}.partial"
+    summary = SUMMARY if shard is None else summary_name(shard.name)
+    partial = stage_dir / f".{summary}.partial"
     with contextlib.suppress(FileNotFoundError):
         partial.unlink()
-    argv = build_k6_argv(str(k6_path), stage, str(partial), str(script), extra_args)
+    argv = build_k6_argv(str(k6_path), stage, str(partial), str(script), extra_args, shard)
     # Recorded with bundle paths: the bundle must not depend on where it was produced.
-    recorded = build_k6_argv("k6", stage, f"{stage_rel(stage)}/{SUMMARY}", K6_SCRIPT, extra_args)
+    recorded = build_k6_argv(
+        "k6", stage, f"{stage_rel(stage)}/{summary}", K6_SCRIPT, extra_args, shard
+    )
 
     start, end, code = _run(argv)
 
@@ -197,8 +298,14 @@ def run_stage(
         )
     summary_written = partial.is_file()
     if summary_written:
-        os.replace(partial, stage_dir / SUMMARY)
-    document: dict[str, Any] = {
+        os.replace(partial, stage_dir / summary)
+    if shard is not None:
+        record = record_name(shard.name)
+        document = _shard_record(stage, shard, start, end, code, version, script_bytes)
+        document.update(target_vus=target_vus, command=recorded)
+        write_json_atomic(stage_dir / record, document)
+        return StageRunResult(stage_dir, document, code, summary_written, summary, record)
+    document = {
         "stage": stage,
         "start_time": format_utc(start),
         "end_time": format_utc(end),
@@ -209,6 +316,33 @@ def run_stage(
     }
     write_json_atomic(stage_dir / STAGE_JSON, document)
     return StageRunResult(stage_dir, document, code, summary_written)
+
+
+def _shard_record(
+    stage: str,
+    shard: Shard,
+    start: datetime,
+    end: datetime,
+    code: int,
+    version: str,
+    script_bytes: bytes,
+) -> dict[str, Any]:
+    """The shard record (:mod:`pytest_loadcert.shards`): the wall clock of *this* machine
+    around its k6, and who measured it."""
+    return {
+        "stage": stage,
+        "shard": shard.name,
+        "of": shard.total,
+        "execution_segment": shard.segment,
+        "execution_segment_sequence": shard.sequence,
+        "start_time": format_utc(start),
+        "end_time": format_utc(end),
+        "measured_by": MEASURED_BY_RUN_STAGE,
+        "host": socket.gethostname(),
+        "k6_exit_code": code,
+        "k6_version": version,
+        "k6_script_sha256": sha256_bytes(script_bytes),
+    }
 
 
 def _run(argv: list[str]) -> tuple[datetime, datetime, int]:
