@@ -195,11 +195,12 @@ def check_request(
         for option in RESERVED_K6_OPTIONS:
             if arg == option or arg.startswith(option + "="):
                 how = (
-                    f"to {stage_rel(stage)}/{summary}"
+                    f"run-stage sets it itself (to {stage_rel(stage)}/{summary})"
                     if option == "--summary-export"
-                    else "from --shard I/N, for the I-th of N equal segments"
+                    else "run-stage sets it itself with --shard I/N (the I-th of N equal "
+                    "segments), and a whole stage has none"
                 )
-                raise RunStageError(f"{option} after `--`: run-stage sets it itself ({how})")
+                raise RunStageError(f"{option} after `--`: {how}")
     if shard is None:
         for name in SEGMENT_ENV:
             if os.environ.get(name):
