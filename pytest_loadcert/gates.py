@@ -272,6 +272,16 @@ def stage_window(
         raise EvidenceError(run.rel, "end_time", "is not after start_time: inverted window")
     checked = [s.rel for s in summaries if check_run_duration(s, run, tolerance)]
     records = bundle.shard_records(stage)
+    if run.shards and not records:
+        # Peak VUs of shards add up only if the shards ran at the same time; without each
+        # instance's own record nothing shows they did.
+        raise EvidenceError(
+            run.rel,
+            "shards",
+            f"names {len(run.shards)} k6 instances, but stages/{stage} holds no shard-<name>.json "
+            "records: nothing shows the instances ran together (loadcert run-stage --shard "
+            "and loadcert merge-shards write them)",
+        )
     if records:  # each k6 instance's own record: the shards were one run, run together
         check_shard_records(run, records, tolerance)
     names = profile.stage_names

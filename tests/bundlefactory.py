@@ -1374,10 +1374,26 @@ def bundle_files(
             "command": command,
         }
         if count > 1:
-            files[f"{base}/stage.json"]["shards"] = {
+            segments = {
                 str(shard + 1): f"{shard}/{count}:{shard + 1}/{count}".replace(f"0/{count}:", "0:")
                 for shard in range(count)
             }
+            files[f"{base}/stage.json"]["shards"] = segments
+            for name, segment in segments.items():
+                # Each k6 instance's own record (loadcert run-stage --shard): they ran together.
+                files[f"{base}/shard-{name}.json"] = {
+                    "stage": window.name,
+                    "shard": name,
+                    "of": count,
+                    "execution_segment": segment,
+                    "start_time": fmt_time(window.start),
+                    "end_time": fmt_time(window.end),
+                    "measured_by": "loadcert run-stage",
+                    "k6_exit_code": 0,
+                    "k6_version": K6_VERSION,
+                    "k6_script_sha256": digest(K6_SCRIPT.encode()),
+                    "target_vus": window.vus // count,
+                }
         files[f"{base}/prometheus.json"] = _prometheus(window, index)
     items = _cluster_items(start)
     files[CLUSTER_PATH] = _k8s_list(items)
@@ -2070,6 +2086,11 @@ def _same_run_stored_twice(files: Files) -> None:
     files["stages/50k/stage.json"]["shards"] = {"a": "0:1", "b": "0:1"}
 
 
+def _shards_without_records(files: Files) -> None:
+    for name in [rel for rel in files if rel.startswith("stages/100k/shard-")]:
+        del files[name]
+
+
 CERTIFIED, NOT_CERTIFIED, BLOCKED = "certified", "not_certified", "blocked"
 
 VARIANTS: list[Variant] = [
@@ -2080,6 +2101,10 @@ VARIANTS: list[Variant] = [
     Variant("shards_without_segments",
             "100k as 4 shard summaries, but stage.json does not name their execution segments",
             BLOCKED, _shards_without_segments, MappingProxyType({"shards": {"100k": 4}})),
+    Variant("shards_without_records",
+            "100k as 4 shard summaries with segments, but no shard-<n>.json records: nothing "
+            "shows the 4 instances ran at the same time",
+            BLOCKED, _shards_without_records, MappingProxyType({"shards": {"100k": 4}})),
     Variant("same_run_stored_twice",
             "50k's one run stored twice as two shard files, each claiming the whole run",
             BLOCKED, _same_run_stored_twice),
