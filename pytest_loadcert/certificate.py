@@ -59,6 +59,7 @@ class StageFacts:
     rps: float | None
     data_received_bytes_per_s: float | None
     metrics: tuple[MetricFacts, ...]
+    shards: dict[str, str] | None  # shard name -> who measured its window; None: one k6
 
 
 def _try(func: Any) -> Any:
@@ -116,6 +117,17 @@ def _metric_facts(bundle: Bundle, profile: Profile, stage: str) -> tuple[MetricF
     return tuple(rows)
 
 
+def _shard_facts(bundle: Bundle, stage: str) -> dict[str, str] | None:
+    """For a distributed stage, who measured each instance's window (declared or measured)."""
+    run = bundle.stage_run(stage)
+    if not run.shards:
+        return None
+    records = bundle.shard_records(stage)
+    return {
+        name: records[name].measured_by if name in records else "no record" for name in run.shards
+    }
+
+
 def stage_facts(bundle: Bundle, profile: Profile) -> list[StageFacts]:
     """Observed facts per stage, for people; the gates are what judge them."""
     rows = []
@@ -146,6 +158,7 @@ def stage_facts(bundle: Bundle, profile: Profile) -> list[StageFacts]:
                     lambda n=name: _summed_rate(bundle, n, "data_received")
                 ),
                 metrics=_metric_facts(bundle, profile, name),
+                shards=_try(lambda n=name: _shard_facts(bundle, n)),
             )
         )
     return rows
@@ -243,6 +256,7 @@ def build(
                 "error_rate": row.error_rate,
                 "checks_rate": row.checks_rate,
                 "data_received_bytes_per_s": row.data_received_bytes_per_s,
+                "shards": row.shards,
                 "metrics": [
                     {
                         "name": m.name,

@@ -390,10 +390,25 @@ def _stages(cert: dict[str, Any], limits: Limits) -> Section:
             "stage. Throughput is data received. n/a: the evidence could not say.",
         )
     )
-    return Section(
-        "Stage results",
-        [Table(headers, rows, _more(len(stages), len(shown), "stages")), note, Chart()],
-    )
+    blocks: list[Block] = [Table(headers, rows, _more(len(stages), len(shown), "stages")), note]
+    for stage in shown:
+        shards = stage.get("shards")
+        if isinstance(shards, dict) and shards:
+            by_whom: dict[str, list[str]] = {}
+            for shard, measured_by in shards.items():
+                by_whom.setdefault(str(measured_by), []).append(str(shard))
+            parts = "; ".join(
+                f"shard {', '.join(names)}: window "
+                + (who if who.startswith("declared") else f"measured by {who}")
+                for who, names in by_whom.items()
+            )
+            blocks.append(
+                Para(
+                    (ident(stage["name"]), f" ran as {len(shards)} k6 instances ({parts})."),
+                )
+            )
+    blocks.append(Chart())
+    return Section("Stage results", blocks)
 
 
 def _dependency_health(cert: dict[str, Any], limits: Limits) -> Section:

@@ -586,3 +586,19 @@ def test_own_rule_with_a_built_in_id_is_refused(
         f"loadcert report: error: {own}: rules[0].id 'latency-db-pool' is the id of a built-in "
         "rule; choose another\n"
     )
+
+
+def test_a_distributed_stage_says_who_measured_each_instance_window(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A reviewer sees that 100k ran as 4 k6 instances, and whose clock its windows are."""
+    bundle = bf.build_variant("valid_sharded_100k", tmp_path / "bundle")
+    cert = certify(bundle, tmp_path / "run")
+    assert cert["verdict"] == "certified"
+    stages = {s["name"]: s for s in cert["stages"]}
+    assert stages["100k"]["shards"] == {str(i): "loadcert run-stage" for i in range(1, 5)}
+    assert stages["50k"]["shards"] is None
+    status, out, _ = report(capfd, "--certificate", str(tmp_path / "run" / "certificate.json"))
+    assert status == 0
+    text = md_plain(section(out, "Stage results"))
+    assert "100k ran as 4 k6 instances (shard 1, 2, 3, 4: window measured by loadcert run-stage)." in text

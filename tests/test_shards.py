@@ -573,3 +573,7 @@ def test_declared_shards_of_runners_loadcert_did_not_run(
     certificate = _seal_and_certify(pytester, workers, bundle)
     assert certificate["verdict"] == "certified"
     assert _gate(certificate, "stage_window[dist]")["samples"] == "2 duration(s) checked"
+    # The certificate says whose clock the windows are: declared, not measured by loadcert.
+    stage = next(s for s in certificate["stages"] if s["name"] == "dist")
+    assert stage["shards"] == {"1": "declared to loadcert merge-shards",
+                               "2": "declared to loadcert merge-shards"}  # fmt: skip
