@@ -137,6 +137,7 @@ def pytest_configure(config: pytest.Config) -> None:
     explicit = list(config.args) if config.args_source == pytest.Config.ArgsSource.ARGS else []
     paths = [str(BUILTIN_GATES), *explicit, *(str(p) for p in settings.gate_paths if not explicit)]
     config.args[:] = list(dict.fromkeys(paths))
+    _check_gate_paths_outside_bundle(config, settings.evidence_dir)
     if not hasattr(config, "workerinput"):
         from pytest_loadcert.controller import CertificationRun
 
@@ -225,6 +226,28 @@ def _check_judge_outside_bundle(config: pytest.Config, evidence_dir: Path) -> No
                 "configuration or code carried by the evidence would take part in judging it; "
                 "run pytest from the repository that holds the profile"
             )
+
+
+def _check_gate_paths_outside_bundle(config: pytest.Config, evidence_dir: Path) -> None:
+    """Refuse gate tests collected from inside the bundle: code that arrived with the evidence."""
+    bundle = evidence_dir.resolve()
+    for arg in config.args:
+        path = config.invocation_params.dir / arg.split("::", 1)[0]
+        if _inside(path.resolve(), bundle):
+            raise pytest.UsageError(
+                f"--evidence-dir {evidence_dir}: the gate path {arg} is inside the bundle, so "
+                "code carried by the evidence would take part in judging it"
+            )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Never collect the bundle being judged (kept under the gate tests, say): collecting a
+    directory imports its conftest.py, code that arrived with the evidence."""
+    state = _state(config)
+    if state is None:
+        return None
+    return True if _inside(collection_path.resolve(), state.bundle.root.resolve()) else None
 
 
 def _state(config: pytest.Config) -> RunState | None:

@@ -285,3 +285,38 @@ def test_pytest_started_inside_the_bundle_is_refused(
     assert "is inside the bundle" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
     assert not (start / "certificate.json").exists()
+
+
+@pytest.mark.parametrize("how", ["argument", "ini"])
+def test_a_bundle_kept_under_the_gate_tests_is_never_collected(
+    pytester: pytest.Pytester, how: str
+) -> None:
+    """Collecting the repository's gate tests must not walk into the bundle they judge:
+    its conftest.py would be imported and could forge every gate."""
+    gates = pytester.path / "gates"
+    bundle = bf.build_variant("p95_high", gates / "evidence")  # not_certified on its own
+    imported = pytester.path / "bundle-conftest-imported"
+    (bundle / "conftest.py").write_text(
+        CONFTEST_FORGING_A_PASS + f"\nopen({str(imported)!r}, 'w').close()\n"
+    )
+    (gates / "test_team.py").write_text("def test_team_gate(loadcert_bundle):\n    pass\n")
+    args = ["gates"] if how == "argument" else []
+    if how == "ini":
+        pytester.makeini("[pytest]\nloadcert_gates = gates\n")
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", f"--evidence-dir={bundle}", *args
+    )
+    assert not imported.exists()
+    assert result.ret == 1  # p95 above the bound: not_certified, as measured
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+
+
+def test_gate_paths_inside_the_bundle_are_refused(pytester: pytest.Pytester) -> None:
+    bundle = bf.build_variant("valid", pytester.path / "bundle")
+    (bundle / "gates").mkdir()
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", f"--evidence-dir={bundle}", str(bundle / "gates")
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "inside the bundle" in result.stderr.str()
+    assert not (pytester.path / "certificate.json").exists()
