@@ -124,14 +124,28 @@ def shown(rel: str) -> str:
 #: in (or above) the bundle. Evidence never needs them, and they must never take part in
 #: judging it.
 JUDGE_CONFIG_NAMES = frozenset(
-    {"conftest.py", "pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg"}
+    {
+        "conftest.py",
+        "pytest.toml",
+        ".pytest.toml",
+        "pytest.ini",
+        ".pytest.ini",
+        "pyproject.toml",
+        "tox.ini",
+        "setup.cfg",
+    }
 )
 CODE_SUFFIXES = (".py", ".pyc", ".pyo", ".pyd", ".so", ".pth")
 
 
 def judge_code_reason(name: str) -> str | None:
-    """Why a file named ``name`` may not be in a bundle (code or pytest configuration)."""
-    if name in JUDGE_CONFIG_NAMES or name.endswith(CODE_SUFFIXES):
+    """Why a file named ``name`` may not be in a bundle (code or pytest configuration).
+
+    Compared without case: on a case-insensitive file system (macOS, Windows) pytest finds
+    ``conftest.PY`` as ``conftest.py``.
+    """
+    folded = name.casefold()
+    if folded in JUDGE_CONFIG_NAMES or folded.endswith(CODE_SUFFIXES):
         return (
             "is Python code or pytest configuration, which pytest could load while judging "
             "the bundle; evidence never needs it"

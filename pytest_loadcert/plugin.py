@@ -172,7 +172,15 @@ def _check_output(option: str, path: Path) -> None:
         raise pytest.UsageError(f"{option} {path}: {parent} is not a directory")
 
 
-CONFIG_FILES = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
+CONFIG_FILES = (
+    "pytest.toml",
+    ".pytest.toml",
+    "pytest.ini",
+    ".pytest.ini",
+    "pyproject.toml",
+    "tox.ini",
+    "setup.cfg",
+)
 
 
 def _check_rootdir(config: pytest.Config) -> None:

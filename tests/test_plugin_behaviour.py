@@ -320,3 +320,15 @@ def test_gate_paths_inside_the_bundle_are_refused(pytester: pytest.Pytester) -> 
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "inside the bundle" in result.stderr.str()
     assert not (pytester.path / "certificate.json").exists()
+
+
+@pytest.mark.parametrize(
+    "name", ["pytest.toml", ".pytest.toml", "conftest.PY", "Conftest.py", "PYTEST.INI", "x.PY"]
+)
+def test_judge_configuration_and_code_in_any_case_are_refused(name: str) -> None:
+    """pytest 9 reads pytest.toml; on a case-insensitive file system (macOS, Windows)
+    conftest.PY is found as conftest.py."""
+    from pytest_loadcert.bundle import judge_code_reason
+
+    assert judge_code_reason(name) is not None
+    assert judge_code_reason("x.py.json") is None
