@@ -30,7 +30,7 @@ from pytest_loadcert.k6summary import K6Summary, parse_summary
 from pytest_loadcert.observability import Span, TimeRange, grafana_range, otel_spans
 from pytest_loadcert.prometheus import PrometheusEvidence, parse_prometheus
 from pytest_loadcert.schema import validate
-from pytest_loadcert.shards import ShardRecord, read_shard_records
+from pytest_loadcert.shards import ShardRecord, check_distinct_summaries, read_shard_records
 from pytest_loadcert.timeutil import parse_utc
 
 MANIFEST = "loadcert.json"
@@ -372,7 +372,9 @@ class Bundle:
         def load() -> tuple[K6Summary, ...]:
             files = self.summary_files(stage)
             check_shards(self.stage_run(stage), files)
-            return tuple(parse_summary(self.read_json(rel), rel) for rel in files)
+            summaries = tuple(parse_summary(self.read_json(rel), rel) for rel in files)
+            check_distinct_summaries(summaries)
+            return summaries
 
         return self._once(f"k6:{stage}", load)
 

@@ -214,7 +214,7 @@ def build_stage(stage: str, inputs: list[ShardInput], profile: Profile) -> dict[
     from pytest_loadcert.bundle import StageRun, check_shards
     from pytest_loadcert.gates import check_run_duration
     from pytest_loadcert.schema import validate
-    from pytest_loadcert.shards import check_shard_records
+    from pytest_loadcert.shards import check_distinct_summaries, check_shard_records
 
     rel = f"stages/{stage}/{STAGE_JSON}"
     records = {item.record.shard: item.record for item in inputs}
@@ -250,6 +250,9 @@ def build_stage(stage: str, inputs: list[ShardInput], profile: Profile) -> dict[
         )
         check_shards(run, [f"stages/{stage}/{summary_name(name)}" for name in records])
         check_shard_records(run, records, tolerance)
+        check_distinct_summaries(
+            item.summary for item in sorted(inputs, key=lambda i: shard_order(i.record.shard))
+        )
         for item in sorted(inputs, key=lambda i: shard_order(i.record.shard)):
             _check_own_duration(item, tolerance)
             check_run_duration(item.summary, run, tolerance)

@@ -29,6 +29,7 @@ from pytest_loadcert.timeutil import parse_utc
 
 if TYPE_CHECKING:
     from pytest_loadcert.bundle import StageRun
+    from pytest_loadcert.k6summary import K6Summary
 
 #: A shard's name: the ``I`` of ``--shard I/N`` (the same pattern as stage.json ``shards`` keys).
 SHARD_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
@@ -217,6 +218,23 @@ def read_shard_records(
             raise EvidenceError(rel, "shard", f"is {record.shard!r}, but the file is {name}")
         records[shard] = record
     return records
+
+
+def check_distinct_summaries(summaries: Iterable[K6Summary]) -> None:
+    """No two shard summaries carry the same measurements: one k6 instance's summary given
+    as two shards (the same file twice) would add its VUs and requests twice. Real
+    instances never measure identical metrics and run durations."""
+    seen: dict[str, str] = {}
+    for summary in summaries:
+        key = repr((summary.format, summary.metrics, summary.duration_ms))
+        if key in seen:
+            raise EvidenceError(
+                summary.rel,
+                "metrics",
+                f"are the same measurements as {seen[key]}: one k6 instance's summary given "
+                "as two shards would count its VUs and requests twice",
+            )
+        seen[key] = summary.rel
 
 
 def merged_exit_code(records: Iterable[ShardRecord]) -> int:

@@ -577,3 +577,40 @@ def test_declared_shards_of_runners_loadcert_did_not_run(
     stage = next(s for s in certificate["stages"] if s["name"] == "dist")
     assert stage["shards"] == {"1": "declared to loadcert merge-shards",
                                "2": "declared to loadcert merge-shards"}  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- one summary, two shards
+
+SHARDED = Path(__file__).parents[1] / "fixtures" / "bundles" / "valid_sharded_100k"
+
+
+def test_one_summary_stored_as_two_shards_blocks(tmp_path: Path) -> None:
+    """The same measurements under two shard names would add one instance's VUs twice."""
+    from pytest_loadcert.bundle import Bundle
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(SHARDED, bundle)
+    assert len(Bundle(bundle).summaries("100k")) == 4
+    stage = bundle / "stages" / "100k"
+    shutil.copyfile(stage / "k6-summary.1.json", stage / "k6-summary.3.json")
+    with pytest.raises(EvidenceError) as raised:
+        Bundle(bundle).summaries("100k")
+    assert raised.value.file == "stages/100k/k6-summary.3.json"
+    assert "k6-summary.1.json" in raised.value.problem
+
+
+def test_merge_refuses_one_summary_declared_for_two_shards(tmp_path: Path) -> None:
+    from pytest_loadcert.mergeshards import Declared, MergeError, merge
+    from pytest_loadcert.profile import load_profile
+
+    record = json.loads((SHARDED / "stages/100k/shard-1.json").read_text())
+    summary = SHARDED / "stages/100k/k6-summary.1.json"
+    declared = [
+        Declared(str(i), summary, equal_segment(i, 4), record["start_time"], record["end_time"], 0)
+        for i in (1, 2, 3, 4)
+    ]
+    with pytest.raises(MergeError) as raised:
+        merge(tmp_path / "b", "100k", load_profile(None), workers=[], declared=declared,
+              script=SHARDED / "artifacts/k6-script.js", k6_version=record["k6_version"])
+    assert "the same measurements" in str(raised.value)
+    assert not (tmp_path / "b").exists()
