@@ -284,6 +284,15 @@ def stage_window(
         )
     if records:  # each k6 instance's own record: the shards were one run, run together
         check_shard_records(run, records, tolerance)
+        bound = bundle.manifest().artifact("k6_script")["sha256"]
+        for record in records.values():
+            if record.script_sha256 != bound:
+                raise EvidenceError(
+                    record.rel,
+                    "k6_script_sha256",
+                    f"is {record.script_sha256}, but loadcert.json artifacts.k6_script is "
+                    f"{bound}: the shard ran another script than the one the bundle binds",
+                )
     names = profile.stage_names
     index = names.index(stage)
     if index > 0:

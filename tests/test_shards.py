@@ -614,3 +614,24 @@ def test_merge_refuses_one_summary_declared_for_two_shards(tmp_path: Path) -> No
               script=SHARDED / "artifacts/k6-script.js", k6_version=record["k6_version"])
     assert "the same measurements" in str(raised.value)
     assert not (tmp_path / "b").exists()
+
+
+def test_shard_records_of_another_script_than_the_bound_one_block(tmp_path: Path) -> None:
+    """Records that agree with each other but name a script other than the bundle's
+    artifacts.k6_script ran something the certificate does not bind."""
+    from pytest_loadcert.bundle import Bundle
+    from pytest_loadcert.gates import stage_window
+    from pytest_loadcert.profile import load_profile
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(SHARDED, bundle)
+    profile = load_profile(None)
+    loaded = Bundle(bundle)
+    assert stage_window(loaded, profile, "100k", loaded.summaries("100k")).passed
+    for shard in "1234":
+        _edit(bundle / f"stages/100k/shard-{shard}.json", k6_script_sha256="sha256:" + "d" * 64)
+    loaded = Bundle(bundle)
+    with pytest.raises(EvidenceError) as raised:
+        stage_window(loaded, profile, "100k", loaded.summaries("100k"))
+    assert raised.value.field == "k6_script_sha256"
+    assert "artifacts.k6_script" in raised.value.problem
