@@ -32,6 +32,7 @@ from pytest_loadcert.cliopts import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
+    CommandError,
     add_evidence_dir,
     add_profile,
     error,
@@ -97,8 +98,7 @@ def _shard(text: str) -> Any:
 
 
 def _run_stage(ns: argparse.Namespace, extra: list[str]) -> int:
-    from pytest_loadcert.profile import ProfileError
-    from pytest_loadcert.runstage import RunStageError, run_stage
+    from pytest_loadcert.runstage import run_stage
 
     try:
         profile = load_profile(ns)
@@ -112,10 +112,6 @@ def _run_stage(ns: argparse.Namespace, extra: list[str]) -> int:
             dedicated_load_worker=ns.dedicated_load_worker,
             shard=ns.shard,
         )
-    except ProfileError as exc:
-        return error(ns, str(exc), EXIT_USAGE)
-    except RunStageError as exc:
-        return error(ns, str(exc), exc.exit_status)
     except OSError as exc:
         return os_error(ns, exc)
     rel = f"stages/{ns.stage}"
@@ -171,7 +167,7 @@ def _configure_seal(parser: argparse.ArgumentParser) -> None:
 
 
 def _seal(ns: argparse.Namespace, extra: list[str]) -> int:
-    from pytest_loadcert.seal import SealError, seal
+    from pytest_loadcert.seal import seal
 
     try:
         result = seal(
@@ -184,8 +180,6 @@ def _seal(ns: argparse.Namespace, extra: list[str]) -> int:
             namespace=ns.namespace,
             cluster_collected_at=ns.cluster_collected_at,
         )
-    except SealError as exc:
-        return error(ns, str(exc), exc.exit_status)
     except OSError as exc:
         return os_error(ns, exc)
     git = result.manifest["git"]
@@ -318,10 +312,16 @@ def main(argv: list[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     if passthrough and ns.passthrough is None:
         return error(ns, f"takes no arguments after `--` (got {' '.join(passthrough)})", 2)
+    from pytest_loadcert.profile import ProfileError
+
     previous = _sigterm_as_interrupt()
     try:
         handler: Handler = ns.handler
         return handler(ns, passthrough)
+    except CommandError as exc:  # a command's own refusal or failure: its line and status
+        return error(ns, str(exc), exc.exit_status)
+    except ProfileError as exc:
+        return error(ns, str(exc), EXIT_USAGE)
     except KeyboardInterrupt:
         return error(ns, "interrupted", EXIT_INTERRUPTED)
     except Exception as exc:  # a bug; its message may quote a credential, so it is not shown

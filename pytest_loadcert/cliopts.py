@@ -22,6 +22,20 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
+class CommandError(Exception):
+    """A command cannot do what was asked: one line for stderr, and its exit status.
+
+    ``loadcert``'s ``main`` prints it and returns the status, so a command raises it (or a
+    subclass naming its own default status) instead of mapping it itself.
+    """
+
+    default_status = EXIT_FAILED
+
+    def __init__(self, message: str, exit_status: int | None = None) -> None:
+        super().__init__(message)
+        self.exit_status = self.default_status if exit_status is None else exit_status
+
+
 def error(ns: argparse.Namespace, message: str, status: int) -> int:
     """Print ``<prog>: error: message`` to stderr and return ``status``."""
     print(f"{getattr(ns, 'prog', 'loadcert')}: error: {message}", file=sys.stderr, flush=True)

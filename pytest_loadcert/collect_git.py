@@ -39,12 +39,10 @@ _SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 _KEYS = ("sha", "ref", "dirty", "collected_at")
 
 
-class GitError(Exception):
+class GitError(cliopts.CommandError):
     """The state cannot be recorded; ``exit_status`` 2 = not a repository, 1 = git failed."""
 
-    def __init__(self, message: str, exit_status: int = 1) -> None:
-        super().__init__(message)
-        self.exit_status = exit_status
+    default_status = cliopts.EXIT_FAILED
 
 
 def git_record(
@@ -116,8 +114,6 @@ def run(ns: argparse.Namespace, extra: list[str]) -> int:
     """``loadcert collect git``: 0 recorded, 1 git failed or missing, 2 not a repository."""
     try:
         document = collect(ns.repo, ns.evidence_dir)
-    except GitError as exc:
-        return cliopts.error(ns, str(exc), exc.exit_status)
     except OSError as exc:
         return cliopts.os_error(ns, exc)
     print(

@@ -309,7 +309,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(ns: argparse.Namespace, extra: list[str]) -> int:
     """``loadcert collect grafana``: 0 when recorded as asked, else 1 (2: usage)."""
     from pytest_loadcert.httpclient import settings_from_args
-    from pytest_loadcert.profile import ProfileError
 
     try:
         http = settings_from_args(ns, token_option=TOKEN_OPTION)
@@ -323,12 +322,6 @@ def run(ns: argparse.Namespace, extra: list[str]) -> int:
             snapshot_expires_s=ns.snapshot_expires_s,
             http=http,
         )
-    except HttpUsageError as exc:
-        return cliopts.error(ns, str(exc), cliopts.EXIT_USAGE)
-    except ProfileError as exc:
-        return cliopts.error(ns, str(exc), cliopts.EXIT_USAGE)
-    except CollectError as exc:
-        return cliopts.error(ns, str(exc), exc.exit_status)
     except OSError as exc:
         return cliopts.os_error(ns, exc)
     for warning in result.warnings:

@@ -104,12 +104,10 @@ RESOURCES: tuple[Resource, ...] = (
 )
 
 
-class CollectError(Exception):
+class CollectError(cliopts.CommandError):
     """Collection failed; ``exit_status`` 2 = usage, 1 = the API did not give a full answer."""
 
-    def __init__(self, message: str, exit_status: int = 1) -> None:
-        super().__init__(message)
-        self.exit_status = exit_status
+    default_status = cliopts.EXIT_FAILED
 
 
 @dataclass

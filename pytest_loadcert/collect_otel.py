@@ -46,12 +46,10 @@ _TRACE_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 _SPAN_ID_RE = re.compile(r"^[0-9a-f]{16}$")
 
 
-class OtelError(Exception):
+class OtelError(cliopts.CommandError):
     """Nothing can be imported; ``exit_status`` 2 = usage, 1 = bad input or no span."""
 
-    def __init__(self, message: str, exit_status: int = 1) -> None:
-        super().__init__(message)
-        self.exit_status = exit_status
+    default_status = cliopts.EXIT_FAILED
 
 
 @dataclass
@@ -296,15 +294,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(ns: argparse.Namespace, extra: list[str]) -> int:
     """``loadcert collect otel``: 0 when spans were imported, 1 bad input or none, 2 usage."""
-    from pytest_loadcert.profile import ProfileError
 
     try:
         profile = cliopts.load_profile(ns)
         result = collect(ns.sources, ns.evidence_dir, profile)
-    except ProfileError as exc:
-        return cliopts.error(ns, str(exc), cliopts.EXIT_USAGE)
-    except OtelError as exc:
-        return cliopts.error(ns, str(exc), exc.exit_status)
     except OSError as exc:
         return cliopts.os_error(ns, exc)
     start, end = result.window

@@ -70,12 +70,10 @@ MAX_CONCURRENCY = 64
 PROMETHEUS_JSON = "prometheus.json"
 
 
-class CollectError(Exception):
+class CollectError(cliopts.CommandError):
     """Collection cannot start; ``exit_status`` 2 = usage, 1 = bad evidence in the bundle."""
 
-    def __init__(self, message: str, exit_status: int = 1) -> None:
-        super().__init__(message)
-        self.exit_status = exit_status
+    default_status = cliopts.EXIT_FAILED
 
 
 @dataclass
@@ -407,7 +405,6 @@ def _concurrency(text: str) -> int:
 def run(ns: argparse.Namespace, extra: list[str]) -> int:
     """``loadcert collect prometheus``: 0 when every query succeeded, else 1 (2: usage)."""
     from pytest_loadcert.httpclient import settings_from_args
-    from pytest_loadcert.profile import ProfileError
 
     def log(message: str) -> None:
         cliopts.log(ns, message)
@@ -424,12 +421,6 @@ def run(ns: argparse.Namespace, extra: list[str]) -> int:
             concurrency=ns.concurrency,
             http=http,
         )
-    except HttpUsageError as exc:
-        return cliopts.error(ns, str(exc), cliopts.EXIT_USAGE)
-    except ProfileError as exc:
-        return cliopts.error(ns, str(exc), cliopts.EXIT_USAGE)
-    except CollectError as exc:
-        return cliopts.error(ns, str(exc), exc.exit_status)
     except OSError as exc:
         return cliopts.os_error(ns, exc)
     for path in result.written:

@@ -121,12 +121,10 @@ spec:
 """
 
 
-class PipelineError(Exception):
+class PipelineError(cliopts.CommandError):
     """A step of the pipeline failed; the message names the step (``exit_status`` 2: usage)."""
 
-    def __init__(self, message: str, exit_status: int = cliopts.EXIT_FAILED) -> None:
-        super().__init__(message)
-        self.exit_status = exit_status
+    default_status = cliopts.EXIT_FAILED
 
 
 # ----------------------------------------------------------------------------- shared machinery

@@ -45,8 +45,10 @@ ENV_NAME_RE = re.compile(r"[A-Z_][A-Z0-9_]{0,127}")
 REDACTED = "[REDACTED]"
 
 
-class HttpUsageError(Exception):
+class HttpUsageError(cliopts.CommandError):
     """A bad HTTP option or credential source (exit status 2). The message holds no secret."""
+
+    default_status = cliopts.EXIT_USAGE
 
 
 @dataclass(frozen=True)

@@ -67,12 +67,10 @@ DECLARED_OPTIONS = {
 }
 
 
-class MergeError(Exception):
+class MergeError(cliopts.CommandError):
     """The shards cannot be merged; ``exit_status`` 2 = usage/refusal, 1 = unreadable input."""
 
-    def __init__(self, message: str, exit_status: int = 2) -> None:
-        super().__init__(message)
-        self.exit_status = exit_status
+    default_status = cliopts.EXIT_USAGE
 
 
 @dataclass(frozen=True)
@@ -455,7 +453,6 @@ def _dest(option: str) -> str:
 def run(ns: argparse.Namespace, extra: list[str]) -> int:
     """``loadcert merge-shards``: 0 merged, 1 merged but a shard's k6 failed (or an input is
     unreadable), 2 refused."""
-    from pytest_loadcert.profile import ProfileError
 
     try:
         profile = cliopts.load_profile(ns)
@@ -468,10 +465,6 @@ def run(ns: argparse.Namespace, extra: list[str]) -> int:
             script=ns.script,
             k6_version=ns.k6_version,
         )
-    except ProfileError as exc:
-        return cliopts.error(ns, str(exc), cliopts.EXIT_USAGE)
-    except MergeError as exc:
-        return cliopts.error(ns, str(exc), exc.exit_status)
     except OSError as exc:
         return cliopts.os_error(ns, exc)
     document = result.stage_json

@@ -36,6 +36,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pytest_loadcert import cliopts
 from pytest_loadcert.hashing import sha256_bytes, sha256_file
 from pytest_loadcert.jsonio import write_atomic, write_json_atomic
 from pytest_loadcert.k6bin import K6NotFound, find_k6, k6_version
@@ -99,12 +100,10 @@ def parse_shard(text: str) -> Shard:
     return Shard(index, total)
 
 
-class RunStageError(Exception):
+class RunStageError(cliopts.CommandError):
     """run-stage cannot do what was asked; ``exit_status`` 2 = usage/refusal, 1 = failure."""
 
-    def __init__(self, message: str, exit_status: int = 2) -> None:
-        super().__init__(message)
-        self.exit_status = exit_status
+    default_status = cliopts.EXIT_USAGE
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pytest_loadcert import cliopts
 from pytest_loadcert.bundle import MANIFEST, walk_bundle
 from pytest_loadcert.hashing import is_digest, sha256_bytes, sha256_file
 from pytest_loadcert.jsonio import write_atomic, write_json_atomic
@@ -41,12 +42,10 @@ MAX_NAME_LEN = 200
 GIT_TIMEOUT_S = 60.0
 
 
-class SealError(Exception):
+class SealError(cliopts.CommandError):
     """The bundle cannot be sealed as asked; ``exit_status`` is 2 for bad input, 1 else."""
 
-    def __init__(self, message: str, exit_status: int = 2) -> None:
-        super().__init__(message)
-        self.exit_status = exit_status
+    default_status = cliopts.EXIT_USAGE
 
 
 # ----------------------------------------------------------------------------- writing
