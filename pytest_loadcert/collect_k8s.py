@@ -291,11 +291,11 @@ def _fetch_page(
         response = getattr(api, resource.method)(namespace, **kwargs)
         data = response.data
     except k8s.ApiException as exc:
-        status = int(exc.status or 0)
+        if not exc.status:  # the client raises ApiException without a status: no HTTP answer
+            raise CollectError(f"no answer from the API server {what}: {exc.reason}") from None
+        status = int(exc.status)
         if status == 410 and token is not None:
             raise _Expired from None
-        if status == 0:
-            raise CollectError(f"no answer from the API server {what}: {exc.reason}") from None
         raise _api_error(resource, namespace, status, exc.body) from None
     except urllib3.exceptions.HTTPError as exc:
         reason = getattr(exc, "reason", None) or exc

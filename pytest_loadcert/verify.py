@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -162,9 +163,8 @@ def run(ns: argparse.Namespace, extra: list[str]) -> int:
         return cliopts.EXIT_OK
     for difference in differences:
         print(difference.line())
-    counts: dict[str, int] = {}
-    for kind, _ in dict.fromkeys((d.kind, d.path) for d in differences):
-        counts[kind] = counts.get(kind, 0) + 1
+    # One count per differing file and kind (a file can be named twice, e.g. by the manifest).
+    counts = Counter(kind for kind, _ in dict.fromkeys((d.kind, d.path) for d in differences))
     summary = ", ".join(f"{n} {kind}" for kind, n in counts.items())
     return cliopts.error(
         ns, f"{root} is not the bundle certified in {rel}: {summary}", cliopts.EXIT_FAILED
