@@ -66,6 +66,16 @@ def add_evidence_dir(parser: argparse.ArgumentParser, required: bool = True) -> 
     )
 
 
+def add_certificate(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--certificate",
+        required=True,
+        type=Path,
+        metavar="FILE",
+        help="certificate.json of the certification run",
+    )
+
+
 def add_profile(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--loadcert-profile",

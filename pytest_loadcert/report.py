@@ -158,13 +158,7 @@ def _max_bytes(text: str) -> int:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--certificate",
-        required=True,
-        type=Path,
-        metavar="FILE",
-        help="certificate.json of a certification run",
-    )
+    cliopts.add_certificate(parser)
     parser.add_argument(
         "--format",
         choices=FORMATS,

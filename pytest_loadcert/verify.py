@@ -118,13 +118,7 @@ def compare(certificate: dict[str, Any], root: Path) -> list[Difference]:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--certificate",
-        required=True,
-        type=Path,
-        metavar="FILE",
-        help="certificate.json of the certification run",
-    )
+    cliopts.add_certificate(parser)
     cliopts.add_evidence_dir(parser)
 
 
