@@ -26,18 +26,23 @@ Ctrl-C stops it and flushes the last spans), or from Python::
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import FrameType
 from typing import TYPE_CHECKING
 
 from pytest_loadcert import __version__
-from pytest_loadcert.exampleservice import HOST, ITEMS
+from pytest_loadcert.exampleservice import (
+    HOST,
+    ITEMS,
+    ExampleService,
+    json_body,
+    serve_in_thread,
+)
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
@@ -166,59 +171,31 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _route(self, path: str) -> tuple[int, str, bytes]:
         if path == "/":
-            return 200, "application/json", _json({"service": SERVICE_NAME, "status": "ok"})
+            return 200, "application/json", json_body({"service": SERVICE_NAME, "status": "ok"})
         if path == "/api/items":
-            return 200, "application/json", _json({"items": ITEMS})
+            return 200, "application/json", json_body({"items": ITEMS})
         if path == "/metrics":
             from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
             return 200, CONTENT_TYPE_LATEST, generate_latest(self.server.telemetry.registry)
-        return 404, "application/json", _json({"error": "not found", "path": path})
+        return 404, "application/json", json_body({"error": "not found", "path": path})
 
     def log_message(self, format: str, *args: object) -> None:
         pass  # one line per request would flood the output of a load test
 
 
-def _json(document: object) -> bytes:
-    return json.dumps(document, separators=(",", ":")).encode("utf-8")
-
-
-class DemoService:
+class DemoService(ExampleService):
     """A running demo service (a server thread); stop it with :meth:`stop`."""
 
     def __init__(self, server: _Server, thread: threading.Thread, traces: Path) -> None:
-        self._server = server
-        self._thread = thread
+        super().__init__(server, thread)
+        self._telemetry = server.telemetry
         self.traces = traces
-
-    @property
-    def port(self) -> int:
-        """The TCP port on 127.0.0.1."""
-        return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        """The base URL, e.g. ``http://127.0.0.1:41234``."""
-        return f"http://{HOST}:{self.port}"
 
     def stop(self) -> None:
         """Stop serving, close the socket, flush the last spans to the file; idempotent."""
-        if self._thread.is_alive():
-            self._server.shutdown()
-            self._thread.join(timeout=10)
-        self._server.server_close()
-        self._server.telemetry.shutdown()
-
-    def __enter__(self) -> DemoService:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        super().stop()
+        self._telemetry.shutdown()
 
 
 def start_service(traces: Path, port: int = 0) -> DemoService:
@@ -229,11 +206,7 @@ def start_service(traces: Path, port: int = 0) -> DemoService:
     except BaseException:
         telemetry.shutdown()
         raise
-    thread = threading.Thread(
-        target=server.serve_forever, args=(0.05,), name=f"demo-service-{port}", daemon=True
-    )
-    thread.start()
-    return DemoService(server, thread, traces)
+    return DemoService(server, serve_in_thread(server, f"demo-service-{port}"), traces)
 
 
 def main(argv: list[str] | None = None) -> int:

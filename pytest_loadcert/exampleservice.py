@@ -27,6 +27,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType, TracebackType
+from typing import Self
 
 HOST = "127.0.0.1"
 ITEMS = [
@@ -120,27 +121,32 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _route(self, path: str) -> tuple[int, str, bytes]:
         if path == "/":
-            return 200, "application/json", _json({"service": "loadcert-example", "status": "ok"})
+            return (
+                200,
+                "application/json",
+                json_body({"service": "loadcert-example", "status": "ok"}),
+            )
         if path == "/api/items":
-            return 200, "application/json", _json({"items": ITEMS})
+            return 200, "application/json", json_body({"items": ITEMS})
         if path == "/metrics":
             text = self.server.metrics.render()
             return 200, "text/plain; version=0.0.4; charset=utf-8", text.encode("utf-8")
-        return 404, "application/json", _json({"error": "not found", "path": path})
+        return 404, "application/json", json_body({"error": "not found", "path": path})
 
     def log_message(self, format: str, *args: object) -> None:
         # One line per request would flood the output of a load test.
         pass
 
 
-def _json(document: object) -> bytes:
+def json_body(document: object) -> bytes:
+    """A compact JSON response body."""
     return json.dumps(document, separators=(",", ":")).encode("utf-8")
 
 
 class ExampleService:
-    """A running example service (a server thread); stop it with :meth:`stop`."""
+    """A running service (a server thread on 127.0.0.1); stop it with :meth:`stop`."""
 
-    def __init__(self, server: _Server, thread: threading.Thread) -> None:
+    def __init__(self, server: ThreadingHTTPServer, thread: threading.Thread) -> None:
         self._server = server
         self._thread = thread
 
@@ -161,7 +167,7 @@ class ExampleService:
             self._thread.join(timeout=10)
         self._server.server_close()
 
-    def __enter__(self) -> ExampleService:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -176,12 +182,15 @@ class ExampleService:
 def start_service(port: int = 0) -> ExampleService:
     """Start the service on 127.0.0.1:``port`` (0 = a free port) in a background thread."""
     server = _Server(port)
+    return ExampleService(server, serve_in_thread(server, f"example-service-{port}"))
+
+
+def serve_in_thread(server: ThreadingHTTPServer, name: str) -> threading.Thread:
+    """Run ``server`` in a daemon thread, started."""
     # A short poll interval: stop() returns within 0.05 s instead of serve_forever's 0.5 s.
-    thread = threading.Thread(
-        target=server.serve_forever, args=(0.05,), name=f"example-service-{port}", daemon=True
-    )
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), name=name, daemon=True)
     thread.start()
-    return ExampleService(server, thread)
+    return thread
 
 
 def stop_service(service: ExampleService) -> None:
