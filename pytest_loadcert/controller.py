@@ -90,6 +90,10 @@ class CertificationRun:
         from pytest_loadcert.verdict import EXIT_STATUS, decide
 
         state = self.state
+        if exitstatus == pytest.ExitCode.USAGE_ERROR:
+            # pytest ends with its own usage error (a test path or node id that does not
+            # exist): nothing was judged, so no certificate claims a verdict or a status.
+            return
         self._check_waivers()
         if exitstatus == pytest.ExitCode.INTERNAL_ERROR:
             state.problems.append("pytest hit an internal error")

@@ -135,8 +135,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     # Collect the built-in gates and the repository's gate tests, never its unit tests.
     explicit = list(config.args) if config.args_source == pytest.Config.ArgsSource.ARGS else []
-    paths = [str(BUILTIN_GATES), *explicit, *(str(p) for p in settings.gate_paths if not explicit)]
-    config.args[:] = list(dict.fromkeys(paths))
+    config.args[:] = gate_args(explicit, settings.gate_paths)
     _check_gate_paths_outside_bundle(config, settings.evidence_dir)
     if not hasattr(config, "workerinput"):
         from pytest_loadcert.controller import CertificationRun
@@ -146,6 +145,45 @@ def pytest_configure(config: pytest.Config) -> None:
             from pytest_loadcert.htmlreport import LoadcertHtml
 
             config.pluginmanager.register(LoadcertHtml(config), "loadcert-html")
+
+
+def gate_args(explicit: list[str], gate_paths: tuple[Path, ...]) -> list[str]:
+    """What a certification run collects: the built-in gates, then the paths given on the
+    command line or else the repository's gate paths (``loadcert_gates``), never its unit
+    tests. A node id as the run printed it (``loadcert/builtin_gates.py::...``) names the
+    built-in gates wherever the package is installed."""
+    given = [_builtin_path(arg) for arg in explicit]
+    # A node id inside the built-in gates asks for that gate alone (the rest are then not
+    # run, so the verdict is blocked: a rerun of one gate diagnoses, it does not certify).
+    builtin = [] if any(arg.startswith(f"{BUILTIN_GATES}::") for arg in given) else [
+        str(BUILTIN_GATES)
+    ]
+    paths = [*builtin, *given, *(str(p) for p in gate_paths if not explicit)]
+    return list(dict.fromkeys(paths))
+
+
+def _builtin_path(arg: str) -> str:
+    path, sep, rest = arg.partition("::")
+    if Path(path).as_posix() == BUILTIN_NODEID:
+        return f"{BUILTIN_GATES}{sep}{rest}"
+    return arg
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    """Load only the gate paths' conftest files in a certification run.
+
+    pytest imports the conftest files of its test paths (``testpaths`` when none is given)
+    before ``pytest_configure``; a repository's ``tests/conftest.py`` that imports a test-only
+    package would stop the certification before it began. pytest reads the initial paths
+    from the early parse of the command line, so that is where the gate paths go.
+    """
+    from pytest_loadcert.settings import evidence_requested, gate_paths
+
+    early = early_config.known_args_namespace
+    if not evidence_requested(early_config, early.loadcert_evidence_dir):
+        return
+    early.file_or_dir = gate_args(list(early.file_or_dir), gate_paths(early_config))
 
 
 @pytest.hookimpl(tryfirst=True)

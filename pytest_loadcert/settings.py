@@ -39,6 +39,19 @@ def _ini_path(config: Any, name: str) -> Path | None:
     return (base / value).resolve()
 
 
+def evidence_requested(config: Any, option: str | None) -> bool:
+    """Whether a certification run was asked for, before the command line is fully parsed
+    (``option`` is ``--evidence-dir`` from pytest's early parse)."""
+    ini = config.getini("loadcert_evidence_dir")
+    return bool(option or os.environ.get(ENV_EVIDENCE_DIR) or ini)
+
+
+def gate_paths(config: Any) -> tuple[Path, ...]:
+    """The repository's own gate tests (ini ``loadcert_gates``), relative to the ini file."""
+    base: Path = config.inipath.parent if config.inipath else config.rootpath
+    return tuple((base / p).resolve() for p in config.getini("loadcert_gates"))
+
+
 def resolve(config: Any) -> Settings:
     """Resolve from a ``pytest.Config`` (typed loosely to keep this module pytest-free)."""
     invocation: Path = config.invocation_params.dir
@@ -64,8 +77,6 @@ def resolve(config: Any) -> Settings:
         from pytest_loadcert.intoto import default_path
 
         intoto = default_path(certificate)
-    base = config.inipath.parent if config.inipath else config.rootpath
-    gate_paths = tuple((base / p).resolve() for p in config.getini("loadcert_gates"))
     pyproject = config.rootpath / "pyproject.toml"
     return Settings(
         evidence_dir=evidence,
@@ -74,5 +85,5 @@ def resolve(config: Any) -> Settings:
         git_sha=sha,
         certificate_path=certificate,
         intoto_path=intoto,
-        gate_paths=gate_paths,
+        gate_paths=gate_paths(config),
     )
