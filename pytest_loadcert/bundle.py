@@ -406,6 +406,28 @@ class Bundle:
     def otel(self) -> list[Span]:
         return self._once(OTEL, lambda: otel_spans(read_bytes(self.path(OTEL), OTEL), OTEL))
 
+    # ------------------------------------------------------------------ shape
+    def shape_problems(self, stage_names: tuple[str, ...], profile_source: str) -> list[str]:
+        """What makes the whole run unjudgeable, said once before any gate: a directory that
+        is not a sealed bundle, or stages the profile does not name (a bundle judged against
+        the wrong profile)."""
+        if not self.exists(MANIFEST):
+            return [
+                f"{self.root}: no {MANIFEST}; this is not a sealed evidence bundle "
+                "(`loadcert seal` writes it)"
+            ]
+        stages = self.root / "stages"
+        found = sorted(p.name for p in stages.iterdir() if p.is_dir()) if stages.is_dir() else []
+        unnamed = [name for name in found if name not in stage_names]
+        if not unnamed:
+            return []
+        return [
+            f"{self.root}/stages: {', '.join(unnamed)} "
+            f"{'is not a stage' if len(unnamed) == 1 else 'are not stages'} of the profile "
+            f"{profile_source} ({', '.join(stage_names)}); judge the bundle with the profile "
+            "it was run for (--loadcert-profile)"
+        ]
+
     # ------------------------------------------------------------------ integrity
     def integrity_problems(self) -> list[str]:
         """Every difference between the manifest's ``files`` and the bundle on disk."""

@@ -239,10 +239,12 @@ def build(
         "bindings": bindings,
         "not_required": not_required(profile),
         "highest_certified_stage": verdict.highest_certified_stage,
+        "run_level": {"verdict": verdict.run_level, "reason": verdict.run_level_reason},
         "stages": [
             {
                 "name": row.name,
                 "verdict": verdict.stages[row.name],
+                "stage_gates_verdict": verdict.stage_gates[row.name],
                 "required_active_vus": row.required_vus,
                 "start": row.start,
                 "end": row.end,
@@ -339,8 +341,12 @@ def summary_lines(certificate: dict[str, Any]) -> list[str]:
         "requests",
         "verdict",
     )
+    lines.append(f"profile: {_text(certificate['profile_source'])}")
     rows = [header]
     for stage in certificate["stages"]:
+        standing = stage["verdict"]
+        if stage.get("stage_gates_verdict") == "certified" and standing != "certified":
+            standing = f"{standing} (stage gates passed)"
         rows.append(
             (
                 stage["name"],
@@ -350,12 +356,17 @@ def summary_lines(certificate: dict[str, Any]) -> list[str]:
                 _num(stage["p99_ms"], ".1f"),
                 _num(stage["error_rate"], ".4%"),
                 _num(stage["requests"], "d"),
-                stage["verdict"],
+                standing,
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     for row in rows:
         lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+    for problem in certificate["problems"][:10]:
+        lines.append(f"problem: {problem}")
+    run_level = certificate.get("run_level") or {}
+    if run_level.get("verdict", "certified") != "certified" and not certificate["problems"]:
+        lines.append(f"run level {run_level['verdict']}: {_text(run_level.get('reason'))}")
     lines.append(
         f"highest certified stage: {certificate['highest_certified_stage'] or 'none'}"
         f" (target {certificate['target_concurrency']} concurrent users)"
@@ -371,6 +382,4 @@ def summary_lines(certificate: dict[str, Any]) -> list[str]:
         shown = certificate["not_run"][:10]
         more = len(certificate["not_run"]) - len(shown)
         lines.append("did not run: " + ", ".join(shown) + (f" and {more} more" if more else ""))
-    for problem in certificate["problems"][:10]:
-        lines.append(f"problem: {problem}")
     return lines

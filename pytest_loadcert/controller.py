@@ -148,8 +148,10 @@ class CertificationRun:
         cert = self.state.certificate
         if cert is None:
             return
+        reason = (cert.get("run_level") or {}).get("reason")
         config.get_terminal_writer().line(
             f"loadcert verdict: {cert['verdict']} (exit {cert['exit_status']}); highest "
-            f"certified stage: {cert['highest_certified_stage'] or 'none'}",
+            f"certified stage: {cert['highest_certified_stage'] or 'none'}"
+            + (f"; run {cert['run_level']['verdict']}: {reason}" if reason else ""),
             bold=True,
         )

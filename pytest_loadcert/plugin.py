@@ -130,15 +130,17 @@ def pytest_configure(config: pytest.Config) -> None:
         profile = load_profile(settings.profile_path, settings.pyproject)
     except ProfileError as exc:
         raise pytest.UsageError(str(exc)) from None
-    config.stash[STATE_KEY] = RunState(
-        settings, profile, Bundle(settings.evidence_dir), expected_builtin(profile)
-    )
+    bundle = Bundle(settings.evidence_dir)
+    state = RunState(settings, profile, bundle, expected_builtin(profile))
+    config.stash[STATE_KEY] = state
     # Collect the built-in gates and the repository's gate tests, never its unit tests.
     explicit = list(config.args) if config.args_source == pytest.Config.ArgsSource.ARGS else []
     config.args[:] = gate_args(explicit, settings.gate_paths)
     _check_gate_paths_outside_bundle(config, settings.evidence_dir)
     if not hasattr(config, "workerinput"):
         from pytest_loadcert.controller import CertificationRun
+
+        state.problems.extend(bundle.shape_problems(profile.stage_names, profile.source))
 
         config.pluginmanager.register(CertificationRun(config), "loadcert-controller")
         if config.pluginmanager.hasplugin("html") and config.getoption("htmlpath", None):
@@ -298,6 +300,19 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
 
 def _state(config: pytest.Config) -> RunState | None:
     return config.stash.get(STATE_KEY, None)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str] | None:
+    """Say first what is being judged, against which profile, and what already blocks it."""
+    state = _state(config)
+    if state is None:
+        return None
+    lines = [
+        f"loadcert: certifying {state.settings.evidence_dir}",
+        f"loadcert: profile {state.profile.source}",
+    ]
+    lines += [f"loadcert: BLOCKED: {problem}" for problem in state.problems]
+    return lines
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -130,10 +130,16 @@ class Verdict:
     """The aggregated verdict."""
 
     verdict: str
+    #: Each stage's standing in this run: never ``certified`` while the run level is not.
     stages: dict[str, str]
     highest_certified_stage: str | None
     not_run: list[str]
     problems: list[str] = field(default_factory=list)
+    #: Each stage's own gates alone (``stages`` differs where the run level holds it back).
+    stage_gates: dict[str, str] = field(default_factory=dict)
+    #: The run-level gates (bindings, cluster, observability) and run problems together.
+    run_level: str = CERTIFIED
+    run_level_reason: str | None = None
 
 
 def _worst(statuses: list[str]) -> str:
@@ -162,18 +168,30 @@ def decide(
     overall = _worst(list(statuses.values()) or [NOT_RUN])
     if problems and overall == CERTIFIED:
         overall = BLOCKED
-    run_level_ok = (
-        all(
-            status in (PASSED, WAIVED)
-            for key, status in statuses.items()
-            if key.stage is None and key.gate != "achieved_concurrency"
-        )
-        and not problems
-    )
+    # achieved_concurrency is the run's claim over the stages, not a condition of each one.
+    run_gates = {
+        key: status
+        for key, status in statuses.items()
+        if key.stage is None and key.gate != "achieved_concurrency"
+    }
+    held = [key.id for key, status in run_gates.items() if status not in (PASSED, WAIVED)]
+    run_level = _worst([*run_gates.values(), *([GATE_BLOCKED] if problems else [])])
+    reason = None
+    if problems:
+        reason = problems[0] + (f" (and {len(problems) - 1} more problems)" if problems[1:] else "")
+    elif held:
+        reason = f"run-level gate {', '.join(held[:3])}" + (
+            f" and {len(held) - 3} more" if held[3:] else ""
+        ) + f" {'failed' if run_level == NOT_CERTIFIED else 'did not pass'}"
+    standing = {
+        stage: run_level if verdict == CERTIFIED else verdict for stage, verdict in stages.items()
+    }
     highest = None
-    if run_level_ok:
+    if run_level == CERTIFIED:
         for stage in profile.stage_names:
             if stages[stage] != CERTIFIED:
                 break
             highest = stage
-    return Verdict(overall, stages, highest, not_run, list(problems))
+    return Verdict(
+        overall, standing, highest, not_run, list(problems), stages, run_level, reason
+    )

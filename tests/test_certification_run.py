@@ -97,3 +97,76 @@ def test_a_node_id_that_does_not_exist_writes_no_certificate(
     assert "test_no_such_gate" in result.stderr.str()
     assert not stale.exists()
     assert "loadcert verdict" not in result.stdout.str()
+
+
+def test_the_profile_is_named_and_stages_it_does_not_know_block(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    """The example bundle judged outside the repository, without its profile: the run says
+    which profile it used and which of the bundle's stages that profile does not name."""
+    import shutil
+
+    bundle = tmp_path / "example"
+    shutil.copytree(Path(__file__).parents[1] / "evidence" / "example", bundle)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--evidence-dir={bundle}")
+    out = result.stdout.str()
+    header = out.split("collected", 1)[0]
+    assert "loadcert: profile <built-in profile>" in header
+    assert "10vu, 5vu are not stages of the profile <built-in profile>" in header
+    certificate = _certificate(pytester)
+    assert certificate["profile_source"] == "<built-in profile>"
+    assert any("10vu, 5vu are not stages" in p for p in certificate["problems"])  # type: ignore[attr-defined]
+    assert "profile: <built-in profile>" in out
+    # smoke is in both, and its 2 VUs miss the built-in 20: measured and violated.
+    assert certificate["verdict"] == "not_certified"
+    assert result.ret == 1
+
+
+def test_an_empty_evidence_dir_says_so_first_and_last(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--evidence-dir={empty}")
+    lines = result.stdout.lines
+    said = f"{empty}: no loadcert.json; this is not a sealed evidence bundle"
+    first = next(i for i, line in enumerate(lines) if said in line)
+    assert first < next(i for i, line in enumerate(lines) if "BLOCKED loadcert/" in line)
+    assert said in lines[-1] and lines[-1].startswith("loadcert verdict: blocked (exit 2)")
+    assert result.ret == 2
+
+
+@WORKERS
+def test_no_stage_reads_certified_while_the_run_level_blocks(
+    pytester: pytest.Pytester, tmp_path: Path, workers: tuple[str, ...]
+) -> None:
+    bundle = bf.build_variant("snapshot_stale", tmp_path / "bundle")
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", f"--evidence-dir={bundle}", *workers
+    )
+    certificate = _certificate(pytester)
+    assert certificate["verdict"] == "blocked"
+    stages = certificate["stages"]
+    assert all(s["verdict"] == "blocked" for s in stages)  # type: ignore[attr-defined]
+    assert all(s["stage_gates_verdict"] == "certified" for s in stages)  # type: ignore[attr-defined]
+    assert certificate["run_level"]["verdict"] == "blocked"  # type: ignore[index]
+    assert "cluster_snapshot" in certificate["run_level"]["reason"]  # type: ignore[index]
+    table = [line for line in result.stdout.lines if line.startswith(("smoke ", "100k "))]
+    assert len(table) == 2
+    assert all(line.endswith("blocked (stage gates passed)") for line in table)
+    assert "run level blocked: run-level gate cluster_snapshot" in result.stdout.str()
+    props = dict(_suite_properties(pytester, result, bundle, workers))
+    assert props["loadcert.stage.100k.verdict"] == "blocked"
+
+
+def _suite_properties(
+    pytester: pytest.Pytester, result: pytest.RunResult, bundle: Path, workers: tuple[str, ...]
+) -> list[tuple[str, str]]:
+    import xml.etree.ElementTree as ET
+
+    xml = pytester.path / "c.xml"
+    pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", f"--evidence-dir={bundle}", f"--junitxml={xml}", *workers
+    )
+    root = ET.parse(xml).getroot()
+    return [(p.get("name", ""), p.get("value", "")) for p in root.iter("property")]

@@ -315,7 +315,10 @@ def test_report_under_xdist_carries_gate_data(pytester: pytest.Pytester, tmp_pat
 
 
 def test_no_html_option_loads_no_matplotlib(pytester: pytest.Pytester, tmp_path: Path) -> None:
-    pytester.makeconftest(
+    # A certification run loads the conftest files of its gate paths only.
+    pytester.makeini("[pytest]\nloadcert_gates = certification\n")
+    pytester.mkdir("certification")
+    (pytester.path / "certification" / "conftest.py").write_text(
         "import sys\n"
         "def pytest_unconfigure(config):\n"
         "    print('MATPLOTLIB', 'matplotlib' in sys.modules)\n"

@@ -144,7 +144,23 @@ def test_decide_not_certified_dominates_blocked_dominates_certified(
             if {GATE_BLOCKED, NOT_RUN} & set(mine)
             else CERTIFIED
         )
-        assert verdict.stages[stage] == worst
+        assert verdict.stage_gates[stage] == worst
+        # A stage's standing never reads certified while the run level does not.
+        standing = verdict.run_level if worst == CERTIFIED else worst
+        assert verdict.stages[stage] == standing
+        if verdict.run_level != CERTIFIED:
+            assert verdict.stages[stage] != CERTIFIED
+    run_gates = [
+        outcomes[k].status if k in outcomes else NOT_RUN
+        for k in EXPECTED
+        if k.stage is None and k.gate != "achieved_concurrency"
+    ] + [
+        o.status
+        for k, o in outcomes.items()
+        if k.stage is None and k.gate != "achieved_concurrency" and k not in EXPECTED
+    ]
+    sound = all(s in (PASSED, WAIVED) for s in run_gates) and not problems
+    assert (verdict.run_level == CERTIFIED) == sound
     # The highest certified stage: a certified prefix of the ramp, only on sound run gates.
     names = STAGES_PROFILE.stage_names
     if verdict.highest_certified_stage is not None:
