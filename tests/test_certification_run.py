@@ -170,3 +170,23 @@ def _suite_properties(
     )
     root = ET.parse(xml).getroot()
     return [(p.get("name", ""), p.get("value", "")) for p in root.iter("property")]
+
+
+@WORKERS
+def test_two_gates_with_one_id_block_serial_and_under_xdist(
+    pytester: pytest.Pytester, tmp_path: Path, workers: tuple[str, ...]
+) -> None:
+    bundle = bf.build_variant("valid", tmp_path / "bundle")
+    pytester.makeini("[pytest]\nloadcert_gates = certification\n")
+    gates = pytester.mkdir("certification")
+    body = "def test_team_rule(loadcert_stage):\n    pass\n"
+    (gates / "test_one.py").write_text(body)
+    (gates / "test_two.py").write_text(body)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", f"--evidence-dir={bundle}", *workers
+    )
+    certificate = _certificate(pytester)
+    assert certificate["verdict"] == "blocked"
+    assert any("are both gate team_rule[1k]" in p for p in certificate["problems"])  # type: ignore[attr-defined]
+    assert all(s["verdict"] == "blocked" for s in certificate["stages"])  # type: ignore[attr-defined]
+    assert result.ret == 2
