@@ -51,6 +51,9 @@ class Manifest:
     created_at: datetime
     cluster_collected_at: datetime | None  # None: the bundle records no cluster
 
+    def __repr__(self) -> str:
+        return f"<Manifest {self.rel} ({self.digest})>"
+
     @property
     def run_id(self) -> str:
         return str(self.raw["run_id"])
@@ -254,6 +257,9 @@ class Bundle:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._cache: dict[str, object] = {}
+
+    def __repr__(self) -> str:
+        return f"<Bundle {self.root}>"
 
     # ------------------------------------------------------------------ plumbing
     def _once(self, key: str, load: Callable[[], T]) -> T:

@@ -24,6 +24,9 @@ class ClusterSnapshot:
     rel: str
     items: tuple[dict[str, Any], ...]
 
+    def __repr__(self) -> str:
+        return f"<ClusterSnapshot {self.rel} ({len(self.items)} items)>"
+
     def of_kind(self, kind: str) -> list[dict[str, Any]]:
         """Items of ``kind`` in List order."""
         return [item for item in self.items if item["kind"] == kind]

@@ -63,6 +63,19 @@ class CertificationRun:
             **{name: str(props.get(f"loadcert.{name}", "")) for name in RESULT_PROPERTIES},
         )
 
+    @pytest.hookimpl(trylast=True, specname="pytest_runtest_logreport")
+    def pytest_runtest_logreport_junit(self, report: pytest.TestReport) -> None:
+        """After junit has written a gate that blocked in its body: say so, not "failed on
+        setup"."""
+        if getattr(report, "loadcert_phase", None) != "call":
+            return
+        import pytest_loadcert.junit as junit
+
+        message = report_message(report)
+        if not message.startswith("blocked: "):
+            message = f"blocked: {message}"
+        junit.name_blocked_error(self.config, report, message)
+
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
             self.state.problems.append(f"collection error in {report.nodeid or 'the session'}")

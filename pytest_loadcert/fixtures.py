@@ -133,6 +133,9 @@ class PrometheusLookup:
         self._profile = profile
         self.stage = stage
 
+    def __repr__(self) -> str:
+        return f"<PrometheusLookup stage {self.stage}>"
+
     def sample(self, name: str) -> MetricSample:
         """The recorded sample of the profile metric ``name`` (value, PromQL, time, source)."""
         from pytest_loadcert.gates import metric_sample

@@ -58,6 +58,10 @@ class K6Summary:
     duration_ms: float | None  # handleSummary state.testRunDurationMs; absent in exports
     trend_stats: tuple[str, ...] | None
 
+    def __repr__(self) -> str:
+        # Shown in a failed assertion of a team gate: the file, not every parsed metric.
+        return f"<K6Summary {self.rel} ({self.format}, {len(self.metrics)} metrics)>"
+
     def field(self, metric: str, key: str | None = None) -> str:
         """The JSON path of ``metric`` (and a value ``key``) as this file spells it."""
         base = f"metrics.{metric}"

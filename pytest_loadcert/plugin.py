@@ -29,12 +29,14 @@ from pytest_loadcert.fixtures import (  # noqa: F401  (fixtures are found on the
     loadcert_subject,
 )
 from pytest_loadcert.state import (
+    COMPARISONS,
     GATE_KEY,
     STATE_KEY,
     WAIVER_KEY,
     WORKER_OUTPUT,
     RunState,
     key_to_json,
+    record_comparison,
     report_message,
 )
 
@@ -452,11 +454,17 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     )
 
 
-def _block(report: pytest.TestReport, message: str) -> None:
-    report.outcome = "failed"
-    # junit writes <error> only for a non-call phase; a blocked gate is an error, not a failure.
+def _as_error(report: pytest.TestReport) -> None:
+    # junit writes <error> only for a non-call phase; a blocked gate is an error, not a
+    # failure. The phase it really blocked in rides along, so junit's message can say so.
     if report.when == "call":
         report.when = "setup"
+        report.loadcert_phase = "call"  # type: ignore[attr-defined]
+
+
+def _block(report: pytest.TestReport, message: str) -> None:
+    report.outcome = "failed"
+    _as_error(report)
     report.longrepr = f"blocked: {message}"
     report.loadcert_status = "blocked"  # type: ignore[attr-defined]
 
@@ -491,8 +499,7 @@ def pytest_runtest_makereport_classify(item: pytest.Item, call: pytest.CallInfo[
             report.loadcert_status = "failed"  # type: ignore[attr-defined]
         else:
             report.loadcert_status = "blocked"  # type: ignore[attr-defined]
-            if report.when == "call":
-                report.when = "setup"
+            _as_error(report)
     elif report.when == "call":
         report.loadcert_status = "passed"  # type: ignore[attr-defined]
     status = getattr(report, "loadcert_status", None)
@@ -502,6 +509,28 @@ def pytest_runtest_makereport_classify(item: pytest.Item, call: pytest.CallInfo[
         if status != "passed":
             item.user_properties.append(("loadcert.message", report_message(report)))
     return report
+
+
+CURRENT_GATE = pytest.StashKey[pytest.Item]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    """Remember which gate is running, for :func:`pytest_assertrepr_compare`."""
+    if item.stash.get(GATE_KEY, None) is None:
+        return (yield)
+    item.config.stash[CURRENT_GATE] = item
+    try:
+        return (yield)
+    finally:
+        del item.config.stash[CURRENT_GATE]
+
+
+def pytest_assertrepr_compare(config: pytest.Config, op: str, left: object, right: object) -> None:
+    """A team gate's failed ``assert observed >= required`` reports both values."""
+    item = config.stash.get(CURRENT_GATE, None)
+    if item is not None and op in COMPARISONS:
+        record_comparison(item, op, left, right)
 
 
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:

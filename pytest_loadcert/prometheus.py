@@ -45,6 +45,9 @@ class PrometheusEvidence:
     collected_at: datetime
     queries: dict[str, QueryRecord]
 
+    def __repr__(self) -> str:
+        return f"<PrometheusEvidence {self.rel} ({len(self.queries)} queries)>"
+
 
 @dataclass(frozen=True)
 class MetricSample:

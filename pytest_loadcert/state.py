@@ -48,6 +48,26 @@ def key_from_json(text: str) -> GateKey:
     return GateKey(gate, stage, subject)
 
 
+#: Comparisons whose two sides are a gate's observed and required values.
+COMPARISONS = frozenset({">=", "<=", ">", "<", "==", "!="})
+
+
+def record_comparison(item: pytest.Item, op: str, left: object, right: object) -> None:
+    """A failed ``assert observed <op> required`` in a team gate: its two values become the
+    gate's observed and required figures, as a built-in gate's result would give them."""
+    item.user_properties.append(("loadcert.observed", _short(left)))
+    item.user_properties.append(("loadcert.required", f"{op} {_short(right)}"))
+
+
+def _short(value: object, limit: int = 80) -> str:
+    import reprlib
+
+    short = reprlib.Repr()
+    short.maxstring = short.maxother = limit
+    text = short.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def record_result(item: pytest.Item, result: GateResult) -> None:
     """Attach a gate's measurement to the item; it rides to the controller on the report."""
     for name in RESULT_PROPERTIES:
@@ -62,4 +82,9 @@ def report_message(report: pytest.TestReport) -> str:
         crash = getattr(report.longrepr, "reprcrash", None)
         text = crash.message if crash is not None else str(report.longrepr)
         text = text.removeprefix("Failed: ")
-    return text.splitlines()[0] if text else ""
+    line = text.splitlines()[0] if text else ""
+    # One line for people (junit, HTML, the certificate), never a whole object's repr.
+    return line if len(line) <= MESSAGE_LIMIT else line[: MESSAGE_LIMIT - 3] + "..."
+
+
+MESSAGE_LIMIT = 500

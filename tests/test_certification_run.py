@@ -190,3 +190,58 @@ def test_two_gates_with_one_id_block_serial_and_under_xdist(
     assert any("are both gate team_rule[1k]" in p for p in certificate["problems"])  # type: ignore[attr-defined]
     assert all(s["verdict"] == "blocked" for s in certificate["stages"])  # type: ignore[attr-defined]
     assert result.ret == 2
+
+
+TEAM_GATES = '''
+from pytest_loadcert.errors import EvidenceError
+
+def test_enough_requests(loadcert_k6):
+    assert loadcert_k6[0].count("http_reqs", "count") >= 10**9
+
+def test_no_summary(loadcert_k6):
+    assert not loadcert_k6
+
+def test_blocks_in_body(loadcert_stage):
+    raise EvidenceError("stages/x.json", "a.b", "is missing")
+
+def test_crashes_in_body(loadcert_stage):
+    {}["nope"]
+'''
+
+
+@WORKERS
+def test_junit_and_certificate_say_what_a_team_gate_measured_and_where_it_blocked(
+    pytester: pytest.Pytester, tmp_path: Path, workers: tuple[str, ...]
+) -> None:
+    import xml.etree.ElementTree as ET
+
+    bundle = bf.build_variant("valid", tmp_path / "bundle")
+    pytester.makeini("[pytest]\nloadcert_gates = certification\n")
+    pytester.mkdir("certification")
+    (pytester.path / "certification" / "test_team.py").write_text(TEAM_GATES)
+    xml = pytester.path / "certificate.xml"
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", f"--evidence-dir={bundle}", f"--junitxml={xml}", *workers
+    )
+    assert result.ret == 1
+    gates = {g["id"]: g for g in _certificate(pytester)["gates"]}  # type: ignore[attr-defined]
+    # An assert-style gate reports the assertion's two values as observed and required.
+    enough = gates["enough_requests[1k]"]
+    assert enough["status"] == "failed"
+    assert enough["observed"] == "50000" and enough["required"] == ">= 1000000000"
+    # Evidence objects show as their file, not as every parsed metric.
+    assert gates["no_summary[1k]"]["message"].startswith(
+        "assert not (<K6Summary stages/1k/k6-summary.json ("
+    )
+    assert len(gates["no_summary[1k]"]["message"]) < 120
+    # A gate that blocked in its body is a junit <error> that says it blocked, not that
+    # setup failed.
+    cases = {c.get("name"): c for c in ET.parse(xml).getroot().iter("testcase")}
+    blocked = cases["test_blocks_in_body[1k]"].find("error")
+    assert blocked is not None
+    assert blocked.get("message") == "blocked: stages/x.json: a.b is missing"
+    crashed = cases["test_crashes_in_body[1k]"].find("error")
+    assert crashed is not None and crashed.get("message") == "blocked: KeyError: 'nope'"
+    for case in cases.values():
+        for element in case:
+            assert "failed on setup" not in (element.get("message") or "")
