@@ -82,6 +82,22 @@ def _check_consistent(cert: dict[str, Any], rel: str) -> None:
     highest = cert["highest_certified_stage"]
     if highest is not None and highest not in names:
         raise EvidenceError(rel, "highest_certified_stage", f"{highest!r} is not a stage")
+    run_level = cert.get("run_level")
+    if run_level is not None and run_level["verdict"] != CERTIFIED:
+        # A stage never reads certified while the run level holds the run back.
+        for index, stage in enumerate(cert["stages"]):
+            if stage["verdict"] == CERTIFIED:
+                raise EvidenceError(
+                    rel,
+                    f"stages[{index}].verdict",
+                    f"is certified, but run_level.verdict is {run_level['verdict']}",
+                )
+        if highest is not None:
+            raise EvidenceError(
+                rel,
+                "highest_certified_stage",
+                f"is {highest!r}, but run_level.verdict is {run_level['verdict']}",
+            )
     statuses = [gate["status"] for gate in cert["gates"]]
     if verdict == CERTIFIED:
         _check_certified(cert, rel)

@@ -303,6 +303,8 @@ def _first_failed(cert: dict[str, Any]) -> None:
 REFUSALS = [
     ("unknown verdict", "example", lambda c: c.update(verdict="certified-ish"), "verdict is invalid"),
     ("certified with a failed gate", "example", _first_failed, "gates[3].status is failed, but the verdict is certified"),
+    ("stage certified under a blocked run level", "snapshot_stale", lambda c: c["stages"][2].update(verdict="certified"), "stages[2].verdict is certified, but run_level.verdict is blocked"),
+    ("highest stage under a blocked run level", "snapshot_stale", lambda c: c.update(highest_certified_stage="1k"), "highest_certified_stage is '1k', but run_level.verdict is blocked"),
     ("certified under target", "example", lambda c: c.update(target_concurrency=11), "stages record a highest peak of 10 active VUs, under target_concurrency 11"),
     ("certified with wrong highest stage", "example", lambda c: c.update(highest_certified_stage="5vu"), "highest_certified_stage is '5vu', not the last stage '10vu'"),
     ("exit status disagrees", "p95_high", lambda c: c.update(exit_status=0), "exit_status is 0, but a not_certified verdict exits 1"),
