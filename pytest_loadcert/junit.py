@@ -3,7 +3,9 @@
 ``record_testsuite_property`` on xdist workers is silently dropped (pytest issue 7767), so
 the controller adds suite properties to the junit writer itself. pytest offers no public way
 to reach the writer; ``_pytest.junitxml.xml_key`` is isolated here, behind a guard, and a
-test covers it.
+test covers it. The same writer is reached once more to word the ``<error>`` of a gate
+that blocked in its body (junit would say "failed on setup"): through its
+``node_reporter(report).nodes``, guarded the same way, covered by a test under ``-n 2`` too.
 """
 
 from __future__ import annotations
