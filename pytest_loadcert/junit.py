@@ -13,6 +13,15 @@ from __future__ import annotations
 from typing import Any
 
 
+def _writer(config: Any) -> Any:
+    """pytest's junit writer of this run, or None (no ``--junitxml``, or no such key)."""
+    try:
+        from _pytest.junitxml import xml_key
+    except ImportError:  # pragma: no cover - a pytest without the key
+        return None
+    return config.stash.get(xml_key, None)
+
+
 def name_blocked_error(config: Any, report: Any, message: str) -> bool:
     """Give the ``<error>`` of a gate that blocked in its body the message ``message``.
 
@@ -20,11 +29,7 @@ def name_blocked_error(config: Any, report: Any, message: str) -> bool:
     says "failed on setup", which is untrue of a gate that ran and blocked. False when the
     writer or its element cannot be found (a pytest whose junit writer changed shape).
     """
-    try:
-        from _pytest.junitxml import xml_key
-    except ImportError:  # pragma: no cover - a pytest without the key
-        return False
-    xml = config.stash.get(xml_key, None)
+    xml = _writer(config)
     if xml is None:
         return False
     try:
@@ -40,11 +45,7 @@ def name_blocked_error(config: Any, report: Any, message: str) -> bool:
 
 def add_suite_properties(config: Any, properties: list[tuple[str, str]]) -> bool:
     """Add ``properties`` to the ``<testsuite>`` of ``--junitxml``; False when there is none."""
-    try:
-        from _pytest.junitxml import xml_key
-    except ImportError:  # pragma: no cover - a pytest without the key
-        return False
-    xml = config.stash.get(xml_key, None)
+    xml = _writer(config)
     if xml is None:
         return False
     for name, value in properties:
