@@ -308,6 +308,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(ns: argparse.Namespace, extra: list[str]) -> int:
     """``loadcert collect grafana``: 0 when recorded as asked, else 1 (2: usage)."""
+    cliopts.require("collect", "requests")
     from pytest_loadcert.httpclient import settings_from_args
 
     try:

@@ -545,6 +545,7 @@ def _close(client: ApiClient) -> None:
 
 def run(ns: argparse.Namespace, extra: list[str]) -> int:
     """``loadcert collect k8s``: 0 when every list completed and was written, else 1 (2: usage)."""
+    cliopts.require("collect", "kubernetes")
 
     def log(message: str) -> None:
         cliopts.log(ns, message)

@@ -404,6 +404,7 @@ def _concurrency(text: str) -> int:
 
 def run(ns: argparse.Namespace, extra: list[str]) -> int:
     """``loadcert collect prometheus``: 0 when every query succeeded, else 1 (2: usage)."""
+    cliopts.require("collect", "requests")
     from pytest_loadcert.httpclient import settings_from_args
 
     def log(message: str) -> None:
