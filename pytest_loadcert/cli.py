@@ -147,8 +147,20 @@ def _run_stage(ns: argparse.Namespace, extra: list[str]) -> int:
 
 def _configure_seal(parser: argparse.ArgumentParser) -> None:
     add_evidence_dir(parser)
-    parser.add_argument("--run-id", required=True, metavar="ID")
-    parser.add_argument("--environment", required=True, metavar="ENV")
+    parser.add_argument(
+        "--run-id",
+        required=True,
+        metavar="ID",
+        help="names this run in the manifest and the certificate, e.g. checkout-$GITHUB_RUN_ID "
+        "(at most 200 characters, no control characters)",
+    )
+    parser.add_argument(
+        "--environment",
+        required=True,
+        metavar="ENV",
+        help="where the load ran, e.g. staging; the certificate says it was certified there "
+        "(at most 200 characters, no control characters)",
+    )
     parser.add_argument(
         "--image",
         action="append",

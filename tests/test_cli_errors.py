@@ -9,6 +9,7 @@ jsonschema, for no difference the command could observe.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -252,3 +253,30 @@ def test_debug_is_documented_with_its_risk(capsys: pytest.CaptureFixture[str]) -
     assert "--debug" in text and "may quote a credential" in text
     assert cli.main(["seal", "--help"]) == 0
     assert "--debug" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- help texts
+
+
+def _options_without_help(parser: argparse.ArgumentParser, path: str) -> list[str]:
+    found = []
+    for action in parser._actions:  # argparse has no public walk of its options
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found += _options_without_help(sub, f"{path} {name}")
+        elif action.option_strings and not action.help:
+            found.append(f"{path} {'/'.join(action.option_strings)}")
+    return found
+
+
+def test_every_option_of_every_command_has_help_text() -> None:
+    assert _options_without_help(cli.build_parser(), "loadcert") == []
+
+
+def test_seal_help_says_what_run_id_and_environment_are(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert cli.main(["seal", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--run-id ID names this run in the manifest and the certificate" in text
+    assert "--environment ENV where the load ran, e.g. staging" in text
