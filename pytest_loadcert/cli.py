@@ -9,7 +9,10 @@ Exit statuses: 0 success; 1 a run or collection that failed (k6 exit code non-ze
 Prometheus query that failed, an I/O error); 2 a usage error or a refusal (bad option, unknown
 stage, a bundle that already holds other evidence). ``certify`` returns pytest's status.
 Arguments after ``--`` are passed through (to k6 for ``run-stage``, to pytest for
-``certify``). User errors print one line to stderr, never a traceback.
+``certify``). User errors print one line to stderr, never a traceback. A module of an
+optional extra that is not installed is a usage error naming the module and the extra. A bug
+is one line naming its type and place, without its message; ``--debug`` (or
+``LOADCERT_DEBUG=1``) prints its traceback too.
 """
 
 from __future__ import annotations
@@ -35,8 +38,11 @@ from pytest_loadcert.cliopts import (
     CommandError,
     add_evidence_dir,
     add_profile,
+    debug_enabled,
     error,
+    extra_of,
     load_profile,
+    missing_extra_message,
     os_error,
 )
 
@@ -141,8 +147,20 @@ def _run_stage(ns: argparse.Namespace, extra: list[str]) -> int:
 
 def _configure_seal(parser: argparse.ArgumentParser) -> None:
     add_evidence_dir(parser)
-    parser.add_argument("--run-id", required=True, metavar="ID")
-    parser.add_argument("--environment", required=True, metavar="ENV")
+    parser.add_argument(
+        "--run-id",
+        required=True,
+        metavar="ID",
+        help="names this run in the manifest and the certificate, e.g. checkout-$GITHUB_RUN_ID "
+        "(at most 200 characters, no control characters)",
+    )
+    parser.add_argument(
+        "--environment",
+        required=True,
+        metavar="ENV",
+        help="where the load ran, e.g. staging; the certificate says it was certified there "
+        "(at most 200 characters, no control characters)",
+    )
     parser.add_argument(
         "--image",
         action="append",
@@ -275,9 +293,19 @@ def _add_command(
     subparsers: argparse._SubParsersAction[argparse.ArgumentParser], name: str, command: Command
 ) -> None:
     parser = subparsers.add_parser(name, help=command.help, description=command.help)
+    # Also after the command's name (`loadcert collect k8s ... --debug`); SUPPRESS keeps a
+    # `loadcert --debug collect ...` given before it.
+    parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
     command.configure(parser)
     if command.run is not None:
         parser.set_defaults(handler=command.run, passthrough=command.passthrough, prog=parser.prog)
+
+
+DEBUG_HELP = (
+    "on an internal error (a bug), print its message and traceback; they may quote a "
+    "credential (a token, a password, an environment value), so do not paste them where "
+    "others can read them. Also: LOADCERT_DEBUG=1"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -288,6 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit status: 0 ok, 1 a failed run or collection, 2 a usage error or refusal.",
     )
     parser.add_argument("--version", action="version", version=f"loadcert {__version__}")
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, command in COMMANDS.items():
         _add_command(commands, name, command)
@@ -324,8 +353,15 @@ def main(argv: list[str] | None = None) -> int:
         return error(ns, str(exc), EXIT_USAGE)
     except KeyboardInterrupt:
         return error(ns, "interrupted", EXIT_INTERRUPTED)
+    except ModuleNotFoundError as exc:
+        # A module of an optional extra that the command imported late: not a bug, the
+        # extra is not installed. Any other missing module is one.
+        extra = extra_of(exc, ns.command)
+        if extra is None:
+            return _internal_error(ns, exc)
+        return error(ns, missing_extra_message([exc.name or "?"], extra), EXIT_USAGE)
     except Exception as exc:  # a bug; its message may quote a credential, so it is not shown
-        return error(ns, internal_error(exc), EXIT_FAILED)
+        return _internal_error(ns, exc)
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
@@ -345,10 +381,20 @@ def _sigterm_as_interrupt() -> Any:
     return signal.signal(signal.SIGTERM, interrupt)
 
 
-def internal_error(exc: BaseException) -> str:
+def _internal_error(ns: argparse.Namespace, exc: BaseException) -> int:
+    """Report a bug: one line; with ``--debug`` (or ``LOADCERT_DEBUG=1``) the traceback first."""
+    if debug_enabled(ns):
+        import traceback
+
+        traceback.print_exception(exc, file=sys.stderr)
+        sys.stderr.flush()
+    return error(ns, internal_error(exc, shown=debug_enabled(ns)), EXIT_FAILED)
+
+
+def internal_error(exc: BaseException, shown: bool = False) -> str:
     """One line for an unexpected exception: its type and where it was raised, never its
-    message or a traceback (either may quote an Authorization header or an environment
-    value)."""
+    message (it may quote an Authorization header or an environment value). ``shown``: the
+    traceback was printed above it, on request."""
     import traceback
 
     frames = traceback.extract_tb(exc.__traceback__)
@@ -359,9 +405,15 @@ def internal_error(exc: BaseException) -> str:
         ours = [f for f in frames if Path(f.filename).parent.name == "pytest_loadcert"]
         if ours and ours[-1] is not raised:
             where += f", called from {Path(ours[-1].filename).name}:{ours[-1].lineno}"
+    if shown:
+        return (
+            f"internal error: {type(exc).__name__}{where} (traceback above; it may quote a "
+            "credential: check it before you share it). This is a bug in loadcert"
+        )
     return (
         f"internal error: {type(exc).__name__}{where}; its message is not shown (it may hold "
-        "a credential). This is a bug in loadcert: please report this line"
+        "a credential; --debug or LOADCERT_DEBUG=1 shows it). This is a bug in loadcert: "
+        "please report this line"
     )
 
 

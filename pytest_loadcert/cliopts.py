@@ -9,7 +9,10 @@ stay cheap to import (``loadcert --help`` imports them all): ``requests``, ``kub
 from __future__ import annotations
 
 import argparse
+import importlib
+import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +37,67 @@ class CommandError(Exception):
     def __init__(self, message: str, exit_status: int | None = None) -> None:
         super().__init__(message)
         self.exit_status = self.default_status if exit_status is None else exit_status
+
+
+class MissingExtra(CommandError):
+    """A module of an optional extra is not installed: which one, and how to install it."""
+
+    default_status = EXIT_USAGE
+
+
+#: The optional extras (``pip install 'pytest-loadcert[<extra>]'``) and the top-level modules
+#: the commands import from them.
+EXTRA_MODULES: dict[str, tuple[str, ...]] = {
+    "collect": ("requests", "urllib3", "kubernetes", "yaml"),
+    "demo": ("requests", "urllib3", "opentelemetry", "google", "prometheus_client"),
+    "html": ("pytest_html", "matplotlib"),
+}
+#: Environment variable that turns on ``--debug``.
+ENV_DEBUG = "LOADCERT_DEBUG"
+
+
+def missing_extra_message(modules: Sequence[str], extra: str) -> str:
+    """One line: the modules that are not installed and the extra that brings them."""
+    names = ", ".join(repr(module) for module in modules)
+    noun, verb, them = ("module", "is", "it") if len(modules) == 1 else ("modules", "are", "them")
+    return (
+        f"the Python {noun} {names} {verb} not installed; the {extra} extra installs {them}: "
+        f"pip install 'pytest-loadcert[{extra}]'"
+    )
+
+
+def require(extra: str, *modules: str) -> None:
+    """Import ``modules`` of ``extra`` now; :class:`MissingExtra` (exit 2) naming every one
+    that is not installed (or the dependency of it that is not), before anything is done."""
+    missing: list[str] = []
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            name = exc.name or module
+            if name not in missing:
+                missing.append(name)
+    if missing:
+        raise MissingExtra(missing_extra_message(missing, extra))
+
+
+def extra_of(exc: ModuleNotFoundError, command: str | None = None) -> str | None:
+    """The extra that installs the module ``exc`` says is missing (``command``'s own extra
+    first, as for ``demo``), or None when no extra does: then it is a bug."""
+    top = (exc.name or "").partition(".")[0]
+    extras = [extra for extra, modules in EXTRA_MODULES.items() if top in modules]
+    if not extras:
+        return None
+    return command if command in extras else extras[0]
+
+
+def debug_enabled(ns: argparse.Namespace | None = None) -> bool:
+    """``--debug`` or ``LOADCERT_DEBUG`` set to anything but empty, ``0``, ``false``, ``no``,
+    ``off``."""
+    if ns is not None and getattr(ns, "debug", False):
+        return True
+    value = os.environ.get(ENV_DEBUG, "").strip().lower()
+    return value not in ("", "0", "false", "no", "off")
 
 
 def error(ns: argparse.Namespace, message: str, status: int) -> int:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import copy
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,6 +36,7 @@ from pytest_loadcert.httpclient import (
     HttpClient,
     HttpSettings,
     HttpUsageError,
+    RetryReporter,
     check_base_url,
     response_json,
 )
@@ -100,6 +102,8 @@ def collect(
     snapshot: bool = False,
     snapshot_expires_s: int | None = None,
     http: HttpSettings | None = None,
+    log: Callable[[str], None] = lambda message: None,
+    progress: Callable[[str], None] = lambda status: None,
 ) -> GrafanaResult:
     """Fetch dashboard ``uid`` from Grafana at ``url``, pin it to the run window, write it.
 
@@ -122,7 +126,8 @@ def collect(
     settings = http if http is not None else HttpSettings()
     result = GrafanaResult(warnings=settings.warnings())
     result.window = (grafana_time(start), grafana_time(end))
-    with HttpClient(settings) as client:
+    on_retry = RetryReporter(base, log, progress)
+    with HttpClient(settings, on_retry=on_retry) as client:
         try:
             _collect(
                 client, base, uid, evidence_dir, start, end, snapshot, snapshot_expires_s, result
@@ -308,20 +313,27 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(ns: argparse.Namespace, extra: list[str]) -> int:
     """``loadcert collect grafana``: 0 when recorded as asked, else 1 (2: usage)."""
+    cliopts.require("collect", "requests")
     from pytest_loadcert.httpclient import settings_from_args
+    from pytest_loadcert.progress import StatusLine
 
+    status = StatusLine(getattr(ns, "prog", "loadcert"))
     try:
         http = settings_from_args(ns, token_option=TOKEN_OPTION)
         profile = cliopts.load_profile(ns)
-        result = collect(
-            ns.url,
-            ns.dashboard_uid,
-            ns.evidence_dir,
-            profile,
-            snapshot=ns.snapshot,
-            snapshot_expires_s=ns.snapshot_expires_s,
-            http=http,
-        )
+        with status:
+            status.update("asking Grafana for the dashboard", force=True)
+            result = collect(
+                ns.url,
+                ns.dashboard_uid,
+                ns.evidence_dir,
+                profile,
+                snapshot=ns.snapshot,
+                snapshot_expires_s=ns.snapshot_expires_s,
+                http=http,
+                log=status.log,
+                progress=status.update,
+            )
     except OSError as exc:
         return cliopts.os_error(ns, exc)
     for warning in result.warnings:

@@ -366,8 +366,11 @@ def list_resource(
     namespace: str,
     page_size: int = PAGE_SIZE,
     log: Callable[[str], None] = lambda message: None,
+    progress: Callable[[str], None] = lambda status: None,
 ) -> ListResult:
     """Every item of ``resource`` in ``namespace``, from one consistent snapshot.
+
+    ``progress`` gets a status after each page (shown in place on a terminal).
 
     Follows ``continue`` tokens; on HTTP 410 (the token expired) or pages that disagree on
     the list's resourceVersion, starts over from the first page, at most
@@ -377,7 +380,7 @@ def list_resource(
     while True:
         result = ListResult(resource, restarts=restarts)
         try:
-            _list_once(client, resource, namespace, page_size, result)
+            _list_once(client, resource, namespace, page_size, result, progress)
             return result
         except _Expired:
             restarts += 1
@@ -394,7 +397,12 @@ def list_resource(
 
 
 def _list_once(
-    client: ApiClient, resource: Resource, namespace: str, page_size: int, result: ListResult
+    client: ApiClient,
+    resource: Resource,
+    namespace: str,
+    page_size: int,
+    result: ListResult,
+    progress: Callable[[str], None],
 ) -> None:
     token: str | None = None
     seen: set[str] = set()
@@ -409,6 +417,7 @@ def _list_once(
             # would join two states of the cluster.
             raise _Expired
         result.items.extend(items)
+        progress(f"listing {resource.plural}: page {result.pages}, {len(result.items)} items")
         if token is None:
             return
         if token in seen or result.pages >= MAX_PAGES:
@@ -441,8 +450,12 @@ def collect(
     page_size: int = PAGE_SIZE,
     clock: Callable[[], datetime] = now_utc,
     log: Callable[[str], None] = lambda message: None,
+    progress: Callable[[str], None] = lambda status: None,
 ) -> CollectResult:
     """List :data:`RESOURCES` in ``namespace`` and write the snapshot and its record.
+
+    ``log`` gets a line per resource listed, ``progress`` a status per page and resource
+    (``listing pods: page 3, 1500 items``; shown in place on a terminal).
 
     Nothing is written unless every list completed. Raises :class:`CollectError`.
     """
@@ -457,8 +470,9 @@ def collect(
         raise CollectError(f"--page-size {page_size}: must be at least 1", exit_status=2)
     started_at = format_utc(clock())
     lists: list[ListResult] = []
-    for resource in RESOURCES:
-        listed = list_resource(client, resource, namespace, page_size, log)
+    for number, resource in enumerate(RESOURCES, 1):
+        progress(f"listing {resource.plural} ({number} of {len(RESOURCES)} resources)")
+        listed = list_resource(client, resource, namespace, page_size, log, progress)
         log(f"{resource.plural}: {len(listed.items)} items ({listed.pages} page(s))")
         lists.append(listed)
     # The snapshot shows the cluster as of the last answer, not the first request.
@@ -545,9 +559,14 @@ def _close(client: ApiClient) -> None:
 
 def run(ns: argparse.Namespace, extra: list[str]) -> int:
     """``loadcert collect k8s``: 0 when every list completed and was written, else 1 (2: usage)."""
+    cliopts.require("collect", "kubernetes")
+
+    from pytest_loadcert.progress import StatusLine
+
+    status = StatusLine(getattr(ns, "prog", "loadcert"))
 
     def log(message: str) -> None:
-        cliopts.log(ns, message)
+        status.log(message)
 
     if ns.in_cluster and (ns.kubeconfig is not None or ns.context is not None):
         return cliopts.error(
@@ -561,7 +580,15 @@ def run(ns: argparse.Namespace, extra: list[str]) -> int:
         client = api_client(ns.kubeconfig, ns.context, ns.in_cluster)
         secrets = credentials(client.configuration)
         try:
-            result = collect(client, ns.namespace, ns.evidence_dir, page_size=ns.page_size, log=log)
+            with status:
+                result = collect(
+                    client,
+                    ns.namespace,
+                    ns.evidence_dir,
+                    page_size=ns.page_size,
+                    log=log,
+                    progress=status.update,
+                )
         finally:
             _close(client)
     except CollectError as exc:

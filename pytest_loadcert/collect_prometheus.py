@@ -43,6 +43,7 @@ from pytest_loadcert.httpclient import (
     HttpClient,
     HttpSettings,
     HttpUsageError,
+    RetryReporter,
     check_base_url,
     response_json,
 )
@@ -168,6 +169,12 @@ class _Answer:
     record: dict[str, Any] | None
     problem: str | None = None
     warning: str | None = None
+    #: No answer at all: why (the transport's account, redacted), for one line per cause.
+    no_answer: str | None = None
+    #: The server could not be reached (no connection): asking anything else is pointless.
+    unreachable: bool = False
+    #: Not asked: the server had already proved unreachable.
+    skipped: bool = False
 
 
 def collect(
@@ -182,8 +189,14 @@ def collect(
     log: Callable[[str], None] = lambda message: None,
     concurrency: int = DEFAULT_CONCURRENCY,
     http: HttpSettings | None = None,
+    progress: Callable[[str], None] = lambda status: None,
 ) -> CollectResult:
     """Query Prometheus at ``url`` for every stage window and write ``prometheus.json``.
+
+    ``log`` gets a line per step (waiting for late samples; the first retry of each kind);
+    ``progress`` a status to show in place, on a terminal (queries answered, each retry).
+    Once Prometheus cannot be reached at all (no connection), the queries not yet asked are
+    not asked: the failure is reported once, with how many queries it left unrecorded.
 
     ``concurrency`` queries are in flight at once; ``http`` sets credentials, TLS, timeouts
     and retries (default :class:`HttpSettings`); a ``session`` given is used as it is (its
@@ -233,13 +246,14 @@ def collect(
         sleep(wait)
 
     plan = {window.name: _plan(window, profile.metrics, delay_s) for window in windows}
+    queries = [q for stage_queries in plan.values() for q in stage_queries]
     result = CollectResult(warnings=list(settings.warnings()))
-    with HttpClient(settings, session=session) as client:
-        answers = _ask_all(
-            client, base, [q for queries in plan.values() for q in queries], concurrency
-        )
+    tracker = _Tracker(base, len(queries), log, progress)
+    with HttpClient(settings, session=session, on_retry=tracker.retried) as client:
+        answers = _ask_all(client, base, queries, concurrency, tracker)
         for window in windows:
             _write_stage(evidence_dir, window, plan[window.name], answers, client, clock, result)
+        result.problems = _no_answer_problems(base, queries, answers) + result.problems
         result.problems = [client.redact(p) for p in result.problems]
         result.warnings = [client.redact(w) for w in result.warnings]
     return result
@@ -261,24 +275,89 @@ def _plan(window: StageRun, metrics: tuple[MetricSpec, ...], delay_s: int) -> li
     ]
 
 
+class _Tracker:
+    """Progress of the queries, shared by the worker threads: answers counted for the status
+    line, retries reported (:class:`RetryReporter`), and whether Prometheus proved
+    unreachable."""
+
+    def __init__(
+        self,
+        base: str,
+        total: int,
+        log: Callable[[str], None],
+        progress: Callable[[str], None],
+    ) -> None:
+        import threading
+
+        self.total = total
+        self.progress = progress
+        self.retried = RetryReporter(base, log, progress)
+        self.done = 0
+        self.unreachable = threading.Event()
+        self._lock = threading.Lock()
+
+    def answered(self) -> None:
+        with self._lock:
+            self.done += 1
+            done = self.done
+        self.progress(f"{done}/{self.total} queries done")
+
+
 def _ask_all(
-    client: HttpClient, base: str, queries: list[_Query], concurrency: int
+    client: HttpClient, base: str, queries: list[_Query], concurrency: int, tracker: _Tracker
 ) -> dict[_Query, _Answer]:
     """Ask every query, ``concurrency`` at a time; answers keyed by query (order-free)."""
     if concurrency == 1 or len(queries) <= 1:
-        return {query: _ask(client, base, query) for query in queries}
+        return {query: _ask(client, base, query, tracker) for query in queries}
     from concurrent.futures import ThreadPoolExecutor
 
     executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="loadcert-prom")
     try:
-        futures = {query: executor.submit(_ask, client, base, query) for query in queries}
+        futures = {query: executor.submit(_ask, client, base, query, tracker) for query in queries}
         return {query: future.result() for query, future in futures.items()}
     finally:
         # On Ctrl-C: drop what has not started; what runs ends within its timeouts.
         executor.shutdown(wait=True, cancel_futures=True)
 
 
-def _ask(client: HttpClient, base: str, query: _Query) -> _Answer:
+def _ask(client: HttpClient, base: str, query: _Query, tracker: _Tracker) -> _Answer:
+    if tracker.unreachable.is_set():
+        return _Answer(None, skipped=True)
+    answer = _ask_once(client, base, query, tracker)
+    tracker.answered()
+    return answer
+
+
+def _no_answer_problems(
+    base: str, queries: list[_Query], answers: dict[_Query, _Answer]
+) -> list[str]:
+    """One line per cause of queries that got no answer at all, not one per query: a
+    Prometheus that cannot be reached is said once, with how many queries it cost."""
+    causes: dict[str, list[_Query]] = {}
+    unreachable: str | None = None
+    for query in queries:  # the profile's order: the first cause met is named first
+        answer = answers[query]
+        if answer.no_answer is not None:
+            if answer.unreachable and unreachable is None:
+                unreachable = answer.no_answer
+            causes.setdefault(answer.no_answer, []).append(query)
+    lines: list[str] = []
+    if unreachable is not None:
+        lost = [q for q in queries if answers[q].skipped or answers[q].unreachable]
+        lines.append(
+            f"no answer from {base}: {unreachable}; {len(lost)} of {len(queries)} queries not "
+            "recorded" + (f" ({lost[0].where})" if len(lost) == 1 else "")
+        )
+    for cause, failed in causes.items():
+        if all(answers[q].unreachable for q in failed):
+            continue  # said above
+        failed = [q for q in failed if not answers[q].unreachable]
+        who = failed[0].where + (f" and {len(failed) - 1} more" if len(failed) > 1 else "")
+        lines.append(f"{who}: no answer from {base}: {cause}")
+    return lines
+
+
+def _ask_once(client: HttpClient, base: str, query: _Query, tracker: _Tracker) -> _Answer:
     import requests
 
     try:
@@ -286,9 +365,10 @@ def _ask(client: HttpClient, base: str, query: _Query) -> _Answer:
             f"{base}/api/v1/query", params={"query": query.promql, "time": query.time}
         )
     except requests.RequestException as exc:
-        return _Answer(
-            None, problem=f"{query.where}: no answer from {base}: {client.describe(exc)}"
-        )
+        unreachable = client.unreachable(exc)
+        if unreachable:
+            tracker.unreachable.set()
+        return _Answer(None, no_answer=client.describe(exc), unreachable=unreachable)
     if client.contains_secret(response.content):
         return _Answer(
             None,
@@ -404,23 +484,28 @@ def _concurrency(text: str) -> int:
 
 def run(ns: argparse.Namespace, extra: list[str]) -> int:
     """``loadcert collect prometheus``: 0 when every query succeeded, else 1 (2: usage)."""
+    cliopts.require("collect", "requests")
     from pytest_loadcert.httpclient import settings_from_args
+    from pytest_loadcert.progress import StatusLine
 
     def log(message: str) -> None:
         cliopts.log(ns, message)
 
+    status = StatusLine(getattr(ns, "prog", "loadcert"))
     try:
         http = settings_from_args(ns, token_option=TOKEN_OPTION, pool_size=ns.concurrency)
         profile = cliopts.load_profile(ns)
-        result = collect(
-            ns.url,
-            ns.evidence_dir,
-            profile,
-            ns.delay_s,
-            log=log,
-            concurrency=ns.concurrency,
-            http=http,
-        )
+        with status:
+            result = collect(
+                ns.url,
+                ns.evidence_dir,
+                profile,
+                ns.delay_s,
+                log=lambda message: status.log(message),
+                concurrency=ns.concurrency,
+                http=http,
+                progress=status.update,
+            )
     except OSError as exc:
         return cliopts.os_error(ns, exc)
     for path in result.written:

@@ -566,16 +566,45 @@ def run_demo(
     stage_seconds: int = DEFAULT_STAGE_SECONDS,
     progress_out: IO[str] | None = None,
 ) -> DemoResult:
-    """Run the demo into ``out`` (default: a new directory under the system's temp dir)."""
-    from pytest_loadcert.profile import load_profile
+    """Run the demo into ``out`` (default: a new directory under the system's temp dir).
 
+    A module of the ``demo`` extra found missing on the way removes what the run wrote
+    (``out`` itself, unless it was an empty directory given) before the error goes on."""
     deadline = Deadline(BUDGET_S)
     progress = Progress(deadline, progress_out)
     if out is None:
         out = Path(tempfile.mkdtemp(prefix="loadcert-demo-"))
-    _check_out(out)
+        created = True
+    else:
+        _check_out(out)
+        created = not out.exists()
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
+    try:
+        return _run_demo(out, stage_seconds, deadline, progress)
+    except ModuleNotFoundError:
+        # An extra's module imported late (check_requirements saw it installed, or was not
+        # called): nothing of this run is worth keeping, and it is not the user's directory.
+        _remove_run(out, created)
+        raise
+
+
+def _remove_run(out: Path, created: bool) -> None:
+    """Remove what a run wrote: ``out`` itself when the run created it, else its contents
+    (an empty directory the user named stays, empty)."""
+    if created:
+        shutil.rmtree(out, ignore_errors=True)
+        return
+    for entry in out.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+
+
+def _run_demo(out: Path, stage_seconds: int, deadline: Deadline, progress: Progress) -> DemoResult:
+    from pytest_loadcert.profile import load_profile
+
     result = DemoResult(out)
     bundle, logs, telemetry = out / "bundle", out / "logs", out / "telemetry"
     for directory in (bundle, logs, telemetry):
@@ -847,10 +876,36 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
+#: What the demo imports from the ``demo`` extra: the HTTP client of ``collect prometheus``,
+#: the service's OpenTelemetry SDK and OTLP/JSON encoder, and its metrics library.
+DEMO_MODULES = (
+    "requests",
+    "opentelemetry.sdk.trace",
+    "opentelemetry.exporter.otlp.proto.common.trace_encoder",
+    "prometheus_client",
+)
+
+
+def check_requirements() -> None:
+    """:class:`cliopts.MissingExtra` (exit 2) unless the ``demo`` extra is installed: every
+    module it imports, and a k6 binary (the extra's ``k6`` package ships one). Called before
+    anything is created, so a missing extra leaves nothing behind."""
+    from pytest_loadcert.k6bin import K6NotFound, find_k6
+
+    cliopts.require("demo", *DEMO_MODULES)
+    try:
+        find_k6()
+    except K6NotFound as exc:
+        raise cliopts.MissingExtra(
+            f"{exc}; the demo extra ships it: pip install 'pytest-loadcert[demo]'"
+        ) from None
+
+
 def run(ns: argparse.Namespace, extra: list[str]) -> int:
     """``loadcert demo``: the certification's exit status (0, 1, 2), or 1 when a step failed."""
     from pytest_loadcert.profile import ProfileError
 
+    check_requirements()
     try:
         result = run_demo(ns.out, stage_seconds=ns.stage_seconds)
     except PipelineError as exc:

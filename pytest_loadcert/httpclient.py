@@ -25,6 +25,7 @@ import argparse
 import base64
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -145,6 +146,49 @@ def response_json(response: requests.Response) -> Any:
         return None
 
 
+@dataclass(frozen=True)
+class RetryEvent:
+    """A request is about to be asked again: retry ``attempt`` of ``retries``, in about
+    ``wait_s`` seconds, because of ``reason`` (redacted; e.g. ``could not connect: Connection
+    refused``, ``HTTP 503``)."""
+
+    attempt: int
+    retries: int
+    wait_s: float
+    reason: str
+
+
+class RetryReporter:
+    """What a user sees of retries: the first retry of each kind as one line (``log``), every
+    retry as a status (``progress``, shown in place on a terminal). Thread-safe."""
+
+    def __init__(
+        self,
+        server: str,
+        log: Callable[[str], None],
+        progress: Callable[[str], None] = lambda status: None,
+    ) -> None:
+        import threading
+
+        self.server = server
+        self.log = log
+        self.progress = progress
+        self._lock = threading.Lock()
+        self._logged: set[str] = set()
+
+    def __call__(self, event: RetryEvent) -> None:
+        with self._lock:
+            first = event.reason not in self._logged
+            self._logged.add(event.reason)
+        if first:
+            self.log(
+                f"no answer yet from {self.server} ({event.reason}); retrying, up to "
+                f"{event.retries} time{'s' if event.retries != 1 else ''}"
+            )
+        retry = f"retry {event.attempt}/{event.retries} in {event.wait_s:.1f} s"
+        self.progress(f"{retry}: {event.reason}")
+
+
 class HttpClient:
     """A session with retries, keep-alive, TLS settings and credentials; see the module doc.
 
@@ -153,10 +197,17 @@ class HttpClient:
     :meth:`close`.
     """
 
-    def __init__(self, settings: HttpSettings, *, session: requests.Session | None = None) -> None:
+    def __init__(
+        self,
+        settings: HttpSettings,
+        *,
+        session: requests.Session | None = None,
+        on_retry: Callable[[RetryEvent], None] | None = None,
+    ) -> None:
         self.settings = settings
         self._secrets = sorted(set(settings.secrets()), key=len, reverse=True)
         self._owned = session is None
+        self._on_retry = on_retry
         self.session = session if session is not None else self._build_session()
 
     def _build_session(self) -> requests.Session:
@@ -166,13 +217,21 @@ class HttpClient:
 
         settings = self.settings
         cap = settings.retry_after_max_s
+        client = self
 
         class CappedRetry(Retry):
             """urllib3's Retry, with the server's Retry-After capped: a proxy asking for an
-            hour must not hang a collection."""
+            hour must not hang a collection; and each retry told to ``on_retry``."""
 
             def parse_retry_after(self, retry_after: str) -> float:
                 return min(super().parse_retry_after(retry_after), cap)
+
+            def increment(self, *args: Any, **kwargs: Any) -> Any:
+                retry = super().increment(*args, **kwargs)  # raises when the retries are spent
+                response = kwargs.get("response", args[2] if len(args) > 2 else None)
+                error = kwargs.get("error", args[3] if len(args) > 3 else None)
+                client._retried(retry, response, error)
+                return retry
 
         retry = CappedRetry(
             total=settings.retries,
@@ -207,6 +266,22 @@ class HttpClient:
             # would otherwise warn again on every request.
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         return session
+
+    def _retried(self, retry: Any, response: Any, error: BaseException | None) -> None:
+        if self._on_retry is None:
+            return
+        if response is not None and getattr(response, "status", None):
+            reason = f"HTTP {response.status}"
+            wait = retry.get_retry_after(response)
+        else:
+            reason = self.describe(error) if error is not None else "no answer"
+            wait = None
+        if wait is None:
+            wait = retry.get_backoff_time()
+        total = retry.total if isinstance(retry.total, int) else 0
+        self._on_retry(
+            RetryEvent(self.settings.retries - total, self.settings.retries, float(wait), reason)
+        )
 
     @property
     def timeout(self) -> tuple[float, float]:
@@ -254,6 +329,11 @@ class HttpClient:
             if any(form in data for form in forms):
                 return True
         return False
+
+    def unreachable(self, exc: BaseException) -> bool:
+        """Whether ``exc`` says the server cannot be reached at all (no connection, no TLS
+        handshake): every other request to it would fail the same way."""
+        return _unreachable(exc)
 
     def describe(self, exc: BaseException) -> str:
         """A one-line, redacted account of why a request got no usable answer."""
@@ -310,6 +390,22 @@ def _chain(exc: BaseException) -> list[BaseException]:
             if isinstance(candidate, BaseException):
                 todo.append(candidate)
     return seen
+
+
+def _unreachable(exc: BaseException) -> bool:
+    import ssl
+
+    import requests
+    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+    kinds = (
+        NewConnectionError,
+        ConnectTimeoutError,
+        requests.exceptions.ConnectTimeout,
+        requests.exceptions.SSLError,
+        ssl.SSLError,
+    )
+    return any(isinstance(error, kinds) for error in _chain(exc))
 
 
 def _describe(exc: BaseException, settings: HttpSettings) -> str:

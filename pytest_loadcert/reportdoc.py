@@ -75,6 +75,8 @@ class Table:
     headers: tuple[str, ...]
     rows: list[tuple[Text, ...]]
     omitted: str | None = None
+    #: Columns whose cells never wrap (stage names: "smoke" must not break into "smok/e").
+    keep: tuple[int, ...] = ()
 
 
 @dataclass
@@ -346,6 +348,34 @@ def _summary(cert: dict[str, Any], limits: Limits) -> Section:
     return Section("Summary", [Table(("field", "value"), rows)])
 
 
+#: Gates named per stage in the "decided by" column; the rest are counted.
+DECIDING_GATES = 3
+
+
+def decided_by(cert: dict[str, Any], stage: dict[str, Any]) -> Text:
+    """Why a stage is not certified: its own gates that failed, were blocked or did not run
+    (worst first), else what holds the run back (a run-level gate, a run problem)."""
+    if stage["verdict"] == CERTIFIED:
+        return ()
+    own = sorted(
+        (
+            g
+            for g in cert["gates"]
+            if g["stage"] == stage["name"] and g["status"] in ("failed", "blocked", "not_run")
+        ),
+        key=lambda g: STATUS_ORDER[g["status"]],
+    )
+    if not own:
+        reason = (cert.get("run_level") or {}).get("reason")
+        return (f"run level: {reason}" if reason else "run level (see the run's problems)",)
+    text: Text = ()
+    for number, gate in enumerate(own[:DECIDING_GATES]):
+        text += ("; " if number else "", Status(gate["status"]), " ", ident(gate["id"]))
+    if len(own) > DECIDING_GATES:
+        text += (f"; and {len(own) - DECIDING_GATES} more",)
+    return text
+
+
 def _stages(cert: dict[str, Any], limits: Limits) -> Section:
     stages = cert["stages"]
     shown = stages[: limits.rows]
@@ -363,6 +393,7 @@ def _stages(cert: dict[str, Any], limits: Limits) -> Section:
             (_num(s["error_rate"], ".4%"),),
             (_throughput(s["data_received_bytes_per_s"]),),
             (Status(s["verdict"]),),
+            decided_by(cert, s),
         )
         for s in shown
     ]
@@ -379,6 +410,7 @@ def _stages(cert: dict[str, Any], limits: Limits) -> Section:
         "error rate",
         "throughput",
         "verdict",
+        "decided by",
     )
     t = cert["thresholds"]
     note = Para(
@@ -387,10 +419,14 @@ def _stages(cert: dict[str, Any], limits: Limits) -> Section:
             f"{_general(t['p95_ms_max'])} ms, p99 <= {_general(t['p99_ms_max'])} ms, error "
             f"rate <= {_num(t['http_req_failed_max'], '.4%')}, checks >= "
             f"{_num(t['checks_min'], '.4%')}, at least {t['min_requests']} requests per "
-            "stage. Throughput is data received. n/a: the evidence could not say.",
+            "stage. Throughput is data received. n/a: the evidence could not say. Decided by: "
+            "for a stage that is not certified, the gates that made it so.",
         )
     )
-    blocks: list[Block] = [Table(headers, rows, _more(len(stages), len(shown), "stages")), note]
+    blocks: list[Block] = [
+        Table(headers, rows, _more(len(stages), len(shown), "stages"), keep=(0,)),
+        note,
+    ]
     for stage in shown:
         shards = stage.get("shards")
         if isinstance(shards, dict) and shards:
@@ -442,6 +478,7 @@ def _dependency_health(cert: dict[str, Any], limits: Limits) -> Section:
                 ("stage", "metric", "value", "bound", "gate"),
                 rows,
                 _more(total, len(rows), "metric rows"),
+                keep=(0,),
             )
         )
     else:

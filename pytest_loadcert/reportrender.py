@@ -153,7 +153,11 @@ background:#f6f8fa;padding:1px 4px;border-radius:4px;overflow-wrap:anywhere}
 .status.failed,.status.not_certified{color:#cf222e}.status.blocked{color:#9a6700}
 .status.not_run,.status.waived{color:#6e7781}.strong{font-weight:600;font-size:16px}
 .omitted{color:#6e7781;font-style:italic}figure{margin:16px 0}figure img{max-width:100%}
+td.keep,td.keep code{white-space:nowrap;overflow-wrap:normal;word-break:keep-all}
 """
+
+
+KEEP_TD = '<td class="keep">'
 
 
 def _h(text: str, limit: int) -> str:
@@ -227,7 +231,10 @@ def render_html(document: Document, cert: dict[str, Any], limits: Limits) -> str
                 out += [f"<th>{_h(h, 80)}</th>" for h in block.headers]
                 out.append("</tr></thead><tbody>")
                 for row in block.rows:
-                    cells = "".join(f"<td>{_html(c, limits.cell)}</td>" for c in row)
+                    cells = "".join(
+                        (KEEP_TD if i in block.keep else "<td>") + f"{_html(c, limits.cell)}</td>"
+                        for i, c in enumerate(row)
+                    )
                     out.append(f"<tr>{cells}</tr>")
                 out.append("</tbody></table>")
                 if block.omitted:

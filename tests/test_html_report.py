@@ -473,3 +473,44 @@ def test_values_too_large_to_draw_are_refused_naming_the_field(
     assert str(excinfo.value).startswith(f"certificate: {field} is ")
     summary = htmlreport.summary_html(dict(cert, gates=[], bindings={}))
     assert 'id="loadcert-chart-missing"' in summary and field in summary
+
+
+STAGE_CELL_LINES = """
+const out = [];
+for (const table of document.querySelectorAll('table')) {
+  const column = [...table.querySelectorAll('thead th')].findIndex(t => t.textContent === 'stage');
+  if (column < 0) continue;
+  for (const row of table.querySelectorAll('tbody tr')) {
+    const cell = row.children[column];
+    const name = cell.querySelector('code') || cell;
+    out.push([cell.textContent, name.getClientRects().length]);
+  }
+}
+return out;
+"""
+
+
+@pytest.mark.slow
+def test_loadcert_report_html_never_wraps_a_stage_name(
+    pytester: pytest.Pytester, tmp_path: Path, browser: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """In ``loadcert report --format html``, a stage name is one line however narrow the
+    window: the stage table's 13 columns used to squeeze "smoke" into "smok" / "e"."""
+    from pytest_loadcert import cli
+
+    bundle = bf.build_variant("p95_high", tmp_path / "bundle")
+    run_html(pytester, bundle, tmp_path)
+    output = tmp_path / "loadcert-report.html"
+    assert cli.main(["report", "--certificate", str(tmp_path / "certificate.json"),
+                     "--format", "html", "--output", str(output)]) == 0  # fmt: skip
+    capsys.readouterr()
+    browser.get(output.as_uri())
+    try:
+        for width in (1400, 1000, 800, 600):
+            browser.set_window_size(width, 1000)
+            cells = browser.execute_script(STAGE_CELL_LINES)
+            assert {name for name, _ in cells} >= {"smoke", "1k", "100k"}
+            assert [cell for cell in cells if cell[1] != 1] == [], width
+        _screenshot(browser, tmp_path / "loadcert-report.png")
+    finally:
+        browser.set_window_size(1400, 1000)

@@ -48,7 +48,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = {}
     certify(EXAMPLE, base / "example", f"--loadcert-profile={EXAMPLE_PROFILE}")
     out["example"] = base / "example" / "certificate.json"
-    for name in ("valid", "p95_high", "metric_violated", "snapshot_stale"):
+    for name in ("valid", "p95_high", "metric_violated", "snapshot_stale", "missing_stage_dir"):
         bundle = bf.build_variant(name, base / name / "bundle")
         certify(bundle, base / name)
         out[name] = base / name / "certificate.json"
@@ -191,8 +191,9 @@ def test_report_sections_carry_the_certificate(
     stage_rows = {r[0].strip(" `"): r for r in table_rows(section(markdown, "Stage results"))}
     row = stage_rows["50k"]
     assert [c.strip() for c in row[3:5]] == ["50000", "50000"]
-    assert "not" in row[-1] and "certified" in row[-1]
-    assert stage_rows["25k"][-1].strip().endswith("certified")
+    assert "not" in row[-2] and "certified" in row[-2]  # verdict; then "decided by"
+    assert "critical_metric[50k-db_pool_saturation]" in row[-1]
+    assert stage_rows["25k"][-2].strip().endswith("certified")
     health = section(markdown, "Dependency health")
     db = next(r for r in table_rows(health) if "50k" in r[0] and "db_pool_saturation" in r[1])
     assert [md_plain(c).strip() for c in db[2:4]] == ["0.95", "<= 0.8"]
@@ -604,3 +605,42 @@ def test_a_distributed_stage_says_who_measured_each_instance_window(
     assert status == 0
     text = md_plain(section(out, "Stage results"))
     assert "100k ran as 4 k6 instances (shard 1, 2, 3, 4: window measured by loadcert run-stage)." in text
+
+
+def _stage_table(markdown: str) -> dict[str, dict[str, str]]:
+    rows = table_rows(section(markdown, "Stage results"))
+    headers = [h.strip() for h in rows[0]]
+    return {
+        md_plain(cells[0]).strip(): dict(zip(headers, (md_plain(c).strip() for c in cells)))
+        for cells in rows[2:]
+    }
+
+
+@pytest.mark.parametrize(
+    ("run", "stage", "decided"),
+    [
+        ("p95_high", "100k", "❌ failed p95_latency[100k]"),
+        ("missing_stage_dir", "50k", "⛔ blocked stage_evidence[50k]; ⛔ blocked "),
+        ("snapshot_stale", "smoke", "run level: run-level gate cluster_snapshot"),
+    ],
+    ids=["failed", "blocked", "run-level"],
+)
+def test_a_stage_that_is_not_certified_says_which_gates_made_it_so(
+    runs: dict[str, Path], capfd: pytest.CaptureFixture[str], tmp_path: Path,
+    run: str, stage: str, decided: str,
+) -> None:
+    status, markdown, _ = report(capfd, "--certificate", str(runs[run]))
+    assert status == 0
+    table = _stage_table(markdown)
+    assert table[stage]["decided by"].startswith(decided), table[stage]
+    certified = [name for name, row in table.items() if row["verdict"] == "✅ certified"]
+    assert all(table[name]["decided by"] == "" for name in certified)
+    if run == "missing_stage_dir":
+        assert table["50k"]["decided by"].endswith(" more")  # at most three gates named
+    output = tmp_path / "report.html"
+    assert report(capfd, "--certificate", str(runs[run]), "--format", "html",
+                  "--output", str(output))[0] == 0  # fmt: skip
+    text = re.sub(r" ;", ";", page(output.read_text()).text)  # the text of <td>s, joined
+    stages = text.split("Stage results")[1].split("Dependency health")[0]
+    unmarked = decided.replace("❌ ", "").replace("⛔ ", "")  # HTML marks status by colour
+    assert "decided by" in stages and unmarked in stages
