@@ -7,12 +7,12 @@ they run, so ``loadcert --help`` never imports ``requests``, ``kubernetes`` or `
 
 Exit statuses: 0 success; 1 a run or collection that failed (k6 exit code non-zero, a
 Prometheus query that failed, an I/O error); 2 a usage error or a refusal (bad option, unknown
-stage, a bundle that already holds other evidence). ``certify`` returns pytest's status.
-Arguments after ``--`` are passed through (to k6 for ``run-stage``, to pytest for
-``certify``). User errors print one line to stderr, never a traceback. A module of an
-optional extra that is not installed is a usage error naming the module and the extra. A bug
-is one line naming its type and place, without its message; ``--debug`` (or
-``LOADCERT_DEBUG=1``) prints its traceback too.
+stage, a bundle that already holds other evidence). ``certify`` returns the status of the
+pytest it runs in a child process. Arguments after ``--`` are passed through (to k6 for
+``run-stage``, to pytest for ``certify``). User errors print one line to stderr, never a
+traceback. A module of an optional extra that is not installed is a usage error naming the
+module and the extra. A bug is one line naming its type and place, without its message;
+``--debug`` (or ``LOADCERT_DEBUG=1``) prints its traceback too.
 """
 
 from __future__ import annotations
@@ -249,13 +249,72 @@ def _configure_certify(parser: argparse.ArgumentParser) -> None:
     add_profile(parser)
 
 
-def _certify(ns: argparse.Namespace, extra: list[str]) -> int:
-    import pytest  # in-process, and only for this command
+def certify_command(ns: argparse.Namespace, extra: list[str]) -> list[str]:
+    """The pytest command line ``loadcert certify`` runs.
 
-    args = ["-p", "no:cacheprovider", "--evidence-dir", str(ns.evidence_dir)]
+    A fresh interpreter (``-P``: the current directory is not put on ``sys.path``, as with
+    the ``pytest`` script), so pytest imports and rewrites the plugin itself, exactly as
+    ``pytest --evidence-dir=DIR`` would. Options are written ``--name=VALUE``: given as two
+    arguments, pytest would take the value for a test path when it chooses its rootdir.
+    """
+    args = [sys.executable, "-P", "-m", "pytest", "-p", "no:cacheprovider",
+            f"--evidence-dir={ns.evidence_dir}"]
     if ns.loadcert_profile is not None:
-        args += ["--loadcert-profile", str(ns.loadcert_profile)]
-    return int(pytest.main([*args, *extra]))
+        args.append(f"--loadcert-profile={ns.loadcert_profile}")
+    return [*args, *extra]
+
+
+def _certify(ns: argparse.Namespace, extra: list[str]) -> int:
+    return run_passing_signals(certify_command(ns, extra))
+
+
+def run_passing_signals(command: list[str]) -> int:
+    """Run ``command`` in the foreground and return its exit status (128 + N when signal N
+    killed it, as a shell says).
+
+    The child stays in this process group, so a Ctrl-C at a terminal reaches it directly and
+    this process only waits for it. SIGTERM (a CI job cancelled), or a SIGINT that did not
+    come from the terminal, is passed on to the child as SIGINT: pytest then ends the run as
+    interrupted and still writes its certificate, as it does on Ctrl-C.
+    """
+    import subprocess
+
+    if threading.current_thread() is not threading.main_thread():
+        return _status(subprocess.call(command))
+    children: list[subprocess.Popen[bytes]] = []
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        if signum == signal.SIGINT and _terminal_sent_it_to_our_group():
+            return  # the child got the same Ctrl-C
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGINT)
+
+    # Set before the child starts (a child does not inherit handlers), so no signal can
+    # leave it running on its own.
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        children.append(subprocess.Popen(command))
+        return _status(children[0].wait())
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _terminal_sent_it_to_our_group() -> bool:
+    """Whether this process is in its terminal's foreground process group: a Ctrl-C there
+    goes to every process of the group, the child included."""
+    import os
+
+    try:
+        with open("/dev/tty", "rb") as tty:
+            return os.tcgetpgrp(tty.fileno()) == os.getpgrp()
+    except (OSError, AttributeError):  # no controlling terminal (CI, cron), or not POSIX
+        return False
+
+
+def _status(returncode: int) -> int:
+    return 128 - returncode if returncode < 0 else returncode
 
 
 # ----------------------------------------------------------------------------- registry

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -789,21 +790,182 @@ def test_collect_waits_until_late_samples_have_landed(
 # ----------------------------------------------------------------------------- certify
 
 
-def test_certify_runs_pytest_in_process(
+def test_certify_runs_pytest_in_a_child_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """A fresh interpreter (the package is not imported before pytest sees it), options
+    written with `=`, pytest's exit status returned as it is."""
     calls: list[list[str]] = []
 
-    def fake_main(args: list[str]) -> int:
-        calls.append(args)
+    def fake_run(command: list[str]) -> int:
+        calls.append(command)
         return 3
 
-    monkeypatch.setattr(pytest, "main", fake_main)
-    status, _, _ = run(["certify", "--evidence-dir", str(tmp_path), "--", "--junitxml=c.xml",
-                        "-q"], capsys)
+    monkeypatch.setattr(cli, "run_passing_signals", fake_run)
+    profile = tmp_path / "p.toml"
+    status, _, _ = run(["certify", "--evidence-dir", str(tmp_path), "--loadcert-profile",
+                        str(profile), "--", "--junitxml=c.xml", "-q"], capsys)
     assert status == 3
-    assert calls == [["-p", "no:cacheprovider", "--evidence-dir", str(tmp_path),
+    assert calls == [[sys.executable, "-P", "-m", "pytest", "-p", "no:cacheprovider",
+                      f"--evidence-dir={tmp_path}", f"--loadcert-profile={profile}",
                       "--junitxml=c.xml", "-q"]]
+
+
+def _example_project(tmp_path: Path) -> tuple[Path, Path]:
+    """A project directory whose ini names the example's profile and turns warnings into
+    errors, and a copy of the example bundle outside it."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "example.toml").write_text((REPO / "evidence/example.toml").read_text())
+    (project / "pyproject.toml").write_text(
+        "[tool.pytest.ini_options]\n"
+        'filterwarnings = ["error"]\n'
+        'loadcert_profile = "example.toml"\n'
+    )
+    bundle = tmp_path / "elsewhere" / "bundle"
+    import shutil
+
+    shutil.copytree(REPO / "evidence/example", bundle)
+    return project, bundle
+
+
+def test_certify_a_bundle_outside_the_project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """`loadcert certify --evidence-dir PATH` with PATH outside the project: the project's
+    configuration (its profile) applies, not a rootdir moved to above the bundle."""
+    project, bundle = _example_project(tmp_path)
+    monkeypatch.chdir(project)
+    status = cli.main(["certify", "--evidence-dir", str(bundle)])
+    out, err = capfd.readouterr()
+    assert "rootdir" not in err and "Traceback" not in err
+    assert f"rootdir: {project}" in out
+    certificate = json.loads((project / "certificate.json").read_text())
+    assert certificate["verdict"] == "certified"
+    assert certificate["profile_source"] == str(project / "example.toml")
+    assert status == 0
+
+
+def test_run_passing_signals_returns_the_childs_status() -> None:
+    assert cli.run_passing_signals([sys.executable, "-c", "raise SystemExit(3)"]) == 3
+    killed = "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"
+    assert cli.run_passing_signals([sys.executable, "-c", killed]) == 128 + 9
+
+
+def test_sigterm_to_certify_interrupts_pytest_which_still_writes_its_certificate(
+    tmp_path: Path,
+) -> None:
+    """A cancelled CI job: SIGTERM reaches `loadcert certify`, pytest ends the run as
+    interrupted, the certificate says blocked, and the status is pytest's (2)."""
+    project, bundle = _example_project(tmp_path)
+    started = tmp_path / "started"
+    with (project / "pyproject.toml").open("a") as handle:
+        handle.write('loadcert_gates = ["gates"]\n')
+    (project / "gates").mkdir()
+    (project / "gates" / "test_slow_gate.py").write_text(
+        "import pathlib, time\n\n"
+        "def test_waits(loadcert_k6):\n"
+        f"    pathlib.Path({str(started)!r}).touch()\n"
+        "    time.sleep(60)\n"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-m", "pytest_loadcert", "certify", "--evidence-dir", str(bundle)],
+        cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,  # not in the test run's process group
+    )
+    try:
+        deadline = datetime.now(UTC) + timedelta(seconds=30)
+        while not started.exists():
+            assert child.poll() is None, child.communicate()
+            assert datetime.now(UTC) < deadline, "the gate never started"
+            threading.Event().wait(0.05)
+        child.send_signal(signal.SIGTERM)
+        out, err = child.communicate(timeout=30)
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+    assert "Traceback" not in err
+    certificate = json.loads((project / "certificate.json").read_text())
+    assert certificate["verdict"] == "blocked"
+    assert "the run was interrupted before every gate ran" in certificate["problems"]
+    assert child.returncode == 2, out + err
+
+
+def test_ctrl_c_at_a_terminal_interrupts_pytest_once(tmp_path: Path) -> None:
+    """Ctrl-C at a terminal goes to the whole foreground process group: pytest gets it
+    directly, `loadcert certify` does not pass on a second one, and the run ends as an
+    interrupted run does (certificate blocked, status 2)."""
+    import fcntl
+    import pty
+    import termios
+
+    project, bundle = _example_project(tmp_path)
+    started = tmp_path / "started"
+    with (project / "pyproject.toml").open("a") as handle:
+        handle.write('loadcert_gates = ["gates"]\n')
+    (project / "gates").mkdir()
+    received = tmp_path / "received"
+    # The gate counts the SIGINTs it receives for a second after the first, then ends the
+    # run as Ctrl-C does.
+    (project / "gates" / "test_slow_gate.py").write_text(
+        "import pathlib, signal, time\n\n"
+        "def test_waits(loadcert_k6):\n"
+        "    got = []\n"
+        "    signal.signal(signal.SIGINT, lambda *_: got.append(time.monotonic()))\n"
+        f"    pathlib.Path({str(started)!r}).touch()\n"
+        "    end = time.monotonic() + 30\n"
+        "    while time.monotonic() < (got[0] + 1 if got else end):\n"
+        "        time.sleep(0.01)\n"
+        f"    pathlib.Path({str(received)!r}).write_text(str(len(got)))\n"
+        "    raise KeyboardInterrupt\n"
+    )
+    master, slave = pty.openpty()
+
+    def controlling_terminal() -> None:  # in the child, a session leader after setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    child = subprocess.Popen(
+        [sys.executable, "-m", "pytest_loadcert", "certify", "--evidence-dir", str(bundle)],
+        cwd=project, stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
+        preexec_fn=controlling_terminal,
+    )
+    os.close(slave)
+    output = bytearray()
+
+    def drain() -> None:
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # the terminal closed
+                return
+            if not chunk:
+                return
+            output.extend(chunk)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    try:
+        deadline = datetime.now(UTC) + timedelta(seconds=30)
+        while not started.exists():
+            assert child.poll() is None, bytes(output).decode(errors="replace")
+            assert datetime.now(UTC) < deadline, "the gate never started"
+            threading.Event().wait(0.05)
+        os.write(master, b"\x03")  # Ctrl-C
+        child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+        reader.join(timeout=5)
+        os.close(master)
+    text = bytes(output).decode(errors="replace")
+    assert "Traceback" not in text
+    assert "KeyboardInterrupt" in text
+    assert received.read_text() == "1"  # one Ctrl-C, one SIGINT
+    certificate = json.loads((project / "certificate.json").read_text())
+    assert certificate["verdict"] == "blocked"
+    assert child.returncode == 2, text
 
 
 # ----------------------------------------------------------------------------- example service
