@@ -5,9 +5,10 @@ here), :data:`COMMAND_MODULES` and :data:`COLLECTOR_MODULES` (``loadcert collect
 whose modules follow :mod:`pytest_loadcert.cliopts` and import heavy libraries only when
 they run, so ``loadcert --help`` never imports ``requests``, ``kubernetes`` or ``pytest``.
 
-Exit statuses: 0 success; 1 a run or collection that failed (k6 exit code non-zero, a
-Prometheus query that failed, an I/O error); 2 a usage error or a refusal (bad option, unknown
-stage, a bundle that already holds other evidence). ``certify`` returns the status of the
+Exit statuses (one table with pytest's, :mod:`pytest_loadcert.cliopts`): 0 success; 1 a run
+or collection that failed (k6 exit code non-zero, a Prometheus query that failed, an I/O
+error); 3 a bug; 4 a usage error or a refusal (bad option, unknown stage, a bundle that
+already holds other evidence); 130 interrupted. ``certify`` returns the status of the
 pytest it runs in a child process. Arguments after ``--`` are passed through (to k6 for
 ``run-stage``, to pytest for ``certify``). User errors print one line to stderr, never a
 traceback. A module of an optional extra that is not installed is a usage error naming the
@@ -32,6 +33,7 @@ from typing import Any
 from pytest_loadcert import __version__
 from pytest_loadcert.cliopts import (
     EXIT_FAILED,
+    EXIT_INTERNAL,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
@@ -396,10 +398,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
         ns = parser.parse_args(args)
-    except SystemExit as exc:  # --help, --version, or argparse's own usage error (status 2)
-        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    except SystemExit as exc:  # --help or --version (0), or argparse's own usage error (2)
+        return EXIT_OK if exc.code in (0, None) else EXIT_USAGE
     if passthrough and ns.passthrough is None:
-        return error(ns, f"takes no arguments after `--` (got {' '.join(passthrough)})", 2)
+        return error(ns, f"takes no arguments after `--` (got {' '.join(passthrough)})", EXIT_USAGE)
     from pytest_loadcert.profile import ProfileError
 
     previous = _sigterm_as_interrupt()
@@ -447,7 +449,7 @@ def _internal_error(ns: argparse.Namespace, exc: BaseException) -> int:
 
         traceback.print_exception(exc, file=sys.stderr)
         sys.stderr.flush()
-    return error(ns, internal_error(exc, shown=debug_enabled(ns)), EXIT_FAILED)
+    return error(ns, internal_error(exc, shown=debug_enabled(ns)), EXIT_INTERNAL)
 
 
 def internal_error(exc: BaseException, shown: bool = False) -> str:

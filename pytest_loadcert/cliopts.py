@@ -19,9 +19,15 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pytest_loadcert.profile import Profile
 
+#: One table for ``pytest --evidence-dir`` and every ``loadcert`` command (docs/cli.md, "Exit
+#: statuses"): 0 certified or done; 1 not certified, or a run or collection that failed; 2
+#: blocked (a verdict only: no command refuses with it); 3 a bug (pytest's own internal
+#: error is 3 as well); 4 a usage error or a refusal (pytest's usage error is 4 as well);
+#: 130 interrupted.
 EXIT_OK = 0
 EXIT_FAILED = 1
-EXIT_USAGE = 2
+EXIT_INTERNAL = 3
+EXIT_USAGE = 4
 EXIT_INTERRUPTED = 130
 
 

@@ -64,7 +64,9 @@ def git_record(
 def collect(repo: Path, evidence_dir: Path, *, exclude: Path | None = None) -> dict[str, Any]:
     """Write ``<evidence_dir>/artifacts/git.json`` for ``repo``; returns the document."""
     if evidence_dir.exists() and not evidence_dir.is_dir():
-        raise GitError(f"--evidence-dir {evidence_dir}: not a directory", exit_status=2)
+        raise GitError(
+            f"--evidence-dir {evidence_dir}: not a directory", exit_status=cliopts.EXIT_USAGE
+        )
     document = git_record(repo, exclude if exclude is not None else evidence_dir)
     write_json_atomic(evidence_dir / GIT_JSON, document)
     return document

@@ -114,14 +114,16 @@ def collect(
     try:
         base = check_base_url(url)
     except HttpUsageError as exc:
-        raise CollectError(str(exc), exit_status=2) from None
+        raise CollectError(str(exc), exit_status=cliopts.EXIT_USAGE) from None
     if not UID_RE.fullmatch(uid):
         raise CollectError(
             f"--dashboard-uid {uid!r}: a Grafana uid is 1 to 40 letters, digits, '-' or '_'",
-            exit_status=2,
+            exit_status=cliopts.EXIT_USAGE,
         )
     if snapshot_expires_s is not None and snapshot_expires_s <= 0:
-        raise CollectError("--snapshot-expires-s: must be at least 1", exit_status=2)
+        raise CollectError(
+            "--snapshot-expires-s: must be at least 1", exit_status=cliopts.EXIT_USAGE
+        )
     start, end = run_window(evidence_dir, profile)
     settings = http if http is not None else HttpSettings()
     result = GrafanaResult(warnings=settings.warnings())

@@ -163,15 +163,21 @@ def api_client(
             )
     except config.ConfigException as exc:
         where = "in-cluster configuration" if in_cluster else f"kubeconfig {kubeconfig or ''}"
-        raise CollectError(f"{where.strip()}: {_one_line(str(exc))}", exit_status=2) from None
+        raise CollectError(
+            f"{where.strip()}: {_one_line(str(exc))}", exit_status=cliopts.EXIT_USAGE
+        ) from None
     except OSError as exc:
         raise CollectError(
-            f"{exc.filename or kubeconfig}: {exc.strerror or exc}", exit_status=2
+            f"{exc.filename or kubeconfig}: {exc.strerror or exc}", exit_status=cliopts.EXIT_USAGE
         ) from None
     except yaml.YAMLError:
-        raise CollectError(f"kubeconfig {kubeconfig or ''}: is not valid YAML", 2) from None
+        raise CollectError(
+            f"kubeconfig {kubeconfig or ''}: is not valid YAML", cliopts.EXIT_USAGE
+        ) from None
     except UnicodeDecodeError:
-        raise CollectError(f"kubeconfig {kubeconfig or ''}: is not UTF-8", 2) from None
+        raise CollectError(
+            f"kubeconfig {kubeconfig or ''}: is not UTF-8", cliopts.EXIT_USAGE
+        ) from None
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         # The client's loader assumes YAML maps and lists of the documented shape; any other
         # shape (a list at the top, `contexts: 5`, an unparsable server URL) fails inside it.
@@ -180,7 +186,7 @@ def api_client(
         raise CollectError(
             f"{where.strip()}: is not a valid kubeconfig: a field has the wrong type or value "
             f"({type(exc).__name__} in the kubernetes client's loader)",
-            exit_status=2,
+            exit_status=cliopts.EXIT_USAGE,
         ) from None
     # The Authorization header, under "authorization" or (client 37) "BearerToken".
     headers = [v for v in configuration.api_key.values() if isinstance(v, str)]
@@ -191,7 +197,7 @@ def api_client(
             f"{where}: the user's credential holds a line break, a control character or a "
             "character outside Latin-1, which an HTTP header cannot carry; the value is not "
             "shown",
-            exit_status=2,
+            exit_status=cliopts.EXIT_USAGE,
         )
     return client.ApiClient(configuration)
 
@@ -437,7 +443,7 @@ def check_namespace(namespace: str) -> str:
         raise CollectError(
             f"--namespace {namespace!r}: not a Kubernetes namespace name "
             "(lowercase letters, digits and '-', at most 63)",
-            exit_status=2,
+            exit_status=cliopts.EXIT_USAGE,
         )
     return namespace
 
@@ -465,9 +471,13 @@ def collect(
 
     check_namespace(namespace)
     if not evidence_dir.is_dir():
-        raise CollectError(f"--evidence-dir {evidence_dir}: not a directory", exit_status=2)
+        raise CollectError(
+            f"--evidence-dir {evidence_dir}: not a directory", exit_status=cliopts.EXIT_USAGE
+        )
     if page_size < 1:
-        raise CollectError(f"--page-size {page_size}: must be at least 1", exit_status=2)
+        raise CollectError(
+            f"--page-size {page_size}: must be at least 1", exit_status=cliopts.EXIT_USAGE
+        )
     started_at = format_utc(clock())
     lists: list[ListResult] = []
     for number, resource in enumerate(RESOURCES, 1):
@@ -576,7 +586,9 @@ def run(ns: argparse.Namespace, extra: list[str]) -> int:
     try:
         check_namespace(ns.namespace)
         if not ns.evidence_dir.is_dir():
-            raise CollectError(f"--evidence-dir {ns.evidence_dir}: not a directory", 2)
+            raise CollectError(
+                f"--evidence-dir {ns.evidence_dir}: not a directory", cliopts.EXIT_USAGE
+            )
         client = api_client(ns.kubeconfig, ns.context, ns.in_cluster)
         secrets = credentials(client.configuration)
         try:

@@ -104,7 +104,9 @@ def read_documents(source: Path) -> list[_Document]:
     try:
         data = read_bytes(source, name)  # the evidence file cap (LOADCERT_MAX_FILE_BYTES)
     except EvidenceError as exc:
-        raise OtelError(str(exc), exit_status=2 if exc.problem == "is missing" else 1) from None
+        raise OtelError(
+            str(exc), exit_status=cliopts.EXIT_USAGE if exc.problem == "is missing" else 1
+        ) from None
     if not data.strip():
         raise OtelError(f"{name}: is empty; expected OTLP/JSON traces")
     try:
@@ -241,7 +243,7 @@ def collect(sources: Sequence[Path], evidence_dir: Path, profile: Profile) -> Ot
     from pytest_loadcert.collect_prometheus import CollectError, stage_windows
 
     if not sources:
-        raise OtelError("--from: at least one file is required", exit_status=2)
+        raise OtelError("--from: at least one file is required", exit_status=cliopts.EXIT_USAGE)
     try:
         runs = stage_windows(evidence_dir, profile)
     except CollectError as exc:

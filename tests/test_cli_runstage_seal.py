@@ -212,11 +212,11 @@ def sha256(path: Path) -> str:
          "no arguments after"),
     ],
 )
-def test_usage_errors_exit_2_with_a_message(
+def test_usage_errors_exit_4_with_a_message(
     args: list[str], expected: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     status, _, err = run(args, capsys)
-    assert status == 2
+    assert status == 4
     assert "error" in err
     assert expected in err
 
@@ -249,7 +249,7 @@ def test_unknown_stage_names_the_profile_stages(
 ) -> None:
     args = run_stage_args(tmp_path / "ev", "1k", script, profile_file, fake_k6)
     status, _, err = run(args, capsys)
-    assert status == 2
+    assert status == 4
     assert "'1k' is not in the profile" in err
     assert "smoke, 5vu, huge" in err
     assert not (tmp_path / "ev").exists()
@@ -261,7 +261,7 @@ def test_bad_profile_is_a_usage_error(
     bad = tmp_path / "bad.toml"
     bad.write_text("target_concurency = 5\n")
     status, _, err = run(run_stage_args(tmp_path / "ev", "smoke", script, bad, fake_k6), capsys)
-    assert status == 2
+    assert status == 4
     assert "bad.toml" in err
     assert "target_concurency" in err
 
@@ -273,10 +273,10 @@ def test_missing_script_and_missing_k6_are_usage_errors(
     missing = tmp_path / "nope.js"
     status, _, err = run(run_stage_args(tmp_path / "ev", "smoke", missing, profile_file,
                                         fake_k6), capsys)
-    assert (status, "nope.js: not a file" in err) == (2, True)
+    assert (status, "nope.js: not a file" in err) == (4, True)
     status, _, err = run(run_stage_args(tmp_path / "ev", "smoke", script, profile_file,
                                         tmp_path / "no-k6"), capsys)
-    assert (status, "not an executable file" in err) == (2, True)
+    assert (status, "not an executable file" in err) == (4, True)
 
 
 def test_summary_export_after_double_dash_is_refused(
@@ -286,7 +286,7 @@ def test_summary_export_after_double_dash_is_refused(
     args = run_stage_args(tmp_path / "ev", "smoke", script, profile_file, fake_k6,
                           "--summary-export=x.json")
     status, _, err = run(args, capsys)
-    assert status == 2
+    assert status == 4
     assert "--summary-export" in err
 
 
@@ -299,7 +299,7 @@ def test_100k_is_refused_without_dedicated_load_worker(
 ) -> None:
     evidence = tmp_path / "ev"
     status, _, err = run(run_stage_args(evidence, "huge", script, profile_file, fake_k6), capsys)
-    assert status == 2
+    assert status == 4
     assert "100000" in err
     assert "--dedicated-load-worker" in err
     assert "k6-operator" in err
@@ -320,7 +320,7 @@ def test_builtin_profile_applies_without_pyproject(
     args = ["run-stage", "--evidence-dir", "ev", "--stage", "100k", "--script", str(script),
             "--k6", str(fake_k6)]
     status, _, err = run(args, capsys)
-    assert status == 2
+    assert status == 4
     assert "--dedicated-load-worker" in err
 
 
@@ -409,7 +409,7 @@ def test_a_different_script_is_refused(
     other.write_text("export default function () { /* different */ }\n")
     args = run_stage_args(evidence, "huge", other, profile_file, fake_k6)
     status, _, err = run([*args, "--dedicated-load-worker"], capsys)
-    assert status == 2
+    assert status == 4
     assert "different script" in err
     assert not (evidence / "stages/huge").exists()
     assert (evidence / "artifacts/k6-script.js").read_bytes() == script.read_bytes()
@@ -423,7 +423,7 @@ def test_a_stage_is_not_run_twice_into_one_bundle(
     assert run(run_stage_args(evidence, "smoke", script, profile_file, fake_k6), capsys)[0] == 0
     before = (evidence / "stages/smoke/stage.json").read_bytes()
     status, _, err = run(run_stage_args(evidence, "smoke", script, profile_file, fake_k6), capsys)
-    assert status == 2
+    assert status == 4
     assert "already run" in err
     assert (evidence / "stages/smoke/stage.json").read_bytes() == before
 
@@ -503,7 +503,7 @@ def test_seal_refuses_code_and_pytest_configuration(
     """Evidence never needs code; pytest could load it while judging the bundle."""
     (bundle / name).write_text("import os\n")
     status, _, err = run(seal_args(bundle, repo, "--k8s-manifest", str(manifest_file)), capsys)
-    assert status == 2
+    assert status == 4
     assert f"{name}: is Python code or pytest configuration" in err
     assert not (bundle / "loadcert.json").exists()
 
@@ -523,7 +523,7 @@ def test_seal_refuses_symbolic_links(
         (bundle / "stages/linked").symlink_to(outside, target_is_directory=True)
         name = "stages/linked"
     status, _, err = run(seal_args(bundle, repo, "--k8s-manifest", str(manifest_file)), capsys)
-    assert status == 2
+    assert status == 4
     assert f"{name}: is a symbolic link" in err
     assert not (bundle / "loadcert.json").exists()
     assert not (bundle / "artifacts/k8s-manifest.yaml").exists()  # refused before writing
@@ -534,16 +534,16 @@ def test_seal_requires_the_script_and_a_manifest(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     status, _, err = run(seal_args(bundle, repo), capsys)
-    assert status == 2
+    assert status == 4
     assert "artifacts/k8s-manifest.yaml is missing" in err and "--k8s-manifest" in err
     assert run(seal_args(bundle, repo, "--k8s-manifest", str(manifest_file)), capsys)[0] == 0
     other = tmp_path / "other.yaml"
     other.write_text("kind: Other\n")
     status, _, err = run(seal_args(bundle, repo, "--k8s-manifest", str(other)), capsys)
-    assert status == 2 and "different manifest" in err
+    assert status == 4 and "different manifest" in err
     (bundle / "artifacts/k6-script.js").unlink()
     status, _, err = run(seal_args(bundle, repo), capsys)
-    assert status == 2 and "artifacts/k6-script.js is missing" in err
+    assert status == 4 and "artifacts/k6-script.js is missing" in err
 
 
 def test_seal_cluster_binding(
@@ -551,14 +551,14 @@ def test_seal_cluster_binding(
 ) -> None:
     base = seal_args(bundle, repo, "--k8s-manifest", str(manifest_file))
     status, _, err = run([*base, "--namespace", "shop"], capsys)
-    assert status == 2 and "give both or neither" in err
+    assert status == 4 and "give both or neither" in err
     status, _, err = run([*base, "--namespace", "shop", "--cluster-collected-at",
                           "2026-05-01 02:05"], capsys)
-    assert status == 2 and "RFC 3339" in err
+    assert status == 4 and "RFC 3339" in err
     (bundle / "cluster").mkdir()
     (bundle / "cluster/kubernetes.json").write_text('{"apiVersion": "v1", "kind": "List"}\n')
     status, _, err = run(base, capsys)
-    assert status == 2 and "cluster/kubernetes.json exists" in err
+    assert status == 4 and "cluster/kubernetes.json exists" in err
     status, _, _ = run([*base, "--namespace", "shop", "--cluster-collected-at",
                         "2026-05-01T02:05:00Z"], capsys)
     assert status == 0
@@ -600,7 +600,7 @@ def test_seal_git_dirty_detached_and_not_a_repo(
     nowhere.mkdir()
     args = seal_args(bundle, nowhere)
     status, _, err = run(args, capsys)
-    assert status == 2 and "--git-repo" in err
+    assert status == 4 and "--git-repo" in err
 
 
 def test_seal_rejects_duplicate_images_and_bad_names(
@@ -609,12 +609,12 @@ def test_seal_rejects_duplicate_images_and_bad_names(
     base = seal_args(bundle, repo, "--k8s-manifest", str(manifest_file))
     status, _, err = run([*base, "--image", f"gw={DIGEST_A}", "--image", f"gw={DIGEST_B}"],
                          capsys)
-    assert status == 2 and "gw more than once" in err
+    assert status == 4 and "gw more than once" in err
     args = ["seal", "--evidence-dir", str(bundle), "--run-id", " ", "--environment", "e"]
     status, _, err = run(args, capsys)
-    assert status == 2 and "--run-id must not be empty" in err
+    assert status == 4 and "--run-id must not be empty" in err
     status, _, err = run(seal_args(bundle.parent / "missing", repo), capsys)
-    assert status == 2 and "not a directory" in err
+    assert status == 4 and "not a directory" in err
 
 
 # ----------------------------------------------------------------------------- collect
@@ -744,12 +744,12 @@ def test_collect_prometheus_refusals(
     base = ["collect", "prometheus", "--url", fake_prometheus, "--evidence-dir", str(evidence),
             "--loadcert-profile", str(profile_file)]
     status, _, err = run(base, capsys)
-    assert status == 2 and "run `loadcert run-stage` first" in err
+    assert status == 4 and "run `loadcert run-stage` first" in err
     write_stage(evidence, "smoke", "2026-01-01T00:00:00Z", "2026-01-01T00:00:08Z")
     status, _, err = run([*base, "--delay-s", "31"], capsys)
-    assert status == 2 and "eval_delay_max_s" in err
+    assert status == 4 and "eval_delay_max_s" in err
     status, _, err = run([*base[:3], "ftp://127.0.0.1", *base[4:]], capsys)
-    assert status == 2 and "--url" in err
+    assert status == 4 and "--url" in err
     write_stage(evidence, "5vu", "2026-01-01T00:00:20Z", "2026-01-01T00:00:10Z")
     status, _, err = run(base, capsys)
     assert status == 1 and "is not after start_time" in err
@@ -1053,7 +1053,7 @@ def test_cli_resolves_the_profile_as_the_plugin_does(
     args = ["run-stage", "--evidence-dir", "ev", "--stage", "100k", "--script", str(script),
             "--k6", str(fake_k6)]
     status, _, err = run(args, capsys)
-    assert status == 2
+    assert status == 4
     assert "'100k' is not in the profile" in err
     assert str(tmp_path / "conf/p.toml") in err
 
@@ -1068,6 +1068,6 @@ def test_cli_reports_an_unreadable_ini_profile_key(
     args = ["run-stage", "--evidence-dir", "ev", "--stage", "smoke", "--script", str(script),
             "--k6", str(fake_k6)]
     status, _, err = run(args, capsys)
-    assert status == 2
+    assert status == 4
     assert "pyproject.toml: tool.pytest.ini_options.loadcert_profile must be a path" in err
     assert "Traceback" not in err

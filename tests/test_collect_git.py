@@ -120,7 +120,7 @@ def test_not_a_repository_is_a_usage_error(
     plain.mkdir()
     evidence = tmp_path / "evidence"
     status, out, err = collect(plain, evidence, capsys)
-    assert status == 2
+    assert status == 4
     assert err.count("\n") == 1, err  # one line, no traceback
     assert f"--repo {plain}: cannot read HEAD" in err
     assert "not a git repository" in err
@@ -133,7 +133,7 @@ def test_repository_without_commits(tmp_path: Path, capsys: pytest.CaptureFixtur
     empty.mkdir()
     git(empty, "init", "-q")
     status, _out, err = collect(empty, tmp_path / "evidence", capsys)
-    assert status == 2
+    assert status == 4
     assert f"--repo {empty}: cannot read HEAD" in err
 
 
@@ -205,7 +205,7 @@ def test_seal_refuses_a_repository_that_changed_since(
     git(repo, "commit", "-q", "--allow-empty", "-m", "later")
     status = seal(evidence, tmp_path, "--git-repo", str(repo))
     err = capsys.readouterr().err
-    assert status == 2
+    assert status == 4
     assert "the repository changed since `loadcert collect git`" in err
     assert not (evidence / "loadcert.json").exists()
     # The same repository, unchanged since: accepted.
@@ -244,7 +244,7 @@ def test_seal_refuses_a_bad_record(
     path.write_text(json.dumps(json.loads(path.read_text()) | edit))
     status = seal(evidence, tmp_path)
     err = capsys.readouterr().err
-    assert status == 2
+    assert status == 4
     assert message in err
     assert not (evidence / "loadcert.json").exists()
 

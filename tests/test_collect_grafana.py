@@ -317,7 +317,7 @@ def test_usage_errors(
     monkeypatch.delenv("GRAFANA_TOKEN", raising=False)
     with FakeHttpServer(FakeGrafana(None)) as server:
         status, out, err = grafana_cli(server.url, bundle, capsys, *extra, profile=profile, uid=uid)
-    assert status == 2
+    assert status == 4
     assert needle in err and TOKEN not in out + err
     assert server.seen == []
 
@@ -344,6 +344,6 @@ def test_unparsable_url_is_a_usage_error(
     bundle: Path, profile: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     status, out, err = grafana_cli("http://[::1", bundle, capsys, profile=profile)
-    assert (status, out) == (2, "")
+    assert (status, out) == (4, "")
     assert "--url 'http://[::1': expected http(s)://host:port[/prefix]" in err
     assert err.count("\n") == 1

@@ -316,7 +316,7 @@ def test_usage_errors(
         base += ["--kubeconfig", str(kubeconfig)]
     status = cli.main([*base, *args])
     err = capsys.readouterr().err
-    assert status == 2
+    assert status == 4
     assert message in err and len(err.strip().splitlines()) == 1
     assert not api.requests_for("pods")
     assert_nothing_written(evidence)
@@ -474,7 +474,7 @@ def test_seal_refuses_a_list_the_collection_did_not_write(
         "cluster/collection.json: snapshot.sha256 does not match cluster/kubernetes.json: the "
         "List is not the one this collection wrote (written by `loadcert collect k8s`)"
     )
-    assert info.value.exit_status == 2
+    assert info.value.exit_status == 4
     assert not (evidence / "loadcert.json").exists()
 
 
@@ -632,7 +632,7 @@ def test_malformed_kubeconfig_is_one_line_naming_it(
     status = cli.main(["collect", "k8s", "--namespace", "shop", f"--evidence-dir={evidence}",
                        "--kubeconfig", str(kubeconfig)])  # fmt: skip
     err = capsys.readouterr().err
-    assert status == 2
+    assert status == 4
     assert err.startswith(f"loadcert collect k8s: error: kubeconfig {kubeconfig}: {message}"), err
     assert len(err.strip().splitlines()) == 1
     assert_nothing_written(evidence)

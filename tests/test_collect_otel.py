@@ -361,16 +361,16 @@ def test_usage_errors(
 ) -> None:
     missing = tmp_path / "nope.ndjson"
     status, _out, err = collect([missing], evidence, profile, capsys)
-    assert (status, err) == (2, f"loadcert collect otel: error: {missing}: is missing\n")
+    assert (status, err) == (4, f"loadcert collect otel: error: {missing}: is missing\n")
 
     source = ndjson(tmp_path / "t.ndjson", request([[span("s", 12, 13)]]))
     empty_bundle = tmp_path / "empty-bundle"
     empty_bundle.mkdir()
     status, _out, err = collect([source], empty_bundle, profile, capsys)
-    assert status == 2
+    assert status == 4
     assert "no stages/<stage>/stage.json to collect for" in err
 
-    assert cli.main(["collect", "otel", "--evidence-dir", str(evidence)]) == 2
+    assert cli.main(["collect", "otel", "--evidence-dir", str(evidence)]) == 4
     assert "--from" in capsys.readouterr().err
 
 

@@ -151,7 +151,6 @@ def test_demo_certifies_with_real_k6_and_prometheus(tmp_path: Path, repo: Path) 
     assert "observability/otel-traces.json" in manifest["files"]
     assert "artifacts/git.json" in manifest["files"]
     assert_nothing_left(output, out)
-    assert seconds < 120
 
 
 def test_demo_without_prometheus_is_blocked(tmp_path: Path, repo: Path) -> None:
@@ -285,11 +284,11 @@ def test_demo_refuses_a_used_output_directory(
     out = tmp_path / "used"
     out.mkdir()
     (out / "certificate.json").write_text("{}")
-    assert cli.main(["demo", "--out", str(out)]) == 2
+    assert cli.main(["demo", "--out", str(out)]) == 4
     err = capsys.readouterr().err
     assert err == (
         f"loadcert demo: error: --out {out}: exists and is not an empty directory; evidence is "
         "never overwritten (choose a new directory)\n"
     )
-    assert cli.main(["demo", "--stage-seconds", "0"]) == 2
+    assert cli.main(["demo", "--stage-seconds", "0"]) == 4
     assert "must be at least 1" in capsys.readouterr().err

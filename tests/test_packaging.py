@@ -142,7 +142,7 @@ def test_python_dash_m_runs_the_cli(tmp_path: Path) -> None:
     result = _run([sys.executable, "-m", NAME, "--version"], tmp_path)
     assert (result.returncode, result.stdout) == (0, f"loadcert {__version__}\n")
     result = _run([sys.executable, "-m", NAME, "certify"], tmp_path)
-    assert result.returncode == 2
+    assert result.returncode == 4
     assert "the following arguments are required: --evidence-dir" in result.stderr
     assert result.stderr.startswith("usage: loadcert certify")
 

@@ -125,12 +125,13 @@ def test_run_stage_and_seal_with_real_k6(tmp_path: Path) -> None:
     assert metrics["http_req_failed"]["passes"] == 0  # passes = failed requests
     assert all(v is False for v in metrics["http_req_failed"]["thresholds"].values())
     assert "p(99)" in metrics["http_req_duration"] and "count" in metrics["http_req_duration"]
-    # The wall-clock window brackets the 3 s run (k6 start-up and graceful stop included).
+    # The wall-clock window brackets the 3 s run: never shorter, and longer by no more than
+    # k6's start-up and its graceful stop (30 s at most) can add, however busy the machine.
     from pytest_loadcert.timeutil import parse_utc
 
     start, end = parse_utc(stage["start_time"]), parse_utc(stage["end_time"])
     assert start is not None and end is not None
-    assert 3.0 <= (end - start).total_seconds() < 10.0
+    assert 3.0 <= (end - start).total_seconds() < 3.0 + 30 + 10
 
     manifest = json.loads((bundle / "loadcert.json").read_text())
     assert manifest["git"]["dirty"] is False
@@ -157,7 +158,7 @@ def test_collect_prometheus_from_real_prometheus(tmp_path: Path) -> None:
         result = query["response"]["data"]["result"]
         assert len(result) == 1, query  # k6's remote write arrived; nothing was defaulted
         values[query["name"]] = float(result[0]["value"][1])
-    assert values["k6_peak_vus"] == 2
+    assert 1 <= values["k6_peak_vus"] <= 2  # the gauge as sampled: never above what k6 ran
     assert values["k6_failed_ratio"] == 0
     assert values["service_errors"] == 0
     # The service's scraped counter saw roughly what k6 sent (increase() extrapolates).

@@ -236,7 +236,7 @@ def test_own_playbook_rules_come_first(
     assert "Checkout p95 regression" in markdown
     own.write_text(json.dumps({"schema": "loadcert-playbook/v1", "rules": [{"id": "x"}]}))
     status, out, err = report(capfd, "--certificate", str(runs["p95_high"]), "--playbook", str(own))
-    assert status == 2 and out == ""
+    assert status == 4 and out == ""
     assert err == f"loadcert report: error: {own}: rules[0].gate is missing\n"
 
 
@@ -326,7 +326,7 @@ def test_refuses_an_untrustworthy_certificate(
     bad = _mutated(runs[source], tmp_path, mutate)
     for fmt in ("md", "html", "intoto"):
         status, out, err = report(capfd, "--certificate", str(bad), "--format", fmt)
-        assert status == 2 and out == ""
+        assert status == 4 and out == ""
         assert err.startswith(f"loadcert report: error: {bad}: {message}"), err
         assert err.count("\n") == 1 and "Traceback" not in err
 
@@ -348,7 +348,7 @@ def test_refuses_an_unreadable_certificate(
     if content is not None:
         path.write_bytes(content)
     status, out, err = report(capfd, "--certificate", str(path))
-    assert status == 2 and out == ""
+    assert status == 4 and out == ""
     assert err.startswith(f"loadcert report: error: {path}") and message in err, err
     assert err.count("\n") == 1
 
@@ -437,7 +437,7 @@ def test_usage_errors(
     runs: dict[str, Path], capfd: pytest.CaptureFixture[str], args: tuple[str, ...], message: str
 ) -> None:
     status, out, err = report(capfd, "--certificate", str(runs["example"]), *args)
-    assert status == 2 and out == ""
+    assert status == 4 and out == ""
     assert message in err
 
 
@@ -561,7 +561,7 @@ def test_refuses_a_certified_certificate_for_another_commit(
     bad = _mutated(runs["example"], tmp_path, lambda c: c["bindings"].update(expected_git_sha=other))
     for fmt in ("md", "html", "intoto"):
         status, out, err = report(capfd, "--certificate", str(bad), "--format", fmt)
-        assert (status, out) == (2, "")
+        assert (status, out) == (4, "")
         assert err.startswith(
             f"loadcert report: error: {bad}: bindings.expected_git_sha is {other!r}, not the "
             "bound git_sha"
@@ -584,7 +584,7 @@ def test_own_rule_with_a_built_in_id_is_refused(
         "title": "Our checks rule", "cause": "Our script's checks.", "inspect": ["our script"],
     }]}))  # fmt: skip
     status, out, err = report(capfd, "--certificate", str(runs["p95_high"]), "--playbook", str(own))
-    assert (status, out) == (2, "")
+    assert (status, out) == (4, "")
     assert err == (
         f"loadcert report: error: {own}: rules[0].id 'latency-db-pool' is the id of a built-in "
         "rule; choose another\n"

@@ -635,7 +635,7 @@ def test_a_credential_no_header_can_carry_is_refused_without_echo(
             monkeypatch.setenv("GRAFANA_TOKEN", token)
             args = http_args(kind, server.url, small, "bearer")
         status, printed = run_cli(args, capsys)
-    assert status == 2
+    assert status == 4
     assert "which an HTTP header cannot carry" in printed and "not shown" in printed
     assert len(printed.strip().splitlines()) == 1
     assert KUBE_TOKEN not in printed and server.seen == []
@@ -675,7 +675,7 @@ def test_an_unexpected_exception_is_one_line_without_its_message(
             env=clean_env(tmpdir, **SECRETS_ENV, DEBUG_DUMP=ENV_VALUE), timeout=60, check=False,
         )  # fmt: skip
     err = process.stderr.decode()
-    assert process.returncode == 1, err
+    assert process.returncode == 3, err
     assert process.stdout == b""
     assert len(err.strip().splitlines()) == 1, err
     assert f"loadcert collect {kind}: error: internal error: RuntimeError raised at" in err

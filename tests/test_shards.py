@@ -242,7 +242,7 @@ def test_run_stage_refuses_a_segment_after_double_dash(
     status, _, err = _cli(["run-stage", "--evidence-dir", str(tmp_path / "ev"), "--stage", "dist",
                            "--script", str(tmp_path / "s.js"), "--loadcert-profile",
                            str(tmp_path / "p.toml"), *shard, "--", *extra], capsys)
-    assert status == 2
+    assert status == 4
     assert err.count("\n") == 1 and extra[0].split("=")[0] + " after `--`" in err
     assert "--shard I/N" in err
     assert not (tmp_path / "ev").exists()
@@ -257,7 +257,7 @@ def test_run_stage_refuses_a_segment_from_the_environment(
     status, _, err = _cli(["run-stage", "--evidence-dir", str(tmp_path / "ev"), "--stage", "dist",
                            "--script", str(tmp_path / "s.js"), "--loadcert-profile",
                            str(tmp_path / "p.toml")], capsys)
-    assert status == 2 and "$K6_EXECUTION_SEGMENT is set" in err
+    assert status == 4 and "$K6_EXECUTION_SEGMENT is set" in err
 
 
 @pytest.mark.parametrize(("value", "needle"), [("3/2", "I must be 1..2"), ("x", "is not I/N")])
@@ -266,7 +266,7 @@ def test_run_stage_shard_must_be_i_of_n(
 ) -> None:
     status, _, err = _cli(["run-stage", "--evidence-dir", str(tmp_path), "--stage", "dist",
                            "--script", "s.js", "--shard", value], capsys)
-    assert status == 2 and needle in err
+    assert status == 4 and needle in err
 
 
 def test_merge_shards_declared_options_are_checked(
@@ -276,18 +276,18 @@ def test_merge_shards_declared_options_are_checked(
     base = ["merge-shards", "--evidence-dir", str(tmp_path / "b"), "--stage", "dist",
             "--loadcert-profile", str(tmp_path / "p.toml")]
     status, _, err = _cli(base, capsys)
-    assert status == 2 and "nothing to merge" in err
+    assert status == 4 and "nothing to merge" in err
     status, _, err = _cli([*base, "--summary", "1=s.json", "--segment", "1=0:1"], capsys)
-    assert status == 2 and "declared shard 1: --start, --end, --exit-code 1=... missing" in err
+    assert status == 4 and "declared shard 1: --start, --end, --exit-code 1=... missing" in err
     declared = ["--summary", "1=s.json", "--segment", "1=0:1", "--start", "1=yesterday",
                 "--end", "1=2026-05-01T00:00:01Z", "--exit-code", "1=0"]
     status, _, err = _cli([*base, *declared, "--script", "x.js", "--k6-version", "k6"], capsys)
-    assert status == 2 and "--start 1=yesterday: not an RFC 3339 UTC time" in err
+    assert status == 4 and "--start 1=yesterday: not an RFC 3339 UTC time" in err
     declared[5] = "1=2026-05-01T00:00:00Z"
     status, _, err = _cli([*base, *declared], capsys)
-    assert status == 2 and "need --script FILE and --k6-version TEXT" in err
+    assert status == 4 and "need --script FILE and --k6-version TEXT" in err
     status, _, err = _cli([*base, "--stage", "nope", "--from", str(tmp_path)], capsys)
-    assert status == 2 and "'nope' is not in the profile" in err
+    assert status == 4 and "'nope' is not in the profile" in err
     assert not (tmp_path / "b").exists()
 
 
@@ -510,7 +510,7 @@ def test_merge_refuses_what_is_not_one_run(workers: Workers, tmp_path: Path) -> 
     cases.append((["--from", w1, str(bundle.parent)], "no shard of stage 'dist'"))
     for args, needle in cases:
         status, _, err = _merge(workers, bundle, *args)
-        assert (status, needle in err, err.count("\n")) == (2, True, 1), (args, err)
+        assert (status, needle in err, err.count("\n")) == (4, True, 1), (args, err)
         assert not bundle.exists()
 
 
@@ -560,7 +560,7 @@ def test_declared_shards_of_runners_loadcert_did_not_run(
         for flag, value in zip(["", *declared[:-1]], declared, strict=True)
     ]
     status, _, err = _merge(workers, tmp_path / "refused", *wrong, *version)
-    assert status == 2 and "state.testRunDurationMs" in err and "hs.json" in err
+    assert status == 4 and "state.testRunDurationMs" in err and "hs.json" in err
 
     bundle = tmp_path / "bundle"
     status, _, err = _merge(workers, bundle, *declared, *version)

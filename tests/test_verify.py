@@ -122,17 +122,17 @@ def test_unusable_certificate_or_directory_is_a_usage_error(
 ) -> None:
     bundle, certificate = certified
     status, out, err = verify(capfd, tmp_path / "nope.json", bundle)
-    assert (status, out) == (2, [])
+    assert (status, out) == (4, [])
     assert err == f"loadcert verify: error: {tmp_path / 'nope.json'}: is missing\n"
     status, _, err = verify(capfd, certificate, tmp_path / "no-such-dir")
-    assert status == 2 and "no such directory" in err
+    assert status == 4 and "no such directory" in err
     # A run that could not read loadcert.json identifies no bundle to verify against.
     broken = bf.build_variant("valid", tmp_path / "broken")
     (broken / "loadcert.json").write_text("{")
     pytester.runpytest("-p", "no:cacheprovider", f"--evidence-dir={broken}",
                        "--loadcert-certificate=blocked.json")
     status, _, err = verify(capfd, pytester.path / "blocked.json", broken)
-    assert status == 2
+    assert status == 4
     assert "bindings.bundle_sha256 is null" in err and err.count("\n") == 1
 
 
