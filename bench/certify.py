@@ -4,7 +4,7 @@
 
 Measures, each as the median of N fresh processes:
 
-- ``import pytest_loadcert.plugin`` (pytest imports every installed plugin on every run);
+- ``import pytest_loadcert.plugin.hooks`` (pytest imports every installed plugin on every run);
 - ``pytest --evidence-dir=evidence/example`` (3 stages, the example profile);
 - the same on a generated default-profile bundle (6 stages, 7 metrics, the full cluster:
   every built-in gate of the default profile), built with ``tests/bundlefactory.py``.
@@ -45,8 +45,8 @@ def main() -> int:
     args = parser.parse_args()
     python = sys.executable
     median_of(
-        "import pytest_loadcert.plugin",
-        [python, "-c", "import pytest_loadcert.plugin"],
+        "import pytest_loadcert.plugin.hooks",
+        [python, "-c", "import pytest_loadcert.plugin.hooks"],
         ROOT,
         args.repeat,
     )

@@ -40,12 +40,12 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from promserver import FakeHttpServer, Reply, Seen, run_stage, start_prometheus  # noqa: E402
 
-from pytest_loadcert.collect_prometheus import collect, evaluation_time  # noqa: E402
-from pytest_loadcert.exampleservice import start_service  # noqa: E402
-from pytest_loadcert.httpclient import HttpSettings  # noqa: E402
-from pytest_loadcert.profile import load_profile  # noqa: E402
-from pytest_loadcert.prometheus import window_seconds  # noqa: E402
-from pytest_loadcert.timeutil import format_utc, now_utc, parse_utc  # noqa: E402
+from pytest_loadcert.collect.http import HttpSettings  # noqa: E402
+from pytest_loadcert.collect.prometheus import collect, evaluation_time  # noqa: E402
+from pytest_loadcert.config.profile import load_profile  # noqa: E402
+from pytest_loadcert.demo.exampleservice import start_service  # noqa: E402
+from pytest_loadcert.evidence.prometheus import window_seconds  # noqa: E402
+from pytest_loadcert.evidence.timeutil import format_utc, now_utc, parse_utc  # noqa: E402
 
 METRICS = {
     "k6_peak_vus": 'max(max_over_time(k6_vus{stage="push"}[{window}]))',

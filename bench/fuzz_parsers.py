@@ -38,21 +38,21 @@ ROOT = Path(__file__).resolve().parent.parent
 
 with atheris.instrument_imports(include=["pytest_loadcert"]):
     import pytest_loadcert.gates as gates
-    import pytest_loadcert.runtime_gates as runtime_gates
-    from pytest_loadcert.bundle import StageRun
-    from pytest_loadcert.cluster import ClusterSnapshot, parse_cluster
-    from pytest_loadcert.errors import EvidenceError
-    from pytest_loadcert.jsonio import parse_json
-    from pytest_loadcert.k6summary import parse_summary
-    from pytest_loadcert.observability import grafana_range, otel_spans
-    from pytest_loadcert.profile import (
+    import pytest_loadcert.gates as runtime_gates
+    from pytest_loadcert.certify.verdict import subjects
+    from pytest_loadcert.config.profile import (
         BUILTIN_SOURCE,
         ProfileError,
         load_profile,
         profile_from_mapping,
     )
-    from pytest_loadcert.prometheus import check_window, lookup, parse_prometheus
-    from pytest_loadcert.verdict import subjects
+    from pytest_loadcert.errors import EvidenceError
+    from pytest_loadcert.evidence.cluster import ClusterSnapshot, parse_cluster
+    from pytest_loadcert.evidence.jsonio import parse_json
+    from pytest_loadcert.evidence.k6 import parse_summary
+    from pytest_loadcert.evidence.observability import grafana_range, otel_spans
+    from pytest_loadcert.evidence.prometheus import check_window, lookup, parse_prometheus
+    from pytest_loadcert.evidence.stage import StageRun
 
 PROFILE = profile_from_mapping({}, BUILTIN_SOURCE)
 START = datetime(2026, 5, 1, tzinfo=UTC)

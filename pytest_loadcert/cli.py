@@ -62,7 +62,7 @@ class Command:
 
 
 def _image(text: str) -> tuple[str, str]:
-    from pytest_loadcert.seal import parse_image
+    from pytest_loadcert.run.seal import parse_image
 
     try:
         return parse_image(text)
@@ -97,7 +97,7 @@ def _configure_run_stage(parser: argparse.ArgumentParser) -> None:
 
 
 def _shard(text: str) -> Any:
-    from pytest_loadcert.runstage import parse_shard
+    from pytest_loadcert.run.stage import parse_shard
 
     try:
         return parse_shard(text)
@@ -106,7 +106,7 @@ def _shard(text: str) -> Any:
 
 
 def _run_stage(ns: argparse.Namespace, extra: list[str]) -> int:
-    from pytest_loadcert.runstage import run_stage
+    from pytest_loadcert.run.stage import run_stage
 
     try:
         profile = load_profile(ns)
@@ -187,7 +187,7 @@ def _configure_seal(parser: argparse.ArgumentParser) -> None:
 
 
 def _seal(ns: argparse.Namespace, extra: list[str]) -> int:
-    from pytest_loadcert.seal import seal
+    from pytest_loadcert.run.seal import seal
 
     try:
         result = seal(
@@ -217,11 +217,11 @@ def _seal(ns: argparse.Namespace, extra: list[str]) -> int:
 #: :mod:`pytest_loadcert.cliopts`). Third parties add sources through the entry-point group
 #: ``loadcert.collectors`` (name = source, value = module).
 COLLECTOR_MODULES: dict[str, str] = {
-    "prometheus": "pytest_loadcert.collect_prometheus",
-    "k8s": "pytest_loadcert.collect_k8s",
-    "grafana": "pytest_loadcert.collect_grafana",
-    "otel": "pytest_loadcert.collect_otel",
-    "git": "pytest_loadcert.collect_git",
+    "prometheus": "pytest_loadcert.collect.prometheus",
+    "k8s": "pytest_loadcert.collect.k8s",
+    "grafana": "pytest_loadcert.collect.grafana",
+    "otel": "pytest_loadcert.collect.otel",
+    "git": "pytest_loadcert.collect.git",
 }
 
 
@@ -259,8 +259,15 @@ def certify_command(ns: argparse.Namespace, extra: list[str]) -> list[str]:
     ``pytest --evidence-dir=DIR`` would. Options are written ``--name=VALUE``: given as two
     arguments, pytest would take the value for a test path when it chooses its rootdir.
     """
-    args = [sys.executable, "-P", "-m", "pytest", "-p", "no:cacheprovider",
-            f"--evidence-dir={ns.evidence_dir}"]
+    args = [
+        sys.executable,
+        "-P",
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        f"--evidence-dir={ns.evidence_dir}",
+    ]
     if ns.loadcert_profile is not None:
         args.append(f"--loadcert-profile={ns.loadcert_profile}")
     return [*args, *extra]
@@ -343,10 +350,10 @@ COMMANDS: dict[str, Command] = {
 
 #: ``loadcert <command>`` implemented in a module of its own (see :mod:`pytest_loadcert.cliopts`).
 COMMAND_MODULES: dict[str, str] = {
-    "demo": "pytest_loadcert.demo",
-    "merge-shards": "pytest_loadcert.mergeshards",
-    "report": "pytest_loadcert.report",
-    "verify": "pytest_loadcert.verify",
+    "demo": "pytest_loadcert.demo.pipeline",
+    "merge-shards": "pytest_loadcert.run.merge",
+    "report": "pytest_loadcert.report.command",
+    "verify": "pytest_loadcert.run.verify",
 }
 
 
@@ -402,7 +409,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK if exc.code in (0, None) else EXIT_USAGE
     if passthrough and ns.passthrough is None:
         return error(ns, f"takes no arguments after `--` (got {' '.join(passthrough)})", EXIT_USAGE)
-    from pytest_loadcert.profile import ProfileError
+    from pytest_loadcert.config.profile import ProfileError
 
     previous = _sigterm_as_interrupt()
     try:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pytest_loadcert.profile import Profile
+    from pytest_loadcert.config.profile import Profile
 
 #: One table for ``pytest --evidence-dir`` and every ``loadcert`` command (docs/cli.md, "Exit
 #: statuses"): 0 certified or done; 1 not certified, or a run or collection that failed; 2
@@ -162,7 +162,7 @@ def _ini_profile(folder: Path) -> Path | None:
     import configparser
     import tomllib
 
-    from pytest_loadcert.profile import ProfileError
+    from pytest_loadcert.config.profile import ProfileError
 
     pytest_ini = folder / "pytest.ini"
     if pytest_ini.is_file():  # pytest prefers pytest.ini over pyproject.toml
@@ -198,8 +198,8 @@ def load_profile(ns: argparse.Namespace) -> Profile:
     """
     import os
 
-    from pytest_loadcert.profile import load_profile as load
-    from pytest_loadcert.settings import ENV_PROFILE
+    from pytest_loadcert.config.profile import ENV_PROFILE
+    from pytest_loadcert.config.profile import load_profile as load
 
     folder = Path.cwd()
     path: Path | None = ns.loadcert_profile

@@ -1770,7 +1770,7 @@ def _service_no_ready_endpoints(files: Files) -> None:
                 endpoint["conditions"] = {"ready": False, "serving": False, "terminating": False}
 
 
-#: What ``loadcert collect k8s`` writes in place of a redacted value (pytest_loadcert.redact).
+#: What ``loadcert collect k8s`` writes in place of a redacted value (pytest_loadcert.collect.redact).
 REDACTED = "<redacted by loadcert>"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 

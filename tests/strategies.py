@@ -38,11 +38,8 @@ from hypothesis import note, reject
 from hypothesis import strategies as st
 
 import pytest_loadcert.gates as gates
-import pytest_loadcert.runtime_gates as runtime_gates
-from pytest_loadcert.bundle import Bundle
-from pytest_loadcert.errors import EvidenceError
-from pytest_loadcert.profile import BUILTIN_SOURCE, Profile, profile_from_mapping
-from pytest_loadcert.verdict import (
+import pytest_loadcert.gates as runtime_gates
+from pytest_loadcert.certify.verdict import (
     CLUSTER_GATES,
     FAILED,
     GATE_BLOCKED,
@@ -54,6 +51,9 @@ from pytest_loadcert.verdict import (
     expected_builtin,
     subjects,
 )
+from pytest_loadcert.config.profile import BUILTIN_SOURCE, Profile, profile_from_mapping
+from pytest_loadcert.errors import EvidenceError
+from pytest_loadcert.evidence.bundle import Bundle
 
 Files = dict[str, Any]
 

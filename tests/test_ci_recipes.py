@@ -19,10 +19,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import bundlefactory as bf
 import pytest
 import yaml
 
-import bundlefactory as bf
 from pytest_loadcert import cli
 
 REPO = Path(__file__).resolve().parents[1]

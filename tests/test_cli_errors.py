@@ -18,8 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from pytest_loadcert import cli, demo, k6bin
-from pytest_loadcert import seal as seal_module
+from pytest_loadcert import cli
+from pytest_loadcert.demo import pipeline as demo
+from pytest_loadcert.run import k6bin
+from pytest_loadcert.run import seal as seal_module
 
 #: Runs ``loadcert ARGS...`` with the top-level modules named in argv[1] not importable.
 WITHOUT = r"""

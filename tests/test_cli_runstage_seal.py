@@ -25,13 +25,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from pytest_loadcert import cli
-from pytest_loadcert.collect_prometheus import (
-    collect,
-    evaluation_time,
-    window_seconds,
-)
-from pytest_loadcert.exampleservice import start_service, stop_service
-from pytest_loadcert.profile import load_profile
+from pytest_loadcert.collect.prometheus import collect, evaluation_time, window_seconds
+from pytest_loadcert.config.profile import load_profile
+from pytest_loadcert.demo.exampleservice import start_service, stop_service
 
 REPO = Path(__file__).resolve().parent.parent
 DIGEST_A = "sha256:" + "a" * 64
@@ -571,7 +567,7 @@ def test_seal_manifest_matches_the_contract_schema(
     bundle: Path, repo: Path, manifest_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """With a cluster binding, the manifest validates against the shipped loadcert schema."""
-    schema_module = pytest.importorskip("pytest_loadcert.schema")
+    schema_module = pytest.importorskip("pytest_loadcert.evidence.schema")
     args = seal_args(bundle, repo, "--k8s-manifest", str(manifest_file), "--image",
                      f"gw={DIGEST_A}", "--namespace", "shop", "--cluster-collected-at",
                      "2026-05-01T02:05:00Z")
@@ -731,7 +727,7 @@ def test_collect_prometheus_success_exits_0_and_validates_against_schema(
     document = json.loads((evidence / "stages/smoke/prometheus.json").read_text())
     assert document["queries"][0]["promql"].endswith("[8s]))")
     assert document["queries"][0]["time"] == "2026-01-01T00:00:08Z"
-    schema_module = pytest.importorskip("pytest_loadcert.schema")
+    schema_module = pytest.importorskip("pytest_loadcert.evidence.schema")
     schema_module.validate("prometheus", document, "stages/smoke/prometheus.json")
 
 
@@ -1006,7 +1002,7 @@ def test_example_service_endpoints_and_metrics() -> None:
 def test_example_service_as_a_module() -> None:
     env = dict(os.environ, PYTHONPATH=str(REPO))
     with subprocess.Popen(
-        [sys.executable, "-m", "pytest_loadcert.exampleservice", "--port", "0"],
+        [sys.executable, "-m", "pytest_loadcert.demo.exampleservice", "--port", "0"],
         stdout=subprocess.PIPE, text=True, env=env,
     ) as process:
         try:

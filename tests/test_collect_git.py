@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from pytest_loadcert import cli, gates
-from pytest_loadcert.bundle import Bundle
+import pytest_loadcert.gates as gates
+from pytest_loadcert import cli
 from pytest_loadcert.errors import EvidenceError
+from pytest_loadcert.evidence.bundle import Bundle
 
 GIT_JSON = "artifacts/git.json"
 

@@ -20,10 +20,10 @@ import requests  # noqa: F401
 from promserver import FakeHttpServer, Reply, Seen, free_port
 
 from pytest_loadcert import cli
-from pytest_loadcert.bundle import Bundle
-from pytest_loadcert.observability import grafana_range
-from pytest_loadcert.profile import load_profile
-from pytest_loadcert.runtime_gates import grafana_coverage
+from pytest_loadcert.config.profile import load_profile
+from pytest_loadcert.evidence.bundle import Bundle
+from pytest_loadcert.evidence.observability import grafana_range
+from pytest_loadcert.gates.observability import grafana_coverage
 
 TOKEN = "glsa_7d1e0c55_not_a_real_token"
 PASSWORD = "pw-grafana-3b9f-not-real"

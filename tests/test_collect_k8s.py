@@ -20,13 +20,15 @@ import pytest
 from k8sapi import KubeAPI, free_port, load
 
 from pytest_loadcert import cli
-from pytest_loadcert.cluster import parse_cluster, service_endpoints
-from pytest_loadcert.collect_k8s import COLLECTION, RESOURCES, SNAPSHOT
+from pytest_loadcert.collect.k8s import RESOURCES
+from pytest_loadcert.collect.redact import LAST_APPLIED, REDACTED, redact_items
 from pytest_loadcert.errors import EvidenceError
-from pytest_loadcert.hashing import sha256_file
-from pytest_loadcert.redact import LAST_APPLIED, REDACTED, redact_items
-from pytest_loadcert.seal import SealError, seal
-from pytest_loadcert.timeutil import parse_utc
+from pytest_loadcert.evidence.cluster import parse_cluster, service_endpoints
+from pytest_loadcert.evidence.hashing import sha256_file
+from pytest_loadcert.evidence.layout import CLUSTER as SNAPSHOT
+from pytest_loadcert.evidence.layout import COLLECTION
+from pytest_loadcert.evidence.timeutil import parse_utc
+from pytest_loadcert.run.seal import SealError, seal
 
 KUBECTL = "/usr/bin/kubectl"
 TOKEN = "kube-bearer-Fixture-T0ken-7f3a9c"

@@ -16,12 +16,13 @@ from typing import Any
 
 import pytest
 
-from pytest_loadcert import cli, runtime_gates
-from pytest_loadcert.bundle import Bundle
-from pytest_loadcert.demoservice import start_service
-from pytest_loadcert.observability import otel_spans
-from pytest_loadcert.profile import load_profile
-from pytest_loadcert.timeutil import format_utc, now_utc
+import pytest_loadcert.gates as runtime_gates
+from pytest_loadcert import cli
+from pytest_loadcert.config.profile import load_profile
+from pytest_loadcert.demo.service import start_service
+from pytest_loadcert.evidence.bundle import Bundle
+from pytest_loadcert.evidence.observability import otel_spans
+from pytest_loadcert.evidence.timeutil import format_utc, now_utc
 
 OUTPUT = "observability/otel-traces.json"
 PROFILE = """\

@@ -34,12 +34,12 @@ from promserver import (
 )
 
 from pytest_loadcert import cli
-from pytest_loadcert.collect_prometheus import CollectError, collect, evaluation_time
-from pytest_loadcert.exampleservice import start_service
-from pytest_loadcert.hashing import sha256_file
-from pytest_loadcert.httpclient import HttpSettings
-from pytest_loadcert.profile import load_profile
-from pytest_loadcert.timeutil import parse_utc
+from pytest_loadcert.collect.http import HttpSettings
+from pytest_loadcert.collect.prometheus import CollectError, collect, evaluation_time
+from pytest_loadcert.config.profile import load_profile
+from pytest_loadcert.demo.exampleservice import start_service
+from pytest_loadcert.evidence.hashing import sha256_file
+from pytest_loadcert.evidence.timeutil import parse_utc
 
 REPO = Path(__file__).resolve().parent.parent
 TOKEN = "tok-9f3c1e7a-not-a-real-token"
@@ -556,7 +556,7 @@ def seal(bundle: Path, capsys: pytest.CaptureFixture[str]) -> None:
         )  # fmt: skip
     manifest = bundle.parent / "manifest.yaml"
     manifest.write_text("kind: List\n")
-    digest = sha256_file(REPO / "pytest_loadcert" / "exampleservice.py")
+    digest = sha256_file(REPO / "pytest_loadcert" / "demo" / "exampleservice.py")
     status = cli.main([
         "seal", "--evidence-dir", str(bundle), "--run-id", "collect-prometheus-real",
         "--environment", "test", "--image", f"example-service={digest}",

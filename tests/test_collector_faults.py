@@ -35,13 +35,16 @@ import requests  # noqa: F401
 from k8sapi import KubeAPI, load
 from promserver import FakeHttpServer, Reply, Seen
 
-from pytest_loadcert import cli, collect_k8s
-from pytest_loadcert.bundle import Bundle
-from pytest_loadcert.collect_k8s import COLLECTION, SNAPSHOT
+from pytest_loadcert import cli
+from pytest_loadcert.collect import k8s as collect_k8s
 from pytest_loadcert.errors import EvidenceError
-from pytest_loadcert.gates import bundle_integrity
-from pytest_loadcert.jsonio import is_partial_write
-from pytest_loadcert.seal import SealError, seal
+from pytest_loadcert.evidence.bundle import Bundle
+from pytest_loadcert.evidence.cluster import read_record as read_collection_record
+from pytest_loadcert.evidence.jsonio import is_partial_write
+from pytest_loadcert.evidence.layout import CLUSTER as SNAPSHOT
+from pytest_loadcert.evidence.layout import COLLECTION
+from pytest_loadcert.gates.bindings import bundle_integrity
+from pytest_loadcert.run.seal import SealError, seal
 
 #: The real CLI with a slow disk: the n-th ``os.fsync`` of the process (n in argv[1], a
 #: comma-separated list) sleeps a minute first, so a test can kill it while it writes.
@@ -264,13 +267,13 @@ def test_sigkill_mid_answer_and_mid_write_leaves_the_last_complete_collection(
     assert now[COLLECTION] == complete[COLLECTION] and now[SNAPSHOT] != complete[SNAPSHOT]
     assert json.loads(now[SNAPSHOT])["items"][0]["metadata"]["name"].endswith("b")
     with pytest.raises(EvidenceError, match="the List is not the one this collection wrote"):
-        collect_k8s.read_record(evidence)
+        read_collection_record(evidence)
 
     # 4. Run again: the bundle is as a clean collection leaves it, once the leftover goes.
     run(k8s_args(big_api.url, evidence), cwd)
     for rel in partial_writes(evidence):
         (evidence / rel).unlink()
-    assert collect_k8s.read_record(evidence)["namespace"] == "shop"
+    assert read_collection_record(evidence)["namespace"] == "shop"
 
 
 def sealable(evidence: Path) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from pytest_loadcert import cli
-from pytest_loadcert.k6bin import K6NotFound, find_k6
+from pytest_loadcert.run.k6bin import K6NotFound, find_k6
 
 pytestmark = pytest.mark.slow
 
@@ -247,8 +247,10 @@ def test_the_demo_binds_a_snapshot_of_what_ran_never_the_current_repository(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, repo: Path, where: str
 ) -> None:
     """A clean repository around the demo is not what the demo tests: its HEAD is never bound."""
-    from pytest_loadcert import demo, demoservice, exampleservice, otlpjson
-    from pytest_loadcert.collect_git import read_record
+    from pytest_loadcert.demo import exampleservice, otlpjson
+    from pytest_loadcert.demo import pipeline as demo
+    from pytest_loadcert.demo import service as demoservice
+    from pytest_loadcert.evidence.git import read_record
 
     out, plain = tmp_path / "out", tmp_path / "plain"
     (out / "bundle").mkdir(parents=True)
@@ -270,7 +272,7 @@ def test_the_demo_binds_a_snapshot_of_what_ran_never_the_current_repository(
     tree = subprocess.run(["git", "-C", str(source), "ls-files"], capture_output=True,
                           text=True, check=True).stdout.split()  # fmt: skip
     assert tree == [
-        "demoservice.py", "exampleservice.py", "otlpjson.py", "profile.toml", "script.js"
+        "exampleservice.py", "otlpjson.py", "profile.toml", "script.js", "service.py"
     ]
     for module in (demoservice, exampleservice, otlpjson):
         name = Path(str(module.__file__)).name

@@ -21,33 +21,34 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pytest_loadcert.gates as gates
-import pytest_loadcert.runtime_gates as runtime_gates
-from pytest_loadcert.bundle import Bundle, StageRun, walk_bundle
-from pytest_loadcert.cluster import (
-    ClusterSnapshot,
-    certification_pods,
-    parse_cluster,
-    running_digests,
-)
-from pytest_loadcert.errors import EvidenceError
-from pytest_loadcert.jsonio import parse_json
-from pytest_loadcert.k6summary import K6Summary, parse_summary
-from pytest_loadcert.observability import grafana_range, otel_spans
-from pytest_loadcert.profile import (
+import pytest_loadcert.gates as runtime_gates
+from pytest_loadcert.certify.verdict import subjects
+from pytest_loadcert.config.profile import (
     DEFAULT_PROFILE,
     ProfileError,
     load_profile,
     profile_from_mapping,
 )
-from pytest_loadcert.prometheus import (
+from pytest_loadcert.errors import EvidenceError
+from pytest_loadcert.evidence.bundle import Bundle, walk_bundle
+from pytest_loadcert.evidence.cluster import (
+    ClusterSnapshot,
+    certification_pods,
+    parse_cluster,
+    running_digests,
+)
+from pytest_loadcert.evidence.jsonio import parse_json
+from pytest_loadcert.evidence.k6 import K6Summary, parse_summary
+from pytest_loadcert.evidence.observability import grafana_range, otel_spans
+from pytest_loadcert.evidence.prometheus import (
     MetricSample,
     PrometheusEvidence,
     check_window,
     lookup,
     parse_prometheus,
 )
-from pytest_loadcert.schema import SCHEMAS, validate
-from pytest_loadcert.verdict import subjects
+from pytest_loadcert.evidence.schema import SCHEMAS, validate
+from pytest_loadcert.evidence.stage import StageRun
 
 # A failing example of a mutated cluster List is large; hypothesis warns before printing it.
 pytestmark = pytest.mark.filterwarnings("ignore:Generating overly large repr")
@@ -146,7 +147,7 @@ def test_integrity_never_hashes_a_file_over_the_cap(
 ) -> None:
     # A sparse 64 GiB file listed in the manifest was hashed in full by bundle_integrity
     # (minutes of reading zeros); now the size is checked first, and the file never read.
-    import pytest_loadcert.bundle as bundle_module
+    import pytest_loadcert.evidence.bundle as bundle_module
 
     bundle = bf.build_bundle(tmp_path / "b")
     summary = bundle / "stages/smoke/k6-summary.json"

@@ -26,10 +26,11 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import bundlefactory as bf
 import pytest
 
-import bundlefactory as bf
-from pytest_loadcert import chart, htmlreport
+from pytest_loadcert.plugin import html as htmlreport
+from pytest_loadcert.report import chart
 
 REPO = Path(__file__).parents[1]
 EXAMPLE = REPO / "evidence" / "example"
@@ -154,7 +155,7 @@ def test_bad_values_are_refused_naming_the_field(field: str, value: Any, message
 
 
 def test_chart_import_has_no_side_effects() -> None:
-    code = "import sys, pytest_loadcert.chart\nprint('matplotlib' in sys.modules)"
+    code = "import sys, pytest_loadcert.report.chart\nprint('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     assert out.stdout.strip() == "False"
 

@@ -13,14 +13,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+import bundlefactory as bf
 import pytest
 from google.protobuf import json_format
 from in_toto_attestation.predicates.test_result.v0 import test_result_pb2
 from in_toto_attestation.v1 import statement_pb2
 from in_toto_attestation.v1.statement import Statement
 from jsonschema import Draft202012Validator
-
-import bundlefactory as bf
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "evidence" / "example"

@@ -184,7 +184,7 @@ def test_the_wheel_holds_the_package_its_licence_and_metadata(dists: Dists) -> N
     urls = dict(u.split(", ", 1) for u in metadata.get_all("Project-URL") or [])
     assert set(urls) == {"Homepage", "Documentation", "Issues", "Changelog"}
     assert all(u.startswith(urls["Homepage"]) for u in urls.values())
-    assert "loadcert = pytest_loadcert.plugin" in entry_points
+    assert "loadcert = pytest_loadcert.plugin.hooks" in entry_points
     assert "loadcert = pytest_loadcert.cli:main" in entry_points
 
 

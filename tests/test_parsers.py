@@ -9,14 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from pytest_loadcert.bundle import StageRun, check_shards, walk_bundle
-from pytest_loadcert.cluster import certification_pods, parse_cluster
+from pytest_loadcert.config.profile import MetricSpec
 from pytest_loadcert.errors import EvidenceError
-from pytest_loadcert.jsonio import parse_json, read_json
-from pytest_loadcert.k6summary import parse_summary
-from pytest_loadcert.observability import grafana_range, otel_spans
-from pytest_loadcert.profile import MetricSpec
-from pytest_loadcert.prometheus import lookup, parse_prometheus, window_seconds_accepted
+from pytest_loadcert.evidence.bundle import check_shards, walk_bundle
+from pytest_loadcert.evidence.cluster import certification_pods, parse_cluster
+from pytest_loadcert.evidence.jsonio import parse_json, read_json
+from pytest_loadcert.evidence.k6 import parse_summary
+from pytest_loadcert.evidence.observability import grafana_range, otel_spans
+from pytest_loadcert.evidence.prometheus import lookup, parse_prometheus, window_seconds_accepted
+from pytest_loadcert.evidence.stage import StageRun
 
 K6 = Path(__file__).parents[1] / "fixtures" / "k6"
 CASES = ("pass", "threshold-fail", "target-down", "no-requests")

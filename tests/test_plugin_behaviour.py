@@ -8,9 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 import bundlefactory as bf
+import pytest
 
 DOCS_EXAMPLE = Path(__file__).parents[1] / "docs" / "examples" / "test_example_gate.py"
 
@@ -189,15 +188,16 @@ def _modules_after(statement: str) -> set[str]:
 
 
 def test_plugin_import_is_cheap() -> None:
-    loaded = _modules_after("import pytest_loadcert.plugin")
+    loaded = _modules_after("import pytest_loadcert.plugin.hooks")
     for heavy in ("kubernetes", "requests", "urllib3", "jsonschema", "yaml", "matplotlib",
                   "pytest_html"):
         assert heavy not in loaded
 
 
 def test_core_is_pytest_free() -> None:
-    core = ("bundle", "certificate", "gates", "runtime_gates", "verdict", "k6summary",
-            "prometheus", "cluster", "observability", "profile", "jsonio", "schema")
+    core = ("evidence.bundle", "certify.certificate", "gates", "certify.verdict", "evidence.k6",
+            "evidence.prometheus", "evidence.cluster", "evidence.observability",
+            "config.profile", "evidence.jsonio", "evidence.schema", "report.document")
     loaded = _modules_after("\n".join(f"import pytest_loadcert.{m}" for m in core))
     assert "pytest" not in loaded and "_pytest" not in loaded
 
@@ -242,7 +242,7 @@ def test_git_sha_under_test(pytester: pytest.Pytester, tmp_path: Path, matches: 
 
 
 def test_images_sharing_a_name_are_all_listed(pytester: pytest.Pytester, tmp_path: Path) -> None:
-    from pytest_loadcert.certificate import suite_properties
+    from pytest_loadcert.certify.certificate import suite_properties
 
     bundle = bf.build_variant("valid", tmp_path / "bundle")
     pytester.runpytest("-p", "no:cacheprovider", f"--evidence-dir={bundle}")
@@ -328,7 +328,7 @@ def test_gate_paths_inside_the_bundle_are_refused(pytester: pytest.Pytester) -> 
 def test_judge_configuration_and_code_in_any_case_are_refused(name: str) -> None:
     """pytest 9 reads pytest.toml; on a case-insensitive file system (macOS, Windows)
     conftest.PY is found as conftest.py."""
-    from pytest_loadcert.bundle import judge_code_reason
+    from pytest_loadcert.evidence.bundle import judge_code_reason
 
     assert judge_code_reason(name) is not None
     assert judge_code_reason("x.py.json") is None

@@ -27,7 +27,7 @@ from k8sapi import KubeAPI
 from promserver import FakeHttpServer, Reply, Seen, free_port
 
 from pytest_loadcert import cli
-from pytest_loadcert.progress import StatusLine, is_terminal
+from pytest_loadcert.collect.progress import StatusLine, is_terminal
 
 ERASE = "\r\x1b[K"
 STAGES = {

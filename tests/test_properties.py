@@ -25,10 +25,7 @@ import strategies as S
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytest_loadcert import seal as seal_module
-from pytest_loadcert.bundle import Bundle
-from pytest_loadcert.profile import profile_from_mapping
-from pytest_loadcert.verdict import (
+from pytest_loadcert.certify.verdict import (
     BLOCKED,
     CERTIFIED,
     FAILED,
@@ -42,6 +39,9 @@ from pytest_loadcert.verdict import (
     decide,
     expected_builtin,
 )
+from pytest_loadcert.config.profile import profile_from_mapping
+from pytest_loadcert.evidence.bundle import Bundle
+from pytest_loadcert.run import seal as seal_module
 
 RANK = {CERTIFIED: 0, BLOCKED: 1, NOT_CERTIFIED: 2}
 PYTESTER = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -18,16 +18,16 @@ import pytest
 from promserver import PrometheusUnavailable, start_prometheus
 
 from pytest_loadcert import cli
-from pytest_loadcert.exampleservice import start_service
-from pytest_loadcert.hashing import sha256_file
-from pytest_loadcert.k6bin import K6NotFound, find_k6
+from pytest_loadcert.demo.exampleservice import start_service
+from pytest_loadcert.evidence.hashing import sha256_file
+from pytest_loadcert.run.k6bin import K6NotFound, find_k6
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parent.parent
 PROFILE = REPO / "evidence" / "example.toml"
 SCRIPT = REPO / "evidence" / "example-script.js"
-SERVICE_SOURCE = REPO / "pytest_loadcert" / "exampleservice.py"
+SERVICE_SOURCE = REPO / "pytest_loadcert" / "demo" / "exampleservice.py"
 
 
 def _k6_or_skip() -> str:
@@ -127,7 +127,7 @@ def test_run_stage_and_seal_with_real_k6(tmp_path: Path) -> None:
     assert "p(99)" in metrics["http_req_duration"] and "count" in metrics["http_req_duration"]
     # The wall-clock window brackets the 3 s run: never shorter, and longer by no more than
     # k6's start-up and its graceful stop (30 s at most) can add, however busy the machine.
-    from pytest_loadcert.timeutil import parse_utc
+    from pytest_loadcert.evidence.timeutil import parse_utc
 
     start, end = parse_utc(stage["start_time"]), parse_utc(stage["end_time"])
     assert start is not None and end is not None

@@ -17,11 +17,12 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import bundlefactory as bf
 import pytest
 
-import bundlefactory as bf
-from pytest_loadcert import cli, playbook
-from pytest_loadcert import report as report_module
+from pytest_loadcert import cli
+from pytest_loadcert.report import command as report_module
+from pytest_loadcert.report import playbook
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "evidence" / "example"
@@ -447,13 +448,13 @@ def test_playbook_documentation_is_generated_from_the_data() -> None:
     assert marker, "docs/bottleneck-playbook.md lost its marker line"
     assert generated == "\n\n" + playbook.markdown(playbook.builtin_rules()), (
         "docs/bottleneck-playbook.md is out of date: "
-        "run `python -m pytest_loadcert.playbook docs/bottleneck-playbook.md`"
+        "run `python -m pytest_loadcert.report.playbook docs/bottleneck-playbook.md`"
     )
 
 
 def test_playbook_rules_name_real_gates_and_metrics() -> None:
-    from pytest_loadcert.profile import DEFAULT_PROFILE
-    from pytest_loadcert.verdict import CLUSTER_GATES, STAGE_GATES
+    from pytest_loadcert.certify.verdict import CLUSTER_GATES, STAGE_GATES
+    from pytest_loadcert.config.profile import DEFAULT_PROFILE
 
     known = set(STAGE_GATES) | {g for _, g in CLUSTER_GATES} | {
         "critical_metric", "stability", "achieved_concurrency", "bundle_integrity",
@@ -508,9 +509,9 @@ def test_stage_without_a_successful_request_has_no_latency_figures(tmp_path: Pat
     """k6 with a threshold on the successful-request submetric and the target down writes
     that submetric with count 0 and every percentile 0 (recorded with k6 v1.1.0). The
     certificate, and so every report, must say n/a there, never 0 ms."""
-    from pytest_loadcert.bundle import Bundle
-    from pytest_loadcert.certificate import stage_facts
-    from pytest_loadcert.profile import load_profile
+    from pytest_loadcert.certify.certificate import stage_facts
+    from pytest_loadcert.config.profile import load_profile
+    from pytest_loadcert.evidence.bundle import Bundle
 
     files = bf.variant_files("vacuous_target_down")
     summary = bf.stage_summaries(files, "1k")[0]

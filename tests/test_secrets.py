@@ -42,8 +42,8 @@ from k8sapi import KubeAPI
 from promserver import FakeHttpServer, Reply, Seen, free_port
 
 from pytest_loadcert import cli
-from pytest_loadcert.collect_k8s import RESOURCES
-from pytest_loadcert.redact import LAST_APPLIED, REDACTED
+from pytest_loadcert.collect.k8s import RESOURCES
+from pytest_loadcert.collect.redact import LAST_APPLIED, REDACTED
 
 REPO = Path(__file__).resolve().parent.parent
 

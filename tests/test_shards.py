@@ -21,13 +21,10 @@ from pathlib import Path
 import pytest
 
 from pytest_loadcert import cli
-from pytest_loadcert.bundle import StageRun
+from pytest_loadcert.demo.exampleservice import start_service
 from pytest_loadcert.errors import EvidenceError
-from pytest_loadcert.exampleservice import start_service
-from pytest_loadcert.hashing import sha256_file
-from pytest_loadcert.k6bin import K6NotFound, find_k6
-from pytest_loadcert.runstage import parse_shard
-from pytest_loadcert.shards import (
+from pytest_loadcert.evidence.hashing import sha256_file
+from pytest_loadcert.evidence.shards import (
     ShardRecord,
     check_shard_records,
     check_shard_windows,
@@ -36,7 +33,10 @@ from pytest_loadcert.shards import (
     parse_shard_record,
     segment_sequence,
 )
-from pytest_loadcert.timeutil import format_utc, parse_utc
+from pytest_loadcert.evidence.stage import StageRun
+from pytest_loadcert.evidence.timeutil import format_utc, parse_utc
+from pytest_loadcert.run.k6bin import K6NotFound, find_k6
+from pytest_loadcert.run.stage import parse_shard
 
 PROFILE = """\
 target_concurrency = 2
@@ -586,7 +586,7 @@ SHARDED = Path(__file__).parents[1] / "fixtures" / "bundles" / "valid_sharded_10
 
 def test_one_summary_stored_as_two_shards_blocks(tmp_path: Path) -> None:
     """The same measurements under two shard names would add one instance's VUs twice."""
-    from pytest_loadcert.bundle import Bundle
+    from pytest_loadcert.evidence.bundle import Bundle
 
     bundle = tmp_path / "bundle"
     shutil.copytree(SHARDED, bundle)
@@ -600,8 +600,8 @@ def test_one_summary_stored_as_two_shards_blocks(tmp_path: Path) -> None:
 
 
 def test_merge_refuses_one_summary_declared_for_two_shards(tmp_path: Path) -> None:
-    from pytest_loadcert.mergeshards import Declared, MergeError, merge
-    from pytest_loadcert.profile import load_profile
+    from pytest_loadcert.config.profile import load_profile
+    from pytest_loadcert.run.merge import Declared, MergeError, merge
 
     record = json.loads((SHARDED / "stages/100k/shard-1.json").read_text())
     summary = SHARDED / "stages/100k/k6-summary.1.json"
@@ -619,9 +619,9 @@ def test_merge_refuses_one_summary_declared_for_two_shards(tmp_path: Path) -> No
 def test_shard_records_of_another_script_than_the_bound_one_block(tmp_path: Path) -> None:
     """Records that agree with each other but name a script other than the bundle's
     artifacts.k6_script ran something the certificate does not bind."""
-    from pytest_loadcert.bundle import Bundle
-    from pytest_loadcert.gates import stage_window
-    from pytest_loadcert.profile import load_profile
+    from pytest_loadcert.config.profile import load_profile
+    from pytest_loadcert.evidence.bundle import Bundle
+    from pytest_loadcert.gates.window import stage_window
 
     bundle = tmp_path / "bundle"
     shutil.copytree(SHARDED, bundle)

@@ -11,9 +11,8 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import pytest
-
 import bundlefactory as bf
+import pytest
 
 EXIT = {"certified": 0, "not_certified": 1, "blocked": 2}
 
@@ -194,7 +193,7 @@ def test_a_run_that_writes_no_certificate_leaves_no_earlier_one(
 ) -> None:
     """Whatever ends a run before it writes its certificate (a crash, a kill), an earlier run's
     certificate.json and in-toto Statement at the same paths must not pass for this run's."""
-    import pytest_loadcert.certificate as certificate_module
+    import pytest_loadcert.certify.certificate as certificate_module
 
     def crash(**kwargs: object) -> dict[str, object]:
         raise RuntimeError("the certificate could not be built")

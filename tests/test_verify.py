@@ -13,9 +13,9 @@ import os
 import shutil
 from pathlib import Path
 
+import bundlefactory as bf
 import pytest
 
-import bundlefactory as bf
 from pytest_loadcert import cli
 
 REPO = Path(__file__).resolve().parents[1]

@@ -4,9 +4,9 @@
     .venv/bin/python tools/record_example.py --out DIR  # somewhere else
 
 What it does, all on 127.0.0.1 and bounded (about 40 s; it gives up after 60 s), with the
-machinery ``loadcert demo`` uses (pytest_loadcert/demo.py):
+machinery ``loadcert demo`` uses (pytest_loadcert/demo/pipeline.py):
 
-1. starts the example service (``python -m pytest_loadcert.exampleservice --port 0``);
+1. starts the example service (``python -m pytest_loadcert.demo.exampleservice --port 0``);
 2. starts a real Prometheus (Debian's ``prometheus``) with its own storage in a temporary
    directory, scraping the service's /metrics every second and accepting k6's remote write;
 3. runs ``loadcert run-stage`` for every stage of evidence/example.toml with
@@ -39,7 +39,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from pytest_loadcert.demo import (  # noqa: E402
+from pytest_loadcert.config.profile import load_profile  # noqa: E402
+from pytest_loadcert.demo.pipeline import (  # noqa: E402
     Deadline,
     PipelineError,
     Processes,
@@ -51,13 +52,12 @@ from pytest_loadcert.demo import (  # noqa: E402
     start_listening_service,
     start_prometheus,
 )
-from pytest_loadcert.hashing import sha256_file  # noqa: E402
-from pytest_loadcert.profile import load_profile  # noqa: E402
-from pytest_loadcert.timeutil import now_utc  # noqa: E402
+from pytest_loadcert.evidence.hashing import sha256_file  # noqa: E402
+from pytest_loadcert.evidence.timeutil import now_utc  # noqa: E402
 
 PROFILE = REPO / "evidence" / "example.toml"
 SCRIPT = REPO / "evidence" / "example-script.js"
-SERVICE_SOURCE = REPO / "pytest_loadcert" / "exampleservice.py"
+SERVICE_SOURCE = REPO / "pytest_loadcert" / "demo" / "exampleservice.py"
 DEFAULT_OUT = REPO / "evidence" / "example"
 STAGE_SECONDS = 8
 #: A pause between stages so no scrape or window rounding mixes two stages.
@@ -91,7 +91,7 @@ def record(out: Path, prometheus: str, k6: str | None) -> float:
         logs.mkdir()
         try:
             _service, service_url = start_listening_service(
-                [sys.executable, "-m", "pytest_loadcert.exampleservice", "--port", "0"],
+                [sys.executable, "-m", "pytest_loadcert.demo.exampleservice", "--port", "0"],
                 processes, deadline, logs / "service.log", "example service", env,
             )  # fmt: skip
             progress.step(f"example service: {service_url}")
@@ -126,8 +126,8 @@ def record(out: Path, prometheus: str, k6: str | None) -> float:
         digest = sha256_file(SERVICE_SOURCE)
         manifest = tmp / "k8s-manifest.yaml"
         text = illustrative_manifest(
-            "example-service", "pytest_loadcert.exampleservice",
-            "pytest_loadcert/exampleservice.py", "loadcert-example", digest,
+            "example-service", "pytest_loadcert.demo.exampleservice",
+            "pytest_loadcert/demo/exampleservice.py", "loadcert-example", digest,
         )  # fmt: skip
         manifest.write_text(text)
         run_id = "example-" + now_utc().strftime("%Y-%m-%dT%H-%MZ")

@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pytest_loadcert.errors import EvidenceError
-from pytest_loadcert.fixtures import PrometheusLookup
-from pytest_loadcert.gates import GateResult, peak_active_vus
-from pytest_loadcert.k6summary import K6Summary
-from pytest_loadcert.profile import StageSpec
+from pytest_loadcert.plugin.fixtures import PrometheusLookup
+from pytest_loadcert.gates.result import GateResult
+from pytest_loadcert.gates.k6 import peak_active_vus
+from pytest_loadcert.evidence.k6 import K6Summary
+from pytest_loadcert.config.profile import StageSpec
 
 #: Our own, stricter bound: the profile's hard limit for db_pool_saturation is 0.8.
 DB_POOL_HEADROOM_MAX = 0.7

@@ -1,0 +1,126 @@
+"""Reading ``certificate.json`` back, for ``loadcert report`` and ``loadcert verify``: schema
+valid and consistent (the verdict follows from the gates, the exit status from the verdict,
+no stage certified under a run level that is not), or refused naming the field.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pytest_loadcert.certify.verdict import CERTIFIED, EXIT_STATUS, NOT_CERTIFIED
+from pytest_loadcert.errors import EvidenceError
+
+if TYPE_CHECKING:
+    pass
+
+
+def read_certificate(path: Path) -> dict[str, Any]:
+    """Read, validate and consistency-check ``certificate.json``.
+
+    Raises :class:`EvidenceError` naming ``path`` (as given) and the field.
+    """
+    from pytest_loadcert.evidence.jsonio import read_json
+    from pytest_loadcert.evidence.schema import validate
+
+    rel = str(path)
+    document = read_json(path, rel)
+    validate("certificate", document, rel)
+    _check_consistent(document, rel)
+    return dict(document)
+
+
+def _check_consistent(cert: dict[str, Any], rel: str) -> None:
+    verdict = cert["verdict"]
+    if cert["exit_status"] != EXIT_STATUS[verdict]:
+        raise EvidenceError(
+            rel,
+            "exit_status",
+            f"is {cert['exit_status']}, but a {verdict} verdict exits {EXIT_STATUS[verdict]}",
+        )
+    names = [stage["name"] for stage in cert["stages"]]
+    for index, name in enumerate(names):
+        if name in names[:index]:
+            raise EvidenceError(rel, f"stages[{index}].name", f"{name!r} appears twice")
+    highest = cert["highest_certified_stage"]
+    if highest is not None and highest not in names:
+        raise EvidenceError(rel, "highest_certified_stage", f"{highest!r} is not a stage")
+    run_level = cert.get("run_level")
+    if run_level is not None and run_level["verdict"] != CERTIFIED:
+        # A stage never reads certified while the run level holds the run back.
+        for index, stage in enumerate(cert["stages"]):
+            if stage["verdict"] == CERTIFIED:
+                raise EvidenceError(
+                    rel,
+                    f"stages[{index}].verdict",
+                    f"is certified, but run_level.verdict is {run_level['verdict']}",
+                )
+        if highest is not None:
+            raise EvidenceError(
+                rel,
+                "highest_certified_stage",
+                f"is {highest!r}, but run_level.verdict is {run_level['verdict']}",
+            )
+    statuses = [gate["status"] for gate in cert["gates"]]
+    if verdict == CERTIFIED:
+        _check_certified(cert, rel)
+    elif verdict == NOT_CERTIFIED:
+        if "failed" not in statuses:
+            raise EvidenceError(rel, "verdict", "is not_certified, but no gate failed")
+    else:
+        if "failed" in statuses:
+            index = statuses.index("failed")
+            raise EvidenceError(
+                rel, f"gates[{index}].status", "is failed, but the verdict is blocked"
+            )
+        if not ({"blocked", "not_run"} & set(statuses) or cert["problems"] or cert["not_run"]):
+            raise EvidenceError(
+                rel,
+                "verdict",
+                "is blocked, but no gate is blocked or not run and no problem is recorded",
+            )
+
+
+def _check_certified(cert: dict[str, Any], rel: str) -> None:
+    """A certified certificate must carry everything its claim rests on."""
+
+    def refuse(where: str, problem: str) -> EvidenceError:
+        return EvidenceError(rel, where, f"{problem}, but the verdict is certified")
+
+    if not cert["gates"]:
+        raise refuse("gates", "is empty")
+    if not cert["stages"]:
+        raise refuse("stages", "is empty")
+    for index, gate in enumerate(cert["gates"]):
+        if gate["status"] not in ("passed", "waived"):
+            raise refuse(f"gates[{index}].status", f"is {gate['status']}")
+    if cert["not_run"]:
+        raise refuse("not_run", "is not empty")
+    if cert["problems"]:
+        raise refuse("problems", "is not empty")
+    for index, stage in enumerate(cert["stages"]):
+        if stage["verdict"] != CERTIFIED:
+            raise refuse(f"stages[{index}].verdict", f"is {stage['verdict']}")
+    last = cert["stages"][-1]["name"]
+    if cert["highest_certified_stage"] != last:
+        raise refuse(
+            "highest_certified_stage",
+            f"is {cert['highest_certified_stage']!r}, not the last stage {last!r}",
+        )
+    peaks = [s["peak_active_vus"] for s in cert["stages"] if s["peak_active_vus"] is not None]
+    if not peaks or max(peaks) < cert["target_concurrency"]:
+        observed = max(peaks) if peaks else "unknown"
+        raise refuse(
+            "stages",
+            f"record a highest peak of {observed} active VUs, under target_concurrency "
+            f"{cert['target_concurrency']}",
+        )
+    bindings = cert["bindings"]
+    for key in ("git_sha", "bundle_sha256"):
+        if bindings[key] is None:
+            raise refuse(f"bindings.{key}", "is null")
+    if bindings["git_dirty"] is not False:
+        raise refuse("bindings.git_dirty", f"is {bindings['git_dirty']}")
+    expected = bindings["expected_git_sha"]
+    if expected is not None and expected.lower() != bindings["git_sha"]:  # as git_binding
+        raise refuse("bindings.expected_git_sha", f"is {expected!r}, not the bound git_sha")

@@ -1,0 +1,448 @@
+"""The evidence bundle on disk (contract ``loadcert/v1``), loaded lazily and once.
+
+Each file is read, parsed and validated the first time a gate asks for it; the parsed value
+(or the :class:`EvidenceError` explaining why it is unusable) is cached, so a broken file
+blocks exactly the gates that need it and nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pytest_loadcert.errors import EvidenceError
+from pytest_loadcert.evidence.cluster import ClusterSnapshot, parse_cluster
+from pytest_loadcert.evidence.hashing import sha256_bytes, sha256_file
+from pytest_loadcert.evidence.jsonio import (
+    is_partial_write,
+    max_file_bytes,
+    parse_json,
+    read_bytes,
+    read_json,
+)
+from pytest_loadcert.evidence.k6 import K6Summary, parse_summary
+from pytest_loadcert.evidence.layout import CLUSTER, GRAFANA, MANIFEST, OTEL, stage_dir
+from pytest_loadcert.evidence.observability import Span, TimeRange, grafana_range, otel_spans
+from pytest_loadcert.evidence.prometheus import PrometheusEvidence, parse_prometheus
+from pytest_loadcert.evidence.schema import validate
+from pytest_loadcert.evidence.shards import (
+    ShardRecord,
+    check_distinct_summaries,
+    read_shard_records,
+)
+from pytest_loadcert.evidence.stage import StageRun
+from pytest_loadcert.evidence.timeutil import parse_utc
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """``loadcert.json``, validated."""
+
+    rel: str
+    raw: dict[str, Any]
+    digest: str  # sha256 of the manifest's bytes: the bundle digest
+    created_at: datetime
+    cluster_collected_at: datetime | None  # None: the bundle records no cluster
+
+    def __repr__(self) -> str:
+        return f"<Manifest {self.rel} ({self.digest})>"
+
+    @property
+    def run_id(self) -> str:
+        return str(self.raw["run_id"])
+
+    @property
+    def environment(self) -> str:
+        return str(self.raw["environment"])
+
+    @property
+    def git(self) -> dict[str, Any]:
+        return dict(self.raw["git"])
+
+    @property
+    def files(self) -> dict[str, str]:
+        return dict(self.raw["files"])
+
+    @property
+    def images(self) -> list[dict[str, str]]:
+        return list(self.raw["artifacts"]["images"])
+
+    def artifact(self, key: str) -> dict[str, str]:
+        """``artifacts.<key>`` (``k6_script`` or ``k8s_manifest``)."""
+        return dict(self.raw["artifacts"][key])
+
+
+def unsafe_path_reason(rel: str) -> str | None:
+    """Why ``rel`` cannot name a file inside the bundle, or None when it can."""
+    if not rel or "\\" in rel or "\x00" in rel:
+        return "is not a plain relative '/'-separated path"
+    if rel.startswith("/") or (len(rel) > 1 and rel[1] == ":"):
+        return "is an absolute path"
+    if any(part in ("", ".", "..") for part in rel.split("/")):
+        return "leaves the bundle or is not normalised ('..', '.', '//')"
+    return None
+
+
+def shown(rel: str) -> str:
+    """``rel`` as printable text: bytes of a non-UTF-8 file name appear as ``\\xff`` escapes.
+
+    ``os`` returns such names with surrogates, which no message may carry (writing the
+    certificate as UTF-8 would fail).
+    """
+    return rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+#: Files pytest or Python would read as configuration or run as code when the judge is started
+#: in (or above) the bundle. Evidence never needs them, and they must never take part in
+#: judging it.
+JUDGE_CONFIG_NAMES = frozenset(
+    {
+        "conftest.py",
+        "pytest.toml",
+        ".pytest.toml",
+        "pytest.ini",
+        ".pytest.ini",
+        "pyproject.toml",
+        "tox.ini",
+        "setup.cfg",
+    }
+)
+CODE_SUFFIXES = (".py", ".pyc", ".pyo", ".pyd", ".so", ".pth")
+
+
+def judge_code_reason(name: str) -> str | None:
+    """Why a file named ``name`` may not be in a bundle (code or pytest configuration).
+
+    Compared without case: on a case-insensitive file system (macOS, Windows) pytest finds
+    ``conftest.PY`` as ``conftest.py``.
+    """
+    folded = name.casefold()
+    if folded in JUDGE_CONFIG_NAMES or folded.endswith(CODE_SUFFIXES):
+        return (
+            "is Python code or pytest configuration, which pytest could load while judging "
+            "the bundle; evidence never needs it"
+        )
+    return None
+
+
+def walk_bundle(root: Path) -> tuple[set[str], list[str]]:
+    """Every regular file under ``root`` but the manifest, and every entry that may not be there.
+
+    Links are never followed. Symbolic links, special files, backslashes and non-UTF-8 names,
+    temporary files of interrupted writes, Python code and pytest configuration files
+    (:func:`judge_code_reason`) and unreadable directories are returned as problems
+    (``"<path>: <why>"``).
+    """
+    files: set[str] = set()
+    problems: list[str] = []
+
+    def unreadable(exc: OSError) -> None:
+        problems.append(f"{shown(str(exc.filename))}: cannot be read ({exc.strerror})")
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable, followlinks=False):
+        base = Path(dirpath)
+        for name in sorted(dirnames):
+            if (base / name).is_symlink():
+                rel = shown((base / name).relative_to(root).as_posix())
+                problems.append(f"{rel}: is a symbolic link")
+        for name in sorted(filenames):
+            full = base / name
+            rel = full.relative_to(root).as_posix()
+            if rel == MANIFEST:
+                continue
+            mode = os.lstat(full).st_mode
+            if stat.S_ISLNK(mode):
+                problems.append(f"{shown(rel)}: is a symbolic link")
+            elif not stat.S_ISREG(mode):
+                problems.append(f"{shown(rel)}: is not a regular file")
+            elif "\\" in rel:
+                problems.append(f"{shown(rel)}: a backslash in a bundle path is ambiguous")
+            elif shown(rel) != rel:
+                problems.append(f"{shown(rel)}: the name is not UTF-8")
+            elif is_partial_write(name):
+                problems.append(
+                    f"{rel}: a temporary file of a write that never finished (a command killed "
+                    "mid-write); delete it and run that command again"
+                )
+            elif (reason := judge_code_reason(name)) is not None:
+                problems.append(f"{rel}: {reason}")
+            else:
+                files.add(rel)
+    return files, problems
+
+
+def _segment_point(text: str) -> Fraction:
+    if text.endswith("%"):
+        return Fraction(text[:-1]) / 100
+    return Fraction(text)
+
+
+def check_shards(run: StageRun, files: list[str]) -> None:
+    """Shard summaries count only as the disjoint execution segments of one run.
+
+    Without this, one run stored twice (say, in both k6 formats) would add up to double
+    the VUs and requests. ``stage.json`` must name every shard file with its
+    ``--execution-segment``, and the segments must cover 0..1 exactly once.
+    """
+    if len(files) == 1 and files[0].endswith("/k6-summary.json"):
+        if run.shards:
+            raise EvidenceError(
+                run.rel, "shards", "names shards, but the stage has one k6-summary.json"
+            )
+        return
+    names = {rel.rsplit("/k6-summary.", 1)[1].removesuffix(".json") for rel in files}
+    if set(run.shards) != names:
+        raise EvidenceError(
+            run.rel,
+            "shards",
+            f"must name every shard summary with its execution segment; files: {sorted(names)}, "
+            f"shards: {sorted(run.shards)}",
+        )
+    segments = []
+    for name, text in sorted(run.shards.items()):
+        start_text, _, end_text = text.partition(":")
+        try:
+            segments.append((_segment_point(start_text), _segment_point(end_text), name))
+        except (ValueError, ZeroDivisionError):
+            raise EvidenceError(
+                run.rel, f"shards.{name}", f"is {text!r}, not an execution segment"
+            ) from None
+    position = Fraction(0)
+    for start, end, name in sorted(segments):
+        if start != position or end <= start:
+            raise EvidenceError(
+                run.rel,
+                f"shards.{name}",
+                "overlaps or leaves a gap: the segments must cover 0..1 exactly once",
+            )
+        position = end
+    if position != 1:
+        raise EvidenceError(run.rel, "shards", f"cover 0..{position}, not the whole run 0..1")
+
+
+class Bundle:
+    """An evidence directory; every accessor raises :class:`EvidenceError` when unusable."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._cache: dict[str, object] = {}
+
+    def __repr__(self) -> str:
+        return f"<Bundle {self.root}>"
+
+    # ------------------------------------------------------------------ plumbing
+    def _once(self, key: str, load: Callable[[], T]) -> T:
+        if key not in self._cache:
+            try:
+                self._cache[key] = load()
+            except EvidenceError as exc:
+                self._cache[key] = exc
+        value = self._cache[key]
+        if isinstance(value, EvidenceError):
+            # A fresh exception each time: re-raising one instance would grow its traceback.
+            raise EvidenceError(value.file, value.field, value.problem)
+        return value  # type: ignore[return-value]
+
+    def path(self, rel: str) -> Path:
+        """The on-disk path of ``rel``; refuses a path that leaves the bundle."""
+        reason = unsafe_path_reason(rel)
+        if reason is not None:
+            raise EvidenceError(rel, "", reason)
+        target = self.root / rel
+        root = self.root.resolve()
+        try:
+            resolved = target.resolve()
+        except (OSError, RuntimeError) as exc:  # RuntimeError: a symbolic link loop
+            raise EvidenceError(rel, "", f"cannot be resolved ({exc})") from None
+        if root != resolved and root not in resolved.parents:
+            raise EvidenceError(rel, "", "resolves outside the bundle (symbolic link)")
+        return target
+
+    def read_json(self, rel: str) -> Any:
+        return read_json(self.path(rel), rel)
+
+    def exists(self, rel: str) -> bool:
+        return os.path.lexists(self.root / rel)
+
+    # ------------------------------------------------------------------ files
+    def manifest(self) -> Manifest:
+        return self._once(MANIFEST, self._load_manifest)
+
+    def _load_manifest(self) -> Manifest:
+        if not self.root.is_dir():
+            raise EvidenceError(str(self.root), "", "is not a directory")
+        data = read_bytes(self.path(MANIFEST), MANIFEST)
+        document = parse_json(data, MANIFEST)
+        validate("loadcert", document, MANIFEST)
+        created = parse_utc(document["created_at"])
+        cluster = document["cluster"]
+        collected = parse_utc(cluster["collected_at"]) if cluster is not None else None
+        if created is None:
+            raise EvidenceError(MANIFEST, "created_at", "is not a valid RFC 3339 UTC time")
+        if cluster is not None and collected is None:
+            raise EvidenceError(
+                MANIFEST, "cluster.collected_at", "is not a valid RFC 3339 UTC time"
+            )
+        for rel in document["files"]:
+            reason = unsafe_path_reason(rel)
+            if reason is not None:
+                raise EvidenceError(MANIFEST, f"files[{rel!r}]", reason)
+        return Manifest(MANIFEST, document, sha256_bytes(data), created, collected)
+
+    def stage_run(self, stage: str) -> StageRun:
+        return self._once(f"run:{stage}", lambda: self._load_stage_run(stage))
+
+    def _load_stage_run(self, stage: str) -> StageRun:
+        rel = f"{stage_dir(stage)}/stage.json"
+        if not self.exists(stage_dir(stage)):
+            raise EvidenceError(stage_dir(stage), "", "is missing: the stage has no evidence")
+        document = self.read_json(rel)
+        validate("stage", document, rel)
+        if document["stage"] != stage:
+            raise EvidenceError(rel, "stage", f"is {document['stage']!r}, not {stage!r}")
+        start = parse_utc(document["start_time"])
+        end = parse_utc(document["end_time"])
+        if start is None:
+            raise EvidenceError(rel, "start_time", "is not a valid RFC 3339 UTC time")
+        if end is None:
+            raise EvidenceError(rel, "end_time", "is not a valid RFC 3339 UTC time")
+        return StageRun(
+            rel,
+            stage,
+            start,
+            end,
+            document["k6_exit_code"],
+            document["k6_version"],
+            document.get("target_vus"),
+            document["start_time"],
+            document["end_time"],
+            dict(document.get("shards", {})),
+        )
+
+    def summary_files(self, stage: str) -> list[str]:
+        """``k6-summary.json``, or the shards ``k6-summary.<shard>.json`` (never both)."""
+        directory = self.root / stage_dir(stage)
+        if not directory.is_dir():
+            raise EvidenceError(stage_dir(stage), "", "is missing: the stage has no evidence")
+        names = sorted(
+            entry.name
+            for entry in os.scandir(directory)
+            if entry.name.startswith("k6-summary.") and entry.name.endswith(".json")
+        )
+        for name in names:
+            if shown(name) != name:
+                raise EvidenceError(
+                    f"{stage_dir(stage)}/{shown(name)}", "", "has a file name that is not UTF-8"
+                )
+        single = "k6-summary.json" in names
+        if single and len(names) > 1:
+            raise EvidenceError(
+                stage_dir(stage), "", "holds both k6-summary.json and shard summaries"
+            )
+        if not names:
+            raise EvidenceError(f"{stage_dir(stage)}/k6-summary.json", "", "is missing")
+        return [f"{stage_dir(stage)}/{name}" for name in names]
+
+    def summaries(self, stage: str) -> tuple[K6Summary, ...]:
+        def load() -> tuple[K6Summary, ...]:
+            files = self.summary_files(stage)
+            check_shards(self.stage_run(stage), files)
+            summaries = tuple(parse_summary(self.read_json(rel), rel) for rel in files)
+            check_distinct_summaries(summaries)
+            return summaries
+
+        return self._once(f"k6:{stage}", load)
+
+    def shard_records(self, stage: str) -> dict[str, ShardRecord]:
+        """``stages/<stage>/shard-<name>.json`` by shard name (empty when there are none)."""
+        return self._once(
+            f"shards:{stage}",
+            lambda: read_shard_records(
+                self.root / stage_dir(stage), stage_dir(stage), self.read_json
+            ),
+        )
+
+    def prometheus(self, stage: str) -> PrometheusEvidence:
+        def load() -> PrometheusEvidence:
+            rel = f"{stage_dir(stage)}/prometheus.json"
+            evidence = parse_prometheus(self.read_json(rel), rel)
+            if evidence.stage != stage:
+                raise EvidenceError(rel, "stage", f"is {evidence.stage!r}, not {stage!r}")
+            return evidence
+
+        return self._once(f"prom:{stage}", load)
+
+    def cluster(self) -> ClusterSnapshot:
+        return self._once(CLUSTER, lambda: parse_cluster(self.read_json(CLUSTER), CLUSTER))
+
+    def grafana(self) -> TimeRange:
+        return self._once(GRAFANA, lambda: grafana_range(self.read_json(GRAFANA), GRAFANA))
+
+    def otel(self) -> list[Span]:
+        return self._once(OTEL, lambda: otel_spans(read_bytes(self.path(OTEL), OTEL), OTEL))
+
+    # ------------------------------------------------------------------ shape
+    def shape_problems(self, stage_names: tuple[str, ...], profile_source: str) -> list[str]:
+        """What makes the whole run unjudgeable, said once before any gate: a directory that
+        is not a sealed bundle, or stages the profile does not name (a bundle judged against
+        the wrong profile)."""
+        if not self.exists(MANIFEST):
+            return [
+                f"{self.root}: no {MANIFEST}; this is not a sealed evidence bundle "
+                "(`loadcert seal` writes it)"
+            ]
+        stages = self.root / "stages"
+        found = sorted(p.name for p in stages.iterdir() if p.is_dir()) if stages.is_dir() else []
+        unnamed = [name for name in found if name not in stage_names]
+        if not unnamed:
+            return []
+        return [
+            f"{self.root}/stages: {', '.join(unnamed)} "
+            f"{'is not a stage' if len(unnamed) == 1 else 'are not stages'} of the profile "
+            f"{profile_source} ({', '.join(stage_names)}); judge the bundle with the profile "
+            "it was run for (--loadcert-profile)"
+        ]
+
+    # ------------------------------------------------------------------ integrity
+    def integrity_problems(self) -> list[str]:
+        """Every difference between the manifest's ``files`` and the bundle on disk."""
+        manifest = self.manifest()
+        problems: list[str] = []
+        recorded = manifest.files
+        cap = max_file_bytes()
+        on_disk, odd = walk_bundle(self.root)
+        problems.extend(odd)
+        lowered: dict[str, str] = {}
+        for rel in sorted(set(recorded) | set(on_disk)):
+            other = lowered.setdefault(rel.lower(), rel)
+            if other != rel:
+                problems.append(f"{rel}: differs from {other} only in case")
+        for rel in sorted(recorded):
+            if rel == MANIFEST:
+                problems.append(f"{MANIFEST}: files lists the manifest itself")
+                continue
+            if rel not in on_disk:
+                if any(problem.startswith(f"{rel}: ") for problem in odd):
+                    continue  # already said what is wrong with it
+                problems.append(
+                    f"{rel}: listed in {MANIFEST} files but not a regular file in the bundle"
+                )
+                continue
+            size = os.lstat(self.root / rel).st_size
+            if size > cap:  # hashing it would read it all: a sparse file can be terabytes
+                problems.append(f"{rel}: is {size} bytes, over the {cap}-byte cap; not hashed")
+                continue
+            actual = sha256_file(self.root / rel)
+            if actual != recorded[rel]:
+                problems.append(f"{rel}: sha256 is {actual}, {MANIFEST} records {recorded[rel]}")
+        for rel in sorted(set(on_disk) - set(recorded)):
+            problems.append(f"{rel}: in the bundle but not in {MANIFEST} files")
+        return problems

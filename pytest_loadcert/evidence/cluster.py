@@ -1,0 +1,471 @@
+"""The live cluster snapshot (``cluster/kubernetes.json``): a v1 List as ``kubectl get -o json``
+prints it, and the readiness facts the gates judge.
+
+Readiness is scoped to the certification workloads named in the profile: a pod counts when
+it is owned by a required Deployment (through its ReplicaSet) or StatefulSet. Pods of Jobs,
+CronJobs and anything else are ignored, whatever their labels say.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pytest_loadcert.errors import EvidenceError
+from pytest_loadcert.evidence.layout import CLUSTER, COLLECTION
+
+#: A Kubernetes namespace name (RFC 1123 label).
+NAMESPACE_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+if TYPE_CHECKING:
+    pass
+DIGEST_IN_IMAGE_ID = re.compile(r"(sha256:[0-9a-f]{64})$")
+
+
+@dataclass(frozen=True)
+class ClusterSnapshot:
+    """Items of the List, indexed by kind and name."""
+
+    rel: str
+    items: tuple[dict[str, Any], ...]
+
+    def __repr__(self) -> str:
+        return f"<ClusterSnapshot {self.rel} ({len(self.items)} items)>"
+
+    def of_kind(self, kind: str) -> list[dict[str, Any]]:
+        """Items of ``kind`` in List order."""
+        return [item for item in self.items if item["kind"] == kind]
+
+    def get(self, kind: str, name: str) -> dict[str, Any] | None:
+        """The item of ``kind`` called ``name``, or None."""
+        for item in self.items:
+            if item["kind"] == kind and item["metadata"]["name"] == name:
+                return item
+        return None
+
+    def where(self, item: dict[str, Any]) -> str:
+        """A JSON path naming ``item``."""
+        return f"items[{self.items.index(item)}]"
+
+    def namespaces(self) -> set[str]:
+        """Every namespace an item names."""
+        return {
+            item["metadata"]["namespace"]
+            for item in self.items
+            if isinstance(item["metadata"].get("namespace"), str)
+        }
+
+
+def parse_cluster(document: Any, rel: str) -> ClusterSnapshot:
+    """Check the List's shape; every item needs apiVersion, kind and metadata.name."""
+    if not isinstance(document, dict):
+        raise EvidenceError(rel, "", "is not a JSON object; expected a v1 List")
+    if document.get("kind") != "List" or document.get("apiVersion") != "v1":
+        raise EvidenceError(
+            rel, "kind", 'must be "List" with apiVersion "v1" (kubectl get -o json)'
+        )
+    items = document.get("items")
+    if not isinstance(items, list):
+        raise EvidenceError(rel, "items", "is missing or not a list")
+    for index, item in enumerate(items):
+        where = f"items[{index}]"
+        if not isinstance(item, dict):
+            raise EvidenceError(rel, where, "must be an object")
+        for key in ("apiVersion", "kind"):
+            if not isinstance(item.get(key), str):
+                raise EvidenceError(rel, f"{where}.{key}", "is missing")
+        metadata = item.get("metadata")
+        if not isinstance(metadata, dict) or not isinstance(metadata.get("name"), str):
+            raise EvidenceError(rel, f"{where}.metadata.name", "is missing")
+        for key in ("spec", "status"):
+            if key in item and not isinstance(item[key], dict):
+                raise EvidenceError(rel, f"{where}.{key}", "must be an object")
+        _check_shape(item, rel, where)
+    return ClusterSnapshot(rel, tuple(items))
+
+
+def _objects(value: object, rel: str, field: str, key: str | None = None) -> list[Any]:
+    """A list of objects (each with a string ``key``), or absent/null; else EvidenceError."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise EvidenceError(rel, field, "must be a list")
+    for index, entry in enumerate(value):
+        if not isinstance(entry, dict):
+            raise EvidenceError(rel, f"{field}[{index}]", "must be an object")
+        if key is not None and not isinstance(entry.get(key), str):
+            raise EvidenceError(rel, f"{field}[{index}].{key}", "must be a string")
+    return value
+
+
+def _check_shape(item: dict[str, Any], rel: str, where: str) -> None:
+    """The fields the readiness gates read have the types Kubernetes gives them, or are absent.
+
+    Without this a malformed field (conditions: 5, a label that is a number) reached the
+    gates as a TypeError instead of blocking with the field named.
+    """
+    metadata = item["metadata"]
+    labels = metadata.get("labels")
+    if labels is not None and (
+        not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values())
+    ):
+        raise EvidenceError(rel, f"{where}.metadata.labels", "must map names to strings")
+    _objects(metadata.get("ownerReferences"), rel, f"{where}.metadata.ownerReferences")
+    spec, status = item.get("spec") or {}, item.get("status") or {}
+    _objects(status.get("conditions"), rel, f"{where}.status.conditions", "type")
+    _objects(spec.get("containers"), rel, f"{where}.spec.containers", "name")
+    for key in ("containerStatuses", "initContainerStatuses"):
+        _objects(status.get(key), rel, f"{where}.status.{key}", "name")
+    for index, subset in enumerate(_objects(item.get("subsets"), rel, f"{where}.subsets")):
+        _objects(subset.get("addresses"), rel, f"{where}.subsets[{index}].addresses")
+
+
+# ----------------------------------------------------------------------------- facts
+
+
+@dataclass(frozen=True)
+class Check:
+    """A readiness fact: ``ok`` with an explanation, or an evidence problem (``blocked``)."""
+
+    ok: bool
+    observed: str
+    required: str
+    source: str
+
+
+def _int(
+    item: dict[str, Any], snapshot: ClusterSnapshot, path: tuple[str, ...], default: int | None
+) -> int:
+    node: Any = item
+    for key in path:
+        if not isinstance(node, dict) or key not in node:
+            if default is None:
+                raise EvidenceError(
+                    snapshot.rel, f"{snapshot.where(item)}.{'.'.join(path)}", "is missing"
+                )
+            return default
+        node = node[key]
+    if isinstance(node, bool) or not isinstance(node, int) or node < 0:
+        raise EvidenceError(
+            snapshot.rel,
+            f"{snapshot.where(item)}.{'.'.join(path)}",
+            "must be a non-negative integer",
+        )
+    return node
+
+
+def _conditions(item: dict[str, Any]) -> dict[Any, Any]:
+    """``status.conditions`` as type -> status ("True", "False", "Unknown")."""
+    return {
+        c.get("type"): c.get("status")
+        for c in (item.get("status") or {}).get("conditions") or []
+        if isinstance(c, dict)
+    }
+
+
+def replicas_ready(snapshot: ClusterSnapshot, kind: str, name: str) -> Check:
+    """A Deployment or StatefulSet: present, at least one replica wanted, all of them ready."""
+    item = snapshot.get(kind, name)
+    label = f"{kind.lower()}/{name}"
+    if item is None:
+        return Check(False, f"{label} is not in the snapshot", "present and ready", snapshot.rel)
+    where = snapshot.where(item)
+    desired = _int(item, snapshot, ("spec", "replicas"), 1)
+    # Kubernetes omits readyReplicas when no replica is ready: absent means none.
+    ready = _int(item, snapshot, ("status", "readyReplicas"), 0)
+    generation = item["metadata"].get("generation")
+    observed_gen = (item.get("status") or {}).get("observedGeneration")
+    source = f"{snapshot.rel} {where}"
+    if desired < 1:
+        return Check(False, f"{label} is scaled to 0 replicas", ">= 1 replica", source)
+    if isinstance(generation, int) and isinstance(observed_gen, int) and observed_gen < generation:
+        return Check(
+            False,
+            f"{label} status is for generation {observed_gen}, spec is {generation}",
+            "controller caught up",
+            source,
+        )
+    return Check(
+        ready >= desired, f"{ready}/{desired} replicas ready", f"{desired}/{desired}", source
+    )
+
+
+def hpa_active(snapshot: ClusterSnapshot, name: str) -> Check:
+    """An HPA: present, able to scale and actively scaling, at or above its minimum."""
+    item = snapshot.get("HorizontalPodAutoscaler", name)
+    if item is None:
+        return Check(False, f"hpa/{name} is not in the snapshot", "present", snapshot.rel)
+    source = f"{snapshot.rel} {snapshot.where(item)}"
+    minimum = _int(item, snapshot, ("spec", "minReplicas"), 1)
+    current = _int(item, snapshot, ("status", "currentReplicas"), None)
+    conditions = _conditions(item)
+    for condition in ("AbleToScale", "ScalingActive"):
+        if conditions.get(condition) == "False":
+            return Check(
+                False, f"hpa/{name} condition {condition} is False", f"{condition} True", source
+            )
+    return Check(
+        current >= minimum, f"{current} current replicas", f">= minReplicas {minimum}", source
+    )
+
+
+def pdb_healthy(snapshot: ClusterSnapshot, name: str) -> Check:
+    """A PodDisruptionBudget: present, current healthy pods at least the desired count."""
+    item = snapshot.get("PodDisruptionBudget", name)
+    if item is None:
+        return Check(False, f"pdb/{name} is not in the snapshot", "present", snapshot.rel)
+    source = f"{snapshot.rel} {snapshot.where(item)}"
+    current = _int(item, snapshot, ("status", "currentHealthy"), None)
+    desired = _int(item, snapshot, ("status", "desiredHealthy"), None)
+    return Check(current >= desired, f"{current} healthy", f">= desiredHealthy {desired}", source)
+
+
+def service_endpoints(snapshot: ClusterSnapshot, name: str) -> Check:
+    """A Service with at least one ready endpoint.
+
+    EndpointSlices (discovery.k8s.io/v1) labelled ``kubernetes.io/service-name: <name>``
+    decide when the snapshot holds any: they are what kube-proxy routes by, and v1 Endpoints
+    is deprecated and capped at 1000 addresses. Otherwise the Endpoints object ``<name>``
+    decides. See :func:`slice_ready_endpoints` for what counts as ready.
+    """
+    service = snapshot.get("Service", name)
+    if service is None:
+        return Check(False, f"service/{name} is not in the snapshot", "present", snapshot.rel)
+    endpoints = snapshot.of_kind("Endpoints")
+    slices = snapshot.of_kind("EndpointSlice")
+    if not endpoints and not slices:
+        raise EvidenceError(
+            snapshot.rel, "items", "holds no Endpoints or EndpointSlices: service readiness unknown"
+        )
+    own = [
+        slice_
+        for slice_ in slices
+        if (slice_["metadata"].get("labels") or {}).get("kubernetes.io/service-name") == name
+    ]
+    if own:
+        ready: set[str] = set()
+        for slice_ in own:
+            ready |= slice_ready_endpoints(snapshot, slice_)
+        where = ", ".join(snapshot.where(slice_) for slice_ in own)
+        return Check(
+            bool(ready),
+            f"{len(ready)} ready endpoint(s) in {len(own)} EndpointSlice(s)",
+            ">= 1",
+            f"{snapshot.rel} {where}",
+        )
+    entry = snapshot.get("Endpoints", name)
+    if entry is None:
+        return Check(
+            False,
+            f"no EndpointSlice labelled kubernetes.io/service-name={name} and no Endpoints {name}",
+            ">= 1 ready endpoint",
+            snapshot.rel,
+        )
+    count = 0
+    for subset in entry.get("subsets") or []:
+        if isinstance(subset, dict):
+            count += len([a for a in subset.get("addresses") or [] if isinstance(a, dict)])
+    return Check(
+        count > 0,
+        f"{count} ready address(es) in Endpoints {name}",
+        ">= 1",
+        f"{snapshot.rel} {snapshot.where(entry)}",
+    )
+
+
+def slice_ready_endpoints(snapshot: ClusterSnapshot, slice_: dict[str, Any]) -> set[str]:
+    """Identities of the ready, not terminating endpoints of one EndpointSlice.
+
+    Per the discovery.k8s.io/v1 API, an absent ``conditions.ready`` means ready and an absent
+    ``terminating`` means not terminating. A terminating endpoint is not counted even when
+    marked ready (``publishNotReadyAddresses``): it is on its way out. An endpoint is identified
+    by its ``targetRef.uid`` (so dual-stack slices do not count a pod twice), else its
+    addresses. Conditions that are not booleans, or a ready endpoint without addresses, are
+    invalid evidence.
+    """
+    where = snapshot.where(slice_)
+    raw = slice_.get("endpoints")
+    if raw is None:  # the API server sends null for a slice without endpoints
+        return set()
+    if not isinstance(raw, list):
+        raise EvidenceError(snapshot.rel, f"{where}.endpoints", "must be a list")
+    ready: set[str] = set()
+    for index, endpoint in enumerate(raw):
+        path = f"{where}.endpoints[{index}]"
+        if not isinstance(endpoint, dict):
+            raise EvidenceError(snapshot.rel, path, "must be an object")
+        conditions = endpoint.get("conditions")
+        if conditions is None:
+            conditions = {}
+        if not isinstance(conditions, dict):
+            raise EvidenceError(snapshot.rel, f"{path}.conditions", "must be an object")
+        for key in ("ready", "terminating"):
+            if conditions.get(key) is not None and not isinstance(conditions[key], bool):
+                raise EvidenceError(
+                    snapshot.rel, f"{path}.conditions.{key}", "must be true, false or absent"
+                )
+        if conditions.get("ready") is False or conditions.get("terminating") is True:
+            continue
+        addresses = endpoint.get("addresses")
+        if not isinstance(addresses, list) or not addresses:
+            raise EvidenceError(snapshot.rel, f"{path}.addresses", "is missing or empty")
+        target = endpoint.get("targetRef")
+        uid = target.get("uid") if isinstance(target, dict) else None
+        ready.add(f"uid:{uid}" if isinstance(uid, str) and uid else f"addresses:{addresses}")
+    return ready
+
+
+def _owners(item: dict[str, Any]) -> list[tuple[str, str]]:
+    """Every (kind, name) in ``ownerReferences``; the ``controller`` flag is not trusted to
+    be present, so any reference to a certification workload makes a pod count."""
+    return [
+        (str(ref.get("kind")), str(ref.get("name")))
+        for ref in item["metadata"].get("ownerReferences") or []
+        if isinstance(ref, dict)
+    ]
+
+
+def _workload_of(
+    pod: dict[str, Any],
+    replica_sets: dict[str, str],
+    deployments: tuple[str, ...],
+    statefulsets: tuple[str, ...],
+) -> str | None:
+    for kind, name in _owners(pod):
+        if kind == "StatefulSet" and name in statefulsets:
+            return f"statefulset/{name}"
+        if kind == "ReplicaSet":
+            deployment = replica_sets.get(name)
+            if deployment is None:
+                template_hash = (pod["metadata"].get("labels") or {}).get("pod-template-hash")
+                if template_hash and name.endswith(f"-{template_hash}"):
+                    deployment = name[: -len(template_hash) - 1]
+            if deployment in deployments:
+                return f"deployment/{deployment}"
+    return None
+
+
+def certification_pods(
+    snapshot: ClusterSnapshot, deployments: tuple[str, ...], statefulsets: tuple[str, ...]
+) -> list[tuple[str, dict[str, Any]]]:
+    """Pods owned by a required workload, as (workload label, pod).
+
+    A Deployment's pod is owned by a ReplicaSet named ``<deployment>-<pod-template-hash>``;
+    when the ReplicaSet is in the snapshot its own owner reference decides.
+    """
+    replica_sets = {
+        rs["metadata"]["name"]: name
+        for rs in snapshot.of_kind("ReplicaSet")
+        for kind, name in _owners(rs)
+        if kind == "Deployment"
+    }
+    pods: list[tuple[str, dict[str, Any]]] = []
+    for pod in snapshot.of_kind("Pod"):
+        workload = _workload_of(pod, replica_sets, deployments, statefulsets)
+        if workload is not None:
+            pods.append((workload, pod))
+    return pods
+
+
+def pod_not_ready_reason(pod: dict[str, Any]) -> str | None:
+    """Why a certification pod is not Running and ready, or None when it is."""
+    status = pod.get("status") or {}
+    name = pod["metadata"]["name"]
+    phase = status.get("phase")
+    if phase != "Running":
+        return f"pod {name} is {phase or 'without a phase'}"
+    conditions = _conditions(pod)
+    if conditions.get("Ready") != "True":
+        return f"pod {name} condition Ready is {conditions.get('Ready', 'absent')}"
+    spec_containers = [
+        c.get("name")
+        for c in (pod.get("spec") or {}).get("containers") or []
+        if isinstance(c, dict)
+    ]
+    statuses = {
+        s.get("name"): s for s in status.get("containerStatuses") or [] if isinstance(s, dict)
+    }
+    if not statuses:
+        return f"pod {name} has no containerStatuses"
+    for container in spec_containers or list(statuses):
+        entry = statuses.get(container)
+        if entry is None:
+            return f"pod {name} container {container} has no status"
+        if entry.get("ready") is not True:
+            return f"pod {name} container {container} is not ready"
+    return None
+
+
+def running_digests(snapshot: ClusterSnapshot, pod: dict[str, Any]) -> list[tuple[str, str]]:
+    """(container, digest) for every container and init container status of ``pod``.
+
+    The digest is the ``sha256:`` part of ``imageID``; a container without one raises.
+    """
+    status = pod.get("status") or {}
+    where = snapshot.where(pod)
+    result: list[tuple[str, str]] = []
+    spec = pod.get("spec") or {}
+    expected = [c.get("name") for c in spec.get("containers") or [] if isinstance(c, dict)]
+    for key in ("initContainerStatuses", "containerStatuses"):
+        for index, entry in enumerate(status.get(key) or []):
+            if not isinstance(entry, dict):
+                continue
+            image_id = entry.get("imageID")
+            match = DIGEST_IN_IMAGE_ID.search(image_id) if isinstance(image_id, str) else None
+            if match is None:
+                raise EvidenceError(
+                    snapshot.rel,
+                    f"{where}.status.{key}[{index}].imageID",
+                    "has no sha256 digest: the running image cannot be bound",
+                )
+            result.append((str(entry.get("name")), match.group(1)))
+    seen = {name for name, _ in result}
+    for container in expected:
+        if container not in seen:
+            raise EvidenceError(
+                snapshot.rel,
+                f"{where}.status.containerStatuses",
+                f"has no status for container {container}: its image is unknown",
+            )
+    return result
+
+
+COLLECTION_SCHEMA = "loadcert-k8s-collection/v1"
+
+
+def read_record(root: Path) -> dict[str, str]:
+    """``{"namespace", "collected_at"}`` from ``cluster/collection.json``, for ``loadcert seal``.
+
+    The record must describe the List next to it: its ``snapshot.sha256`` must be the digest
+    of ``cluster/kubernetes.json`` as it is now. Raises :class:`EvidenceError` otherwise.
+    """
+    from pytest_loadcert.evidence.hashing import is_digest, sha256_file
+    from pytest_loadcert.evidence.jsonio import read_bytes, read_json
+    from pytest_loadcert.evidence.timeutil import parse_utc
+
+    record = read_json(root / COLLECTION, COLLECTION)
+    if not isinstance(record, dict):
+        raise EvidenceError(COLLECTION, "", "is not a JSON object")
+    if record.get("schema") != COLLECTION_SCHEMA:
+        raise EvidenceError(COLLECTION, "schema", f"must be {COLLECTION_SCHEMA!r}")
+    namespace = record.get("namespace")
+    if not isinstance(namespace, str) or not NAMESPACE_RE.fullmatch(namespace):
+        raise EvidenceError(COLLECTION, "namespace", "is missing or not a namespace name")
+    collected_at = record.get("collected_at")
+    if parse_utc(collected_at) is None:
+        raise EvidenceError(COLLECTION, "collected_at", "is not an RFC 3339 UTC time (...Z)")
+    snapshot = record.get("snapshot")
+    if not isinstance(snapshot, dict) or snapshot.get("path") != CLUSTER:
+        raise EvidenceError(COLLECTION, "snapshot.path", f"must be {CLUSTER!r}")
+    if not is_digest(snapshot.get("sha256")):
+        raise EvidenceError(COLLECTION, "snapshot.sha256", "is not sha256:<64 hex>")
+    read_bytes(root / CLUSTER, CLUSTER)  # a regular file, or EvidenceError
+    if sha256_file(root / CLUSTER) != snapshot["sha256"]:
+        raise EvidenceError(
+            COLLECTION,
+            "snapshot.sha256",
+            f"does not match {CLUSTER}: the List is not the one this collection wrote",
+        )
+    return {"namespace": namespace, "collected_at": str(collected_at)}

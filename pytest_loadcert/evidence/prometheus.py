@@ -1,0 +1,216 @@
+"""Prometheus answers recorded for one stage window (``stages/<stage>/prometheus.json``).
+
+A lookup returns the measured value of a named metric or raises :class:`EvidenceError`:
+a metric that was not queried, a query that differs from the profile's PromQL, an
+evaluation time outside ``[stage end, stage end + eval_delay_max_s]``, an error response,
+an empty result, several series, or a ``NaN``/``+Inf``/``-Inf`` sample all block.
+Missing is never zero.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pytest_loadcert.config.profile import MetricSpec
+from pytest_loadcert.errors import EvidenceError
+from pytest_loadcert.evidence.schema import validate
+from pytest_loadcert.evidence.timeutil import parse_utc
+
+# The window a stage's prometheus.json declares may differ from stage.json by rounding.
+WINDOW_SLACK_S = 1.0
+
+
+@dataclass(frozen=True)
+class QueryRecord:
+    """One recorded query and its untouched response."""
+
+    index: int
+    name: str
+    promql: str
+    time: datetime
+    response: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PrometheusEvidence:
+    """A parsed ``prometheus.json``."""
+
+    rel: str
+    stage: str
+    window_start: datetime
+    window_end: datetime
+    collected_at: datetime
+    queries: dict[str, QueryRecord]
+
+    def __repr__(self) -> str:
+        return f"<PrometheusEvidence {self.rel} ({len(self.queries)} queries)>"
+
+
+@dataclass(frozen=True)
+class MetricSample:
+    """A metric's value for a stage, with where it came from."""
+
+    name: str
+    value: float
+    promql: str
+    time: datetime
+    rel: str  # "stages/1k/prometheus.json"
+    field: str  # "queries[3]"
+
+    @property
+    def source(self) -> str:
+        return f"{self.rel} {self.field}"
+
+
+def parse_prometheus(document: Any, rel: str) -> PrometheusEvidence:
+    """Validate ``prometheus.json`` against its schema and index queries by name."""
+    validate("prometheus", document, rel)
+    queries: dict[str, QueryRecord] = {}
+    for index, entry in enumerate(document["queries"]):
+        name = entry["name"]
+        if name in queries:
+            raise EvidenceError(rel, f"queries[{index}].name", f"repeats the metric {name!r}")
+        moment = parse_utc(entry["time"])
+        if moment is None:  # pragma: no cover - the schema's pattern admits only valid forms
+            raise EvidenceError(rel, f"queries[{index}].time", "is not an RFC 3339 UTC time")
+        queries[name] = QueryRecord(index, name, entry["promql"], moment, entry["response"])
+    start = _time(document["window"]["start"], rel, "window.start")
+    end = _time(document["window"]["end"], rel, "window.end")
+    collected = _time(document["collected_at"], rel, "collected_at")
+    return PrometheusEvidence(rel, document["stage"], start, end, collected, queries)
+
+
+def _time(value: str, rel: str, field: str) -> datetime:
+    moment = parse_utc(value)
+    if moment is None:
+        raise EvidenceError(rel, field, "is not a valid RFC 3339 UTC time")
+    return moment
+
+
+def window_seconds(start: datetime, end: datetime) -> int:
+    """The window a collector asks for: ``ceil(end - start)`` in whole seconds (exact)."""
+    micros = (end - start) // timedelta(microseconds=1)
+    return -(-micros // 1_000_000)
+
+
+def window_seconds_accepted(start: datetime, end: datetime) -> tuple[int, ...]:
+    """Whole-second windows accepted for ``{window}``: the duration rounded down or up."""
+    high = window_seconds(start, end)
+    low = (end - start) // timedelta(seconds=1)
+    return (low,) if low == high else (low, high)
+
+
+def check_window(evidence: PrometheusEvidence, start: datetime, end: datetime) -> None:
+    """The recorded window must be the stage's window (within rounding)."""
+    if abs((evidence.window_start - start).total_seconds()) > WINDOW_SLACK_S:
+        raise EvidenceError(evidence.rel, "window.start", "is not the stage's start_time")
+    if abs((evidence.window_end - end).total_seconds()) > WINDOW_SLACK_S:
+        raise EvidenceError(evidence.rel, "window.end", "is not the stage's end_time")
+
+
+def lookup(
+    evidence: PrometheusEvidence,
+    spec: MetricSpec,
+    stage: str,
+    start: datetime,
+    end: datetime,
+    eval_delay_max_s: float,
+) -> MetricSample:
+    """The value of ``spec`` for ``stage``; every doubt raises :class:`EvidenceError`."""
+    rel = evidence.rel
+    record = evidence.queries.get(spec.name)
+    if record is None:
+        raise EvidenceError(
+            rel, "queries", f"has no query named {spec.name!r}: the metric is missing"
+        )
+    where = f"queries[{record.index}]"
+    allowed = [spec.query_for(stage, seconds) for seconds in window_seconds_accepted(start, end)]
+    if record.promql not in allowed:
+        raise EvidenceError(
+            rel,
+            f"{where}.promql",
+            f"is {record.promql!r}, not the profile's query {allowed[-1]!r}",
+        )
+    if record.time < end:
+        raise EvidenceError(
+            rel,
+            f"{where}.time",
+            f"is {(end - record.time).total_seconds():g}s before the stage ended; late samples "
+            "would be missed",
+        )
+    if record.time > end + timedelta(seconds=eval_delay_max_s):
+        raise EvidenceError(
+            rel,
+            f"{where}.time",
+            f"is {(record.time - end).total_seconds():g}s after the stage ended, over "
+            f"eval_delay_max_s = {eval_delay_max_s:g}",
+        )
+    if record.time > evidence.collected_at:
+        raise EvidenceError(rel, f"{where}.time", "is after collected_at: not yet observable")
+    value = _single_value(record.response, rel, f"{where}.response")
+    return MetricSample(spec.name, value, record.promql, record.time, rel, where)
+
+
+def _single_value(response: dict[str, Any], rel: str, where: str) -> float:
+    if response.get("status") != "success":
+        kind = response.get("errorType", "?")
+        text = response.get("error", "no error text")
+        raise EvidenceError(
+            rel, f"{where}.status", f"is {response.get('status')!r} ({kind}: {text})"
+        )
+    data = response.get("data")
+    if not isinstance(data, dict):
+        raise EvidenceError(rel, f"{where}.data", "is missing")
+    result_type = data.get("resultType")
+    result = data.get("result")
+    if result_type == "scalar":
+        return _sample(result, rel, f"{where}.data.result")
+    if result_type != "vector":
+        raise EvidenceError(
+            rel,
+            f"{where}.data.resultType",
+            f"is {result_type!r}; an instant query for a gate must return a vector or scalar",
+        )
+    if not isinstance(result, list):
+        raise EvidenceError(rel, f"{where}.data.result", "must be a list")
+    if not result:
+        raise EvidenceError(
+            rel, f"{where}.data.result", "is empty: Prometheus returned no sample (missing, not 0)"
+        )
+    if len(result) > 1:
+        raise EvidenceError(
+            rel,
+            f"{where}.data.result",
+            f"holds {len(result)} series; the query must aggregate to one",
+        )
+    series = result[0]
+    if not isinstance(series, dict) or "value" not in series:
+        if isinstance(series, dict) and "histogram" in series:
+            raise EvidenceError(
+                rel, f"{where}.data.result[0]", "is a native histogram, not a value"
+            )
+        raise EvidenceError(rel, f"{where}.data.result[0].value", "is missing")
+    return _sample(series["value"], rel, f"{where}.data.result[0].value")
+
+
+def _sample(pair: object, rel: str, where: str) -> float:
+    if (
+        not isinstance(pair, list)
+        or len(pair) != 2
+        or isinstance(pair[0], bool)
+        or not isinstance(pair[0], int | float)
+    ):
+        raise EvidenceError(rel, where, 'must be [<timestamp>, "<value>"]')
+    raw = pair[1]
+    if not isinstance(raw, str):
+        raise EvidenceError(rel, f"{where}[1]", "must be a string, as Prometheus writes samples")
+    try:
+        value = float(raw)
+    except ValueError:
+        raise EvidenceError(rel, f"{where}[1]", f"is {raw!r}, not a number") from None
+    if not math.isfinite(value):
+        raise EvidenceError(rel, f"{where}[1]", f"is {raw!r}: not a measurement")
+    return value

@@ -1,0 +1,63 @@
+"""Gates on the Prometheus answers of a stage: one critical metric against its bound, and
+stability (dropped over total).
+"""
+
+from __future__ import annotations
+
+from pytest_loadcert.config.profile import MetricSpec, Profile, StabilitySpec
+from pytest_loadcert.errors import EvidenceError
+from pytest_loadcert.evidence.bundle import Bundle
+from pytest_loadcert.evidence.prometheus import MetricSample, check_window, lookup
+from pytest_loadcert.gates.result import GateResult, fmt
+
+
+def metric_sample(bundle: Bundle, profile: Profile, stage: str, name: str) -> MetricSample:
+    """A critical metric's value for the stage window, or EvidenceError."""
+    try:
+        spec = profile.metric(name)
+    except KeyError:
+        known = ", ".join(m.name for m in profile.metrics) or "none"
+        raise LookupError(
+            f"{profile.source}: no [[metrics]] entry named {name!r} (known: {known})"
+        ) from None
+    run = bundle.stage_run(stage)
+    evidence = bundle.prometheus(stage)
+    check_window(evidence, run.start, run.end)
+    return lookup(evidence, spec, stage, run.start, run.end, profile.k6.eval_delay_max_s)
+
+
+def critical_metric(sample: MetricSample, spec: MetricSpec, window: str) -> GateResult:
+    """A Prometheus metric is within the profile's bounds for the stage window."""
+    bounds = []
+    ok = True
+    if spec.min is not None:
+        bounds.append(f">= {fmt(spec.min)}")
+        ok = ok and sample.value >= spec.min
+    if spec.max is not None:
+        bounds.append(f"<= {fmt(spec.max)}")
+        ok = ok and sample.value <= spec.max
+    return GateResult(
+        ok,
+        f"{spec.name} = {fmt(sample.value)}",
+        " and ".join(bounds),
+        "1 instant query",
+        f"{sample.source}: {sample.promql} at {sample.time.isoformat()} ({window})",
+    )
+
+
+def stability(total: MetricSample, dropped: MetricSample, spec: StabilitySpec) -> GateResult:
+    """``(total - dropped) / total`` is at least the bound; a zero total blocks."""
+    if total.value <= 0:
+        raise EvidenceError(
+            total.rel,
+            total.field,
+            f"gives {spec.total} = {fmt(total.value)}: a ratio over nothing is not a ratio",
+        )
+    ratio = (total.value - dropped.value) / total.value
+    return GateResult(
+        ratio >= spec.min,
+        f"{spec.name} = {fmt(ratio)}",
+        f">= {fmt(spec.min)}",
+        f"{spec.total} = {fmt(total.value)}, {spec.dropped} = {fmt(dropped.value)}",
+        f"{total.source}; {dropped.source}",
+    )

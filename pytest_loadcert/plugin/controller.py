@@ -1,0 +1,170 @@
+"""The controller's side of a certification run (the only process under xdist that decides).
+
+Workers run gates; their reports (with ``loadcert_status`` and ``loadcert_gate``) reach the
+controller, which aggregates them, adds the gates each worker collected before deselection,
+decides the verdict, writes the certificate and sets the exit status.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from pytest_loadcert.certify.verdict import Outcome
+from pytest_loadcert.plugin.state import (
+    RESULT_PROPERTIES,
+    STATE_KEY,
+    WORKER_OUTPUT,
+    RunState,
+    key_from_json,
+    report_message,
+)
+
+_RANK = {"passed": 0, "waived": 1, "blocked": 2, "failed": 3}
+_COLOUR = {"certified": "green", "not_certified": "red", "blocked": "yellow"}
+
+
+class CertificationRun:
+    """Registered as a plugin on the controller (or the only process) of a run."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.intoto_line = ""
+
+    @property
+    def state(self) -> RunState:
+        return self.config.stash[STATE_KEY]
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        # A run that ends before writing its certificate (a crash, a kill) must not leave an
+        # earlier run's certificate or statement at these paths to be read as its own.
+        settings = self.state.settings
+        for path in (settings.certificate_path, settings.intoto_path):
+            if path.is_symlink() or path.is_file():
+                path.unlink()
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        gate = getattr(report, "loadcert_gate", None)
+        status = getattr(report, "loadcert_status", None)
+        if gate is None or status is None:
+            return
+        key = key_from_json(gate)
+        previous = self.state.outcomes.get(key)
+        if previous is not None and _RANK[previous.status] >= _RANK[status]:
+            return
+        props = dict(report.user_properties)
+        self.state.outcomes[key] = Outcome(
+            key=key,
+            status=status,
+            message=report_message(report) if status != "passed" else "",
+            nodeid=report.nodeid,
+            **{name: str(props.get(f"loadcert.{name}", "")) for name in RESULT_PROPERTIES},
+        )
+
+    @pytest.hookimpl(trylast=True, specname="pytest_runtest_logreport")
+    def pytest_runtest_logreport_junit(self, report: pytest.TestReport) -> None:
+        """After junit has written a gate that blocked in its body: say so, not "failed on
+        setup"."""
+        if getattr(report, "loadcert_phase", None) != "call":
+            return
+        import pytest_loadcert.plugin.junit as junit
+
+        message = report_message(report)
+        if not message.startswith("blocked: "):
+            message = f"blocked: {message}"
+        junit.name_blocked_error(self.config, report, message)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.state.problems.append(f"collection error in {report.nodeid or 'the session'}")
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        output = getattr(node, "workeroutput", None) or {}
+        if WORKER_OUTPUT in output:
+            collected = json.loads(output[WORKER_OUTPUT])
+            for text in collected["keys"]:
+                key = key_from_json(text)
+                self.state.collected[key.id] = key
+            for problem in collected["problems"]:
+                if problem not in self.state.problems:
+                    self.state.problems.append(problem)
+        if error:
+            self.state.problems.append(f"xdist worker {getattr(node.gateway, 'id', '?')} crashed")
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        # Import the modules themselves: ``from pytest_loadcert import certificate`` would take
+        # a stale package attribute when pytest runs in-process more than once (pytester).
+        import pytest_loadcert.certify.certificate as certificate
+        import pytest_loadcert.plugin.junit as junit
+        from pytest_loadcert.certify.verdict import EXIT_STATUS, decide
+
+        state = self.state
+        if exitstatus == pytest.ExitCode.USAGE_ERROR:
+            # pytest ends with its own usage error (a test path or node id that does not
+            # exist): nothing was judged, so no certificate claims a verdict or a status.
+            return
+        self._check_waivers()
+        if exitstatus == pytest.ExitCode.INTERNAL_ERROR:
+            state.problems.append("pytest hit an internal error")
+        if exitstatus == pytest.ExitCode.INTERRUPTED:
+            state.problems.append("the run was interrupted before every gate ran")
+        stopped = session.shouldfail or session.shouldstop
+        if stopped:
+            state.problems.append(f"the run stopped early: {stopped}")
+        expected = list(dict.fromkeys([*state.expected, *sorted(set(state.collected.values()))]))
+        verdict = decide(state.profile, expected, state.outcomes, state.problems)
+        cert = certificate.build(
+            bundle=state.bundle,
+            profile=state.profile,
+            verdict=verdict,
+            expected=expected,
+            outcomes=state.outcomes,
+            expected_sha=state.settings.git_sha,
+        )
+        state.certificate = cert
+        certificate.write_json(state.settings.certificate_path, cert)
+        import pytest_loadcert.certify.intoto as intoto
+
+        self.intoto_line = intoto.write(state.settings.intoto_path, cert)
+        junit.add_suite_properties(self.config, certificate.suite_properties(cert))
+        session.exitstatus = EXIT_STATUS[verdict.verdict]
+
+    def _check_waivers(self) -> None:
+        state = self.state
+        keys = set(state.collected.values()) | set(state.expected)
+        for waiver in state.profile.waivers:
+            if not any(waiver.matches(k.gate, k.stage, k.subject) for k in keys):
+                state.problems.append(
+                    f"{state.profile.source}: waiver for gate {waiver.gate!r} stage "
+                    f"{waiver.stage!r} matches no gate"
+                )
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        cert = self.state.certificate
+        if cert is None:
+            return
+        from pytest_loadcert.certify.certificate import summary_lines
+
+        colour = {_COLOUR[cert["verdict"]]: True, "bold": True}
+        terminalreporter.section("loadcert certificate", sep="=", **colour)
+        for number, line in enumerate(summary_lines(cert)):
+            terminalreporter.write_line(line, **(colour if number == 0 else {}))
+        terminalreporter.write_line(f"certificate: {self.state.settings.certificate_path}")
+        terminalreporter.write_line(self.intoto_line)
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        cert = self.state.certificate
+        if cert is None:
+            return
+        reason = (cert.get("run_level") or {}).get("reason")
+        config.get_terminal_writer().line(
+            f"loadcert verdict: {cert['verdict']} (exit {cert['exit_status']}); highest "
+            f"certified stage: {cert['highest_certified_stage'] or 'none'}"
+            + (f"; run {cert['run_level']['verdict']}: {reason}" if reason else ""),
+            bold=True,
+        )

@@ -1,0 +1,90 @@
+"""Settings resolved once, in one place: command line > environment > ini > default."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pytest_loadcert.config.profile import ENV_PROFILE
+
+ENV_EVIDENCE_DIR = "LOADCERT_EVIDENCE_DIR"
+ENV_GIT_SHA = "LOADCERT_GIT_SHA"
+ENV_CERTIFICATE = "LOADCERT_CERTIFICATE"
+ENV_INTOTO = "LOADCERT_INTOTO"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a certification run was asked to do."""
+
+    evidence_dir: Path | None
+    profile_path: Path | None
+    pyproject: Path | None
+    git_sha: str | None
+    certificate_path: Path
+    intoto_path: Path  # the in-toto Statement, beside the certificate by default
+    gate_paths: tuple[Path, ...]
+
+    @property
+    def active(self) -> bool:
+        return self.evidence_dir is not None
+
+
+def _ini_path(config: Any, name: str) -> Path | None:
+    value = str(config.getini(name) or "")
+    if not value:
+        return None
+    base: Path = config.inipath.parent if config.inipath else config.rootpath
+    return (base / value).resolve()
+
+
+def evidence_requested(config: Any, option: str | None) -> bool:
+    """Whether a certification run was asked for, before the command line is fully parsed
+    (``option`` is ``--evidence-dir`` from pytest's early parse)."""
+    ini = config.getini("loadcert_evidence_dir")
+    return bool(option or os.environ.get(ENV_EVIDENCE_DIR) or ini)
+
+
+def gate_paths(config: Any) -> tuple[Path, ...]:
+    """The repository's own gate tests (ini ``loadcert_gates``), relative to the ini file."""
+    base: Path = config.inipath.parent if config.inipath else config.rootpath
+    return tuple((base / p).resolve() for p in config.getini("loadcert_gates"))
+
+
+def resolve(config: Any) -> Settings:
+    """Resolve from a ``pytest.Config`` (typed loosely to keep this module pytest-free)."""
+    invocation: Path = config.invocation_params.dir
+
+    def pick(option: str, env: str, ini: str | None) -> Path | None:
+        cli = config.getoption(option)
+        if cli:
+            return Path(invocation / str(cli)).resolve()
+        if os.environ.get(env):
+            return Path(invocation / os.environ[env]).resolve()
+        return _ini_path(config, ini) if ini else None
+
+    evidence = pick("loadcert_evidence_dir", ENV_EVIDENCE_DIR, "loadcert_evidence_dir")
+    profile = pick("loadcert_profile", ENV_PROFILE, "loadcert_profile")
+    sha = config.getoption("loadcert_git_sha") or os.environ.get(ENV_GIT_SHA) or None
+    certificate = pick("loadcert_certificate", ENV_CERTIFICATE, "loadcert_certificate")
+    if certificate is None:
+        xml = config.getoption("xmlpath", None)
+        folder = (invocation / xml).resolve().parent if xml else invocation
+        certificate = folder / "certificate.json"
+    intoto = pick("loadcert_intoto", ENV_INTOTO, "loadcert_intoto")
+    if intoto is None:
+        from pytest_loadcert.certify.intoto import default_path
+
+        intoto = default_path(certificate)
+    pyproject = config.rootpath / "pyproject.toml"
+    return Settings(
+        evidence_dir=evidence,
+        profile_path=profile,
+        pyproject=pyproject if pyproject.is_file() else None,
+        git_sha=sha,
+        certificate_path=certificate,
+        intoto_path=intoto,
+        gate_paths=gate_paths(config),
+    )

@@ -1,0 +1,90 @@
+"""Run state shared by the plugin's hooks and fixtures, kept in ``config.stash``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_loadcert.certify.verdict import GateKey, Outcome
+
+if TYPE_CHECKING:
+    from pytest_loadcert.config.profile import Profile
+    from pytest_loadcert.evidence.bundle import Bundle
+    from pytest_loadcert.gates.result import GateResult
+    from pytest_loadcert.plugin.settings import Settings
+
+
+@dataclass
+class RunState:
+    """Everything a certification run accumulates. Lives on each process's config."""
+
+    settings: Settings
+    profile: Profile
+    bundle: Bundle
+    expected: list[GateKey]
+    collected: dict[str, GateKey] = field(default_factory=dict)  # nodeid -> key (pre-deselect)
+    outcomes: dict[GateKey, Outcome] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    certificate: dict[str, Any] | None = None
+
+
+STATE_KEY = pytest.StashKey[RunState]()
+GATE_KEY = pytest.StashKey[GateKey]()
+WAIVER_KEY = pytest.StashKey[str]()
+
+RESULT_PROPERTIES = ("observed", "required", "samples", "source")
+WORKER_OUTPUT = "loadcert_collected"
+
+
+def key_to_json(key: GateKey) -> str:
+    return json.dumps([key.gate, key.stage, key.subject])
+
+
+def key_from_json(text: str) -> GateKey:
+    gate, stage, subject = json.loads(text)
+    return GateKey(gate, stage, subject)
+
+
+#: Comparisons whose two sides are a gate's observed and required values.
+COMPARISONS = frozenset({">=", "<=", ">", "<", "==", "!="})
+
+
+def record_comparison(item: pytest.Item, op: str, left: object, right: object) -> None:
+    """A failed ``assert observed <op> required`` in a team gate: its two values become the
+    gate's observed and required figures, as a built-in gate's result would give them."""
+    item.user_properties.append(("loadcert.observed", _short(left)))
+    item.user_properties.append(("loadcert.required", f"{op} {_short(right)}"))
+
+
+def _short(value: object, limit: int = 80) -> str:
+    import reprlib
+
+    short = reprlib.Repr()
+    short.maxstring = short.maxother = limit
+    text = short.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def record_result(item: pytest.Item, result: GateResult) -> None:
+    """Attach a gate's measurement to the item; it rides to the controller on the report."""
+    for name in RESULT_PROPERTIES:
+        item.user_properties.append((f"loadcert.{name}", getattr(result, name)))
+
+
+def report_message(report: pytest.TestReport) -> str:
+    """The first line of what a report says (a failure's or skip's message)."""
+    if isinstance(report.longrepr, tuple):  # a skip: (path, line, reason)
+        text = str(report.longrepr[2])
+    else:
+        crash = getattr(report.longrepr, "reprcrash", None)
+        text = crash.message if crash is not None else str(report.longrepr)
+        text = text.removeprefix("Failed: ")
+    line = text.splitlines()[0] if text else ""
+    # One line for people (junit, HTML, the certificate), never a whole object's repr.
+    return line if len(line) <= MESSAGE_LIMIT else line[: MESSAGE_LIMIT - 3] + "..."
+
+
+MESSAGE_LIMIT = 500

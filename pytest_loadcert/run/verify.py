@@ -1,0 +1,165 @@
+"""``loadcert verify``: is this evidence bundle the one a certificate was issued for?
+
+It recomputes the bundle digest (the sha256 of ``loadcert.json``'s bytes) and the sha256 of
+every file, and compares them with what ``certificate.json`` recorded when the bundle was
+certified (``bindings.bundle_sha256`` and ``evidence_files``). Every differing file is named:
+
+- ``changed``: the file's sha256 is not the certified one (for ``loadcert.json``, also every
+  entry whose binding in the replaced manifest differs from the certified one);
+- ``missing``: certified, but not a regular file in the bundle any more;
+- ``added``: in the bundle, but not certified;
+- ``unsafe``: a symbolic link, special file or unreadable entry, which no bundle may hold.
+
+The bundle is walked with :func:`pytest_loadcert.evidence.bundle.walk_bundle`, the walk that sealing
+and the integrity gate use. Exit status: 0 the same bundle, 1 a different one, 2 a usage
+error or a certificate that cannot be read or identifies no bundle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pytest_loadcert import cliopts
+from pytest_loadcert.errors import EvidenceError
+
+HELP = "check that an evidence bundle is the one a certificate.json was issued for"
+
+CHANGED, MISSING, ADDED, UNSAFE = "changed", "missing", "added", "unsafe"
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One file that differs from the certified bundle."""
+
+    kind: str
+    path: str
+    detail: str
+
+    def line(self) -> str:
+        return f"{self.kind}: {self.path}: {self.detail}"
+
+
+def _manifest(root: Path, certified: str) -> tuple[list[Difference], dict[str, Any] | None]:
+    """``loadcert.json`` against the certified bundle digest; its ``files`` when readable."""
+    from pytest_loadcert.evidence.hashing import sha256_bytes
+    from pytest_loadcert.evidence.jsonio import parse_json, read_bytes
+    from pytest_loadcert.evidence.layout import MANIFEST
+
+    try:
+        data = read_bytes(root / MANIFEST, MANIFEST)
+    except EvidenceError as exc:
+        kind = MISSING if exc.problem == "is missing" else CHANGED
+        return [Difference(kind, MANIFEST, f"{exc.problem}; certified {certified}")], None
+    actual = sha256_bytes(data)
+    if actual == certified:
+        return [], None
+    difference = Difference(CHANGED, MANIFEST, f"sha256 is {actual}, certified {certified}")
+    try:
+        document = parse_json(data, MANIFEST)
+    except EvidenceError:
+        return [difference], None
+    files = document.get("files") if isinstance(document, dict) else None
+    return [difference], files if isinstance(files, dict) else None
+
+
+def compare(certificate: dict[str, Any], root: Path) -> list[Difference]:
+    """Every difference between the bundle at ``root`` and the certified one."""
+    from pytest_loadcert.evidence.bundle import walk_bundle
+    from pytest_loadcert.evidence.hashing import sha256_file
+    from pytest_loadcert.evidence.jsonio import max_file_bytes
+
+    cap = max_file_bytes()
+    certified: dict[str, str] = certificate["evidence_files"]
+    differences, rebound = _manifest(root, certificate["bindings"]["bundle_sha256"])
+    on_disk, odd = walk_bundle(root)
+    unsafe = set()
+    for problem in odd:
+        path, _, why = problem.partition(": ")
+        unsafe.add(path)
+        differences.append(Difference(UNSAFE, path, why))
+    for rel in sorted(certified):
+        if rel not in on_disk:
+            if rel not in unsafe:
+                differences.append(
+                    Difference(MISSING, rel, f"certified with {certified[rel]}, not in the bundle")
+                )
+            continue
+        size = os.lstat(root / rel).st_size
+        if size > cap:  # the run never hashed a file over the cap; a sparse one can be huge
+            differences.append(
+                Difference(CHANGED, rel, f"is {size} bytes, over the {cap}-byte cap; not hashed")
+            )
+            continue
+        actual = sha256_file(root / rel)
+        if actual != certified[rel]:
+            differences.append(
+                Difference(CHANGED, rel, f"sha256 is {actual}, certified {certified[rel]}")
+            )
+    for rel in sorted(on_disk - set(certified)):
+        differences.append(Difference(ADDED, rel, "in the bundle, but not certified"))
+    if rebound is not None:
+        # A replaced manifest that re-binds files: say what it claims, beside what is true.
+        for rel in sorted(set(rebound) | set(certified)):
+            now, then = rebound.get(rel), certified.get(rel)
+            if now != then:
+                differences.append(
+                    Difference(
+                        CHANGED,
+                        "loadcert.json",
+                        f"files[{rel!r}] is {now or 'absent'}, certified {then or 'absent'}",
+                    )
+                )
+    return differences
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    cliopts.add_certificate(parser)
+    cliopts.add_evidence_dir(parser)
+
+
+def run(ns: argparse.Namespace, extra: list[str]) -> int:
+    from pytest_loadcert.certify.read import read_certificate
+
+    try:
+        certificate = read_certificate(ns.certificate)
+    except EvidenceError as exc:
+        return cliopts.error(ns, str(exc), cliopts.EXIT_USAGE)
+    rel = str(ns.certificate)
+    digest = certificate["bindings"]["bundle_sha256"]
+    if digest is None:
+        return cliopts.error(
+            ns,
+            f"{rel}: bindings.bundle_sha256 is null: the certified run could not read "
+            "loadcert.json, so no bundle can be verified against it",
+            cliopts.EXIT_USAGE,
+        )
+    if not certificate["evidence_files"]:
+        return cliopts.error(
+            ns, f"{rel}: evidence_files is empty: it binds no file", cliopts.EXIT_USAGE
+        )
+    root: Path = ns.evidence_dir
+    if not root.is_dir():
+        return cliopts.error(ns, f"--evidence-dir {root}: no such directory", cliopts.EXIT_USAGE)
+    try:
+        differences = compare(certificate, root)
+    except OSError as exc:
+        return cliopts.os_error(ns, exc)
+    if not differences:
+        print(
+            f"same: {root} is the bundle certified in {rel} (verdict {certificate['verdict']}, "
+            f"bundle {digest}, {len(certificate['evidence_files'])} files and loadcert.json)"
+        )
+        return cliopts.EXIT_OK
+    for difference in differences:
+        print(difference.line())
+    # One count per differing file and kind (a file can be named twice, e.g. by the manifest).
+    counts = Counter(kind for kind, _ in dict.fromkeys((d.kind, d.path) for d in differences))
+    summary = ", ".join(f"{n} {kind}" for kind, n in counts.items())
+    return cliopts.error(
+        ns, f"{root} is not the bundle certified in {rel}: {summary}", cliopts.EXIT_FAILED
+    )
