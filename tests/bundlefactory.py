@@ -299,16 +299,44 @@ def _trend(
     return values
 
 
-_DURATION = {"avg": 61.8, "min": 1.92, "med": 44.7, "max": 1873.4, "p(90)": 97.3,
-             "p(95)": 120.4, "p(99)": 401.7}
+_DURATION = {
+    "avg": 61.8,
+    "min": 1.92,
+    "med": 44.7,
+    "max": 1873.4,
+    "p(90)": 97.3,
+    "p(95)": 120.4,
+    "p(99)": 401.7,
+}
 _WAITING = {k: v * 0.96 for k, v in _DURATION.items()}
-_BLOCKED = {"avg": 0.031, "min": 0.0011, "med": 0.0041, "max": 46.2, "p(90)": 0.0062,
-            "p(95)": 0.0083, "p(99)": 0.612}
+_BLOCKED = {
+    "avg": 0.031,
+    "min": 0.0011,
+    "med": 0.0041,
+    "max": 46.2,
+    "p(90)": 0.0062,
+    "p(95)": 0.0083,
+    "p(99)": 0.612,
+}
 _CONNECTING = {k: v * 0.8 for k, v in _BLOCKED.items()}
-_SENDING = {"avg": 0.041, "min": 0.0052, "med": 0.026, "max": 12.7, "p(90)": 0.071,
-            "p(95)": 0.093, "p(99)": 0.31}
-_RECEIVING = {"avg": 0.16, "min": 0.011, "med": 0.078, "max": 33.9, "p(90)": 0.34,
-              "p(95)": 0.49, "p(99)": 1.42}
+_SENDING = {
+    "avg": 0.041,
+    "min": 0.0052,
+    "med": 0.026,
+    "max": 12.7,
+    "p(90)": 0.071,
+    "p(95)": 0.093,
+    "p(99)": 0.31,
+}
+_RECEIVING = {
+    "avg": 0.16,
+    "min": 0.011,
+    "med": 0.078,
+    "max": 33.9,
+    "p(90)": 0.34,
+    "p(95)": 0.49,
+    "p(99)": 1.42,
+}
 _ZERO = {"avg": 0, "min": 0, "med": 0, "max": 0, "p(90)": 0, "p(95)": 0, "p(99)": 0}
 _ITERATION = {k: 5000.0 + v for k, v in _DURATION.items()}
 
@@ -334,7 +362,10 @@ def _duration_ms(window: StageWindow, seed: str) -> float:
 
 
 def _summary_metrics(
-    window: StageWindow, numbers: Mapping[str, int], stats: tuple[str, ...], run_ms: float,
+    window: StageWindow,
+    numbers: Mapping[str, int],
+    stats: tuple[str, ...],
+    run_ms: float,
     seed: str,
 ) -> dict[str, dict[str, Any]]:
     """Metric entries in the handleSummary shape: {type, contains, values, thresholds?}."""
@@ -344,26 +375,44 @@ def _summary_metrics(
     check_fails = numbers["check_fails"]
 
     def counter(count: int) -> dict[str, Any]:
-        return {"type": "counter", "contains": "default",
-                "values": {"count": count, "rate": _num(count / seconds)}}
+        return {
+            "type": "counter",
+            "contains": "default",
+            "values": {"count": count, "rate": _num(count / seconds)},
+        }
 
     def data(count: int) -> dict[str, Any]:
-        return {"type": "counter", "contains": "data",
-                "values": {"count": count, "rate": _num(count / seconds)}}
+        return {
+            "type": "counter",
+            "contains": "data",
+            "values": {"count": count, "rate": _num(count / seconds)},
+        }
 
     def trend(base: Mapping[str, float], count: int, name: str) -> dict[str, Any]:
-        return {"type": "trend", "contains": "time",
-                "values": _trend(base, stats, count, f"{seed}/{name}")}
+        return {
+            "type": "trend",
+            "contains": "time",
+            "values": _trend(base, stats, count, f"{seed}/{name}"),
+        }
 
     def rate(passes: int, fails: int) -> dict[str, Any]:
         total = passes + fails
-        return {"type": "rate", "contains": "default",
-                "values": {"rate": _num(passes / total) if total else 0,
-                           "passes": passes, "fails": fails}}
+        return {
+            "type": "rate",
+            "contains": "default",
+            "values": {
+                "rate": _num(passes / total) if total else 0,
+                "passes": passes,
+                "fails": fails,
+            },
+        }
 
     def gauge(value: int, low: int, high: int) -> dict[str, Any]:
-        return {"type": "gauge", "contains": "default",
-                "values": {"value": value, "min": low, "max": high}}
+        return {
+            "type": "gauge",
+            "contains": "default",
+            "values": {"value": value, "min": low, "max": high},
+        }
 
     metrics: dict[str, dict[str, Any]] = {
         "checks": rate(reqs - check_fails, check_fails),
@@ -411,16 +460,26 @@ def _render_summary(
 ) -> dict[str, Any]:
     """Render handleSummary-shaped metric entries in ``fmt`` (handlesummary | summary-export)."""
     check_entries = [
-        {"name": name, "path": f"::{name}", "id": _check_id(f"::{name}"),
-         "passes": passes, "fails": fails}
+        {
+            "name": name,
+            "path": f"::{name}",
+            "id": _check_id(f"::{name}"),
+            "passes": passes,
+            "fails": fails,
+        }
         for name, passes, fails in checks
     ]
     if fmt == HANDLESUMMARY:
         return {
             "metrics": copy.deepcopy(dict(metrics)),
             "options": {"noColor": False, "summaryTimeUnit": "", "summaryTrendStats": list(stats)},
-            "root_group": {"name": "", "path": "", "id": _ROOT_GROUP_ID,
-                           "groups": [], "checks": check_entries},
+            "root_group": {
+                "name": "",
+                "path": "",
+                "id": _ROOT_GROUP_ID,
+                "groups": [],
+                "checks": check_entries,
+            },
             "state": {"isStdOutTTY": False, "isStdErrTTY": False, "testRunDurationMs": run_ms},
         }
     if fmt != EXPORT:
@@ -436,13 +495,22 @@ def _render_summary(
         flat[name] = values
     return {
         "metrics": flat,
-        "root_group": {"name": "", "path": "", "id": _ROOT_GROUP_ID, "groups": {},
-                       "checks": {c["name"]: c for c in check_entries}},
+        "root_group": {
+            "name": "",
+            "path": "",
+            "id": _ROOT_GROUP_ID,
+            "groups": {},
+            "checks": {c["name"]: c for c in check_entries},
+        },
     }
 
 
 def _k6_summary(
-    window: StageWindow, fmt: str, stats: tuple[str, ...], share: int = 1, index: int = 0,
+    window: StageWindow,
+    fmt: str,
+    stats: tuple[str, ...],
+    share: int = 1,
+    index: int = 0,
 ) -> dict[str, Any]:
     seed = f"{window.name}/{index}"
     numbers = _stage_numbers(window, share, index)
@@ -452,15 +520,26 @@ def _k6_summary(
     return _render_summary(metrics, checks, fmt, stats, run_ms)
 
 
-def _command(window: StageWindow, fmt: str, summary_path: str, stats: tuple[str, ...],
-             segment: str | None = None) -> list[str]:
+def _command(
+    window: StageWindow,
+    fmt: str,
+    summary_path: str,
+    stats: tuple[str, ...],
+    segment: str | None = None,
+) -> list[str]:
     command = ["k6", "run", "--no-usage-report", "--summary-trend-stats", ",".join(stats)]
     if fmt == EXPORT:
         command += ["--summary-export", summary_path]
     if segment is not None:
         command += ["--execution-segment", segment]
-    command += ["-e", f"STAGE={window.name}", "-e", f"TARGET_VUS={window.vus}",
-                "-e", f"DURATION_S={window.seconds}"]
+    command += [
+        "-e",
+        f"STAGE={window.name}",
+        "-e",
+        f"TARGET_VUS={window.vus}",
+        "-e",
+        f"DURATION_S={window.seconds}",
+    ]
     if fmt == HANDLESUMMARY:
         command += ["-e", f"SUMMARY_PATH={summary_path}"]
     return [*command, SCRIPT_PATH]
@@ -488,16 +567,21 @@ def promql_for(template: str, window: StageWindow) -> str:
 
 
 def _vector(at: datetime, value: str) -> dict[str, Any]:
-    return {"status": "success",
-            "data": {"resultType": "vector",
-                     "result": [{"metric": {}, "value": [_epoch(at), value]}]}}
+    return {
+        "status": "success",
+        "data": {"resultType": "vector", "result": [{"metric": {}, "value": [_epoch(at), value]}]},
+    }
 
 
 def _prometheus(window: StageWindow, index: int) -> dict[str, Any]:
     at = window.end + timedelta(seconds=EVAL_DELAY_S)
     queries = [
-        {"name": name, "promql": promql_for(template, window), "time": fmt_time(at),
-         "response": _vector(at, _prom_value(_metric_value(name, window, index)))}
+        {
+            "name": name,
+            "promql": promql_for(template, window),
+            "time": fmt_time(at),
+            "response": _vector(at, _prom_value(_metric_value(name, window, index))),
+        }
         for name, template, _kind, _bound in METRICS
     ]
     return {
@@ -559,8 +643,14 @@ STATEFULSETS: Mapping[str, tuple[int, tuple[tuple[str, str, int | None], ...]]] 
         "valkey": (1, (("valkey", "valkey", 6379),)),
     }
 )
-SERVICE_PORTS = {"gateway": 80, "realtime-gateway": 80, "pgbouncer": 6432, "nats": 4222,
-                 "qdrant": 6333, "valkey": 6379}
+SERVICE_PORTS = {
+    "gateway": 80,
+    "realtime-gateway": 80,
+    "pgbouncer": 6432,
+    "nats": 4222,
+    "qdrant": 6333,
+    "valkey": 6379,
+}
 HPAS = {"gateway": (3, 40), "realtime-gateway": (2, 30)}  # minReplicas, maxReplicas
 PDBS = {"gateway": {"maxUnavailable": 1}, "realtime-gateway": {"minAvailable": 1}}
 NODES = ("ip-10-0-1-17.ec2.internal", "ip-10-0-2-41.ec2.internal", "ip-10-0-3-88.ec2.internal")
@@ -569,8 +659,14 @@ NODES = ("ip-10-0-1-17.ec2.internal", "ip-10-0-2-41.ec2.internal", "ip-10-0-3-88
 class _Cluster:
     """Builds the items of the snapshot with consistent uids, IPs and owner references."""
 
-    def __init__(self, start: datetime, namespace: str = NAMESPACE, *,
-                 resource_version: int = 48213577, first_ip: int = 10) -> None:
+    def __init__(
+        self,
+        start: datetime,
+        namespace: str = NAMESPACE,
+        *,
+        resource_version: int = 48213577,
+        first_ip: int = 10,
+    ) -> None:
         self.ns = namespace
         self.created = start - timedelta(days=2, hours=3)
         self.rolled = start - timedelta(hours=2)
@@ -579,8 +675,14 @@ class _Cluster:
         self._ip = first_ip
         self.pod_ips: dict[str, list[tuple[dict[str, Any], str]]] = {}
 
-    def _meta(self, kind: str, name: str, labels: Mapping[str, str] | None = None,
-              created: datetime | None = None, **extra: Any) -> dict[str, Any]:
+    def _meta(
+        self,
+        kind: str,
+        name: str,
+        labels: Mapping[str, str] | None = None,
+        created: datetime | None = None,
+        **extra: Any,
+    ) -> dict[str, Any]:
         self._rv += 7
         meta: dict[str, Any] = {
             "name": name,
@@ -596,8 +698,14 @@ class _Cluster:
 
     @staticmethod
     def _owner(api_version: str, kind: str, name: str) -> dict[str, Any]:
-        return {"apiVersion": api_version, "kind": kind, "name": name,
-                "uid": _uid(f"{kind}/{name}"), "controller": True, "blockOwnerDeletion": True}
+        return {
+            "apiVersion": api_version,
+            "kind": kind,
+            "name": name,
+            "uid": _uid(f"{kind}/{name}"),
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
 
     def _next_ip(self) -> str:
         self._ip += 1
@@ -618,11 +726,19 @@ class _Cluster:
             containers.append(container)
         return containers
 
-    def pod(self, name: str, labels: Mapping[str, str], owner: dict[str, Any],
-            spec: Iterable[tuple[str, str, int | None]], node: str, *,
-            phase: str = "Running", restart_policy: str = "Always",
-            created: datetime | None = None, generate_name: str | None = None,
-            ) -> dict[str, Any]:
+    def pod(
+        self,
+        name: str,
+        labels: Mapping[str, str],
+        owner: dict[str, Any],
+        spec: Iterable[tuple[str, str, int | None]],
+        node: str,
+        *,
+        phase: str = "Running",
+        restart_policy: str = "Always",
+        created: datetime | None = None,
+        generate_name: str | None = None,
+    ) -> dict[str, Any]:
         created = created or self.rolled
         started = created + timedelta(seconds=9)
         spec = tuple(spec)
@@ -641,13 +757,23 @@ class _Cluster:
                 "lastState": {},
             }
             if phase == "Succeeded":
-                status.update(ready=False, started=False, state={"terminated": {
-                    "exitCode": 0, "reason": "Completed", "startedAt": fmt_time(started),
-                    "finishedAt": fmt_time(started + timedelta(seconds=74)),
-                    "containerID": status["containerID"]}})
+                status.update(
+                    ready=False,
+                    started=False,
+                    state={
+                        "terminated": {
+                            "exitCode": 0,
+                            "reason": "Completed",
+                            "startedAt": fmt_time(started),
+                            "finishedAt": fmt_time(started + timedelta(seconds=74)),
+                            "containerID": status["containerID"],
+                        }
+                    },
+                )
             else:
-                status.update(ready=True, started=True,
-                              state={"running": {"startedAt": fmt_time(started)}})
+                status.update(
+                    ready=True, started=True, state={"running": {"startedAt": fmt_time(started)}}
+                )
             statuses.append(status)
         ready = "False" if phase == "Succeeded" else "True"
         conditions: list[dict[str, Any]] = [
@@ -659,8 +785,11 @@ class _Cluster:
         ]
         for condition in conditions:
             condition.update(lastProbeTime=None, lastTransitionTime=fmt_time(started))
-            if phase == "Succeeded" and condition["status"] == "False" and condition["type"] in (
-                    "Ready", "ContainersReady"):
+            if (
+                phase == "Succeeded"
+                and condition["status"] == "False"
+                and condition["type"] in ("Ready", "ContainersReady")
+            ):
                 condition["reason"] = "PodCompleted"
         pod = {
             "apiVersion": "v1",
@@ -690,166 +819,264 @@ class _Cluster:
         self.items.append(pod)
         return pod
 
-    def _template(self, labels: Mapping[str, str],
-                  spec: Iterable[tuple[str, str, int | None]]) -> dict[str, Any]:
-        return {"metadata": {"labels": dict(labels)},
-                "spec": {"containers": self._containers(spec), "restartPolicy": "Always",
-                         "terminationGracePeriodSeconds": 30}}
+    def _template(
+        self, labels: Mapping[str, str], spec: Iterable[tuple[str, str, int | None]]
+    ) -> dict[str, Any]:
+        return {
+            "metadata": {"labels": dict(labels)},
+            "spec": {
+                "containers": self._containers(spec),
+                "restartPolicy": "Always",
+                "terminationGracePeriodSeconds": 30,
+            },
+        }
 
-    def deployment(self, name: str, replicas: int,
-                   spec: tuple[tuple[str, str, int | None], ...]) -> None:
+    def deployment(
+        self, name: str, replicas: int, spec: tuple[tuple[str, str, int | None], ...]
+    ) -> None:
         labels = {"app": name}
         template_hash = _k8s_suffix(f"rs/{name}", 10)
         rs_name = f"{name}-{template_hash}"
-        self.items.append({
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": self._meta("Deployment", name, labels, generation=4,
-                                   annotations={"deployment.kubernetes.io/revision": "4"}),
-            "spec": {
-                "replicas": replicas,
-                "selector": {"matchLabels": labels},
-                "strategy": {"type": "RollingUpdate",
-                             "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}},
-                "revisionHistoryLimit": 10,
-                "progressDeadlineSeconds": 600,
-                "template": self._template(labels, spec),
-            },
-            "status": {
-                "observedGeneration": 4,
-                "replicas": replicas,
-                "updatedReplicas": replicas,
-                "readyReplicas": replicas,
-                "availableReplicas": replicas,
-                "conditions": [
-                    {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable",
-                     "message": "Deployment has minimum availability.",
-                     "lastUpdateTime": fmt_time(self.rolled + timedelta(minutes=1)),
-                     "lastTransitionTime": fmt_time(self.rolled + timedelta(minutes=1))},
-                    {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable",
-                     "message": f'ReplicaSet "{rs_name}" has successfully progressed.',
-                     "lastUpdateTime": fmt_time(self.rolled + timedelta(minutes=1)),
-                     "lastTransitionTime": fmt_time(self.created)},
-                ],
-            },
-        })
+        self.items.append(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": self._meta(
+                    "Deployment",
+                    name,
+                    labels,
+                    generation=4,
+                    annotations={"deployment.kubernetes.io/revision": "4"},
+                ),
+                "spec": {
+                    "replicas": replicas,
+                    "selector": {"matchLabels": labels},
+                    "strategy": {
+                        "type": "RollingUpdate",
+                        "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"},
+                    },
+                    "revisionHistoryLimit": 10,
+                    "progressDeadlineSeconds": 600,
+                    "template": self._template(labels, spec),
+                },
+                "status": {
+                    "observedGeneration": 4,
+                    "replicas": replicas,
+                    "updatedReplicas": replicas,
+                    "readyReplicas": replicas,
+                    "availableReplicas": replicas,
+                    "conditions": [
+                        {
+                            "type": "Available",
+                            "status": "True",
+                            "reason": "MinimumReplicasAvailable",
+                            "message": "Deployment has minimum availability.",
+                            "lastUpdateTime": fmt_time(self.rolled + timedelta(minutes=1)),
+                            "lastTransitionTime": fmt_time(self.rolled + timedelta(minutes=1)),
+                        },
+                        {
+                            "type": "Progressing",
+                            "status": "True",
+                            "reason": "NewReplicaSetAvailable",
+                            "message": f'ReplicaSet "{rs_name}" has successfully progressed.',
+                            "lastUpdateTime": fmt_time(self.rolled + timedelta(minutes=1)),
+                            "lastTransitionTime": fmt_time(self.created),
+                        },
+                    ],
+                },
+            }
+        )
         rs_labels = {**labels, "pod-template-hash": template_hash}
-        self.items.append({
-            "apiVersion": "apps/v1",
-            "kind": "ReplicaSet",
-            "metadata": self._meta(
-                "ReplicaSet", rs_name, rs_labels, self.rolled, generation=1,
-                annotations={"deployment.kubernetes.io/desired-replicas": str(replicas),
-                             "deployment.kubernetes.io/max-replicas": str(replicas + 1),
-                             "deployment.kubernetes.io/revision": "4"},
-                ownerReferences=[self._owner("apps/v1", "Deployment", name)]),
-            "spec": {"replicas": replicas, "selector": {"matchLabels": rs_labels},
-                     "template": self._template(rs_labels, spec)},
-            "status": {"replicas": replicas, "fullyLabeledReplicas": replicas,
-                       "readyReplicas": replicas, "availableReplicas": replicas,
-                       "observedGeneration": 1},
-        })
+        self.items.append(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "ReplicaSet",
+                "metadata": self._meta(
+                    "ReplicaSet",
+                    rs_name,
+                    rs_labels,
+                    self.rolled,
+                    generation=1,
+                    annotations={
+                        "deployment.kubernetes.io/desired-replicas": str(replicas),
+                        "deployment.kubernetes.io/max-replicas": str(replicas + 1),
+                        "deployment.kubernetes.io/revision": "4",
+                    },
+                    ownerReferences=[self._owner("apps/v1", "Deployment", name)],
+                ),
+                "spec": {
+                    "replicas": replicas,
+                    "selector": {"matchLabels": rs_labels},
+                    "template": self._template(rs_labels, spec),
+                },
+                "status": {
+                    "replicas": replicas,
+                    "fullyLabeledReplicas": replicas,
+                    "readyReplicas": replicas,
+                    "availableReplicas": replicas,
+                    "observedGeneration": 1,
+                },
+            }
+        )
         pods = []
         for i in range(replicas):
             pod_name = f"{rs_name}-{_k8s_suffix(f'pod/{rs_name}/{i}', 5)}"
-            pods.append(self.pod(pod_name, rs_labels, self._owner("apps/v1", "ReplicaSet", rs_name),
-                                 spec, NODES[i % len(NODES)], generate_name=f"{rs_name}-"))
+            pods.append(
+                self.pod(
+                    pod_name,
+                    rs_labels,
+                    self._owner("apps/v1", "ReplicaSet", rs_name),
+                    spec,
+                    NODES[i % len(NODES)],
+                    generate_name=f"{rs_name}-",
+                )
+            )
         self.pod_ips[name] = [(p, p["status"]["podIP"]) for p in pods]
 
-    def statefulset(self, name: str, replicas: int,
-                    spec: tuple[tuple[str, str, int | None], ...]) -> None:
+    def statefulset(
+        self, name: str, replicas: int, spec: tuple[tuple[str, str, int | None], ...]
+    ) -> None:
         labels = {"app": name}
         revision = f"{name}-{_k8s_suffix(f'rev/{name}', 10)}"
-        self.items.append({
-            "apiVersion": "apps/v1",
-            "kind": "StatefulSet",
-            "metadata": self._meta("StatefulSet", name, labels, generation=2),
-            "spec": {
-                "replicas": replicas,
-                "serviceName": name,
-                "podManagementPolicy": "Parallel",
-                "selector": {"matchLabels": labels},
-                "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}},
-                "revisionHistoryLimit": 10,
-                "template": self._template(labels, spec),
-            },
-            "status": {
-                "observedGeneration": 2,
-                "replicas": replicas,
-                "readyReplicas": replicas,
-                "availableReplicas": replicas,
-                "currentReplicas": replicas,
-                "updatedReplicas": replicas,
-                "currentRevision": revision,
-                "updateRevision": revision,
-                "collisionCount": 0,
-            },
-        })
+        self.items.append(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "StatefulSet",
+                "metadata": self._meta("StatefulSet", name, labels, generation=2),
+                "spec": {
+                    "replicas": replicas,
+                    "serviceName": name,
+                    "podManagementPolicy": "Parallel",
+                    "selector": {"matchLabels": labels},
+                    "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}},
+                    "revisionHistoryLimit": 10,
+                    "template": self._template(labels, spec),
+                },
+                "status": {
+                    "observedGeneration": 2,
+                    "replicas": replicas,
+                    "readyReplicas": replicas,
+                    "availableReplicas": replicas,
+                    "currentReplicas": replicas,
+                    "updatedReplicas": replicas,
+                    "currentRevision": revision,
+                    "updateRevision": revision,
+                    "collisionCount": 0,
+                },
+            }
+        )
         pods = []
         for i in range(replicas):
             pod_name = f"{name}-{i}"
-            pod_labels = {**labels, "apps.kubernetes.io/pod-index": str(i),
-                          "controller-revision-hash": revision,
-                          "statefulset.kubernetes.io/pod-name": pod_name}
-            pods.append(self.pod(pod_name, pod_labels, self._owner("apps/v1", "StatefulSet", name),
-                                 spec, NODES[(i + 1) % len(NODES)], generate_name=f"{name}-"))
+            pod_labels = {
+                **labels,
+                "apps.kubernetes.io/pod-index": str(i),
+                "controller-revision-hash": revision,
+                "statefulset.kubernetes.io/pod-name": pod_name,
+            }
+            pods.append(
+                self.pod(
+                    pod_name,
+                    pod_labels,
+                    self._owner("apps/v1", "StatefulSet", name),
+                    spec,
+                    NODES[(i + 1) % len(NODES)],
+                    generate_name=f"{name}-",
+                )
+            )
         self.pod_ips[name] = [(p, p["status"]["podIP"]) for p in pods]
 
     def hpa(self, name: str, low: int, high: int, current: int) -> None:
         at = fmt_time(self.rolled + timedelta(minutes=3))
-        self.items.append({
-            "apiVersion": "autoscaling/v2",
-            "kind": "HorizontalPodAutoscaler",
-            "metadata": self._meta("HorizontalPodAutoscaler", name, {"app": name}),
-            "spec": {
-                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
-                "minReplicas": low,
-                "maxReplicas": high,
-                "metrics": [{"type": "Resource", "resource": {
-                    "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}],
-            },
-            "status": {
-                "currentReplicas": current,
-                "desiredReplicas": current,
-                "currentMetrics": [{"type": "Resource", "resource": {
-                    "name": "cpu", "current": {"averageUtilization": 12, "averageValue": "61m"}}}],
-                "conditions": [
-                    {"type": "AbleToScale", "status": "True", "reason": "ReadyForNewScale",
-                     "message": "recommended size matches current size",
-                     "lastTransitionTime": at},
-                    {"type": "ScalingActive", "status": "True", "reason": "ValidMetricFound",
-                     "message": "the HPA was able to successfully calculate a replica count "
-                                "from cpu resource utilization (percentage of request)",
-                     "lastTransitionTime": at},
-                    {"type": "ScalingLimited", "status": "False", "reason": "DesiredWithinRange",
-                     "message": "the desired count is within the acceptable range",
-                     "lastTransitionTime": at},
-                ],
-            },
-        })
+        self.items.append(
+            {
+                "apiVersion": "autoscaling/v2",
+                "kind": "HorizontalPodAutoscaler",
+                "metadata": self._meta("HorizontalPodAutoscaler", name, {"app": name}),
+                "spec": {
+                    "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+                    "minReplicas": low,
+                    "maxReplicas": high,
+                    "metrics": [
+                        {
+                            "type": "Resource",
+                            "resource": {
+                                "name": "cpu",
+                                "target": {"type": "Utilization", "averageUtilization": 70},
+                            },
+                        }
+                    ],
+                },
+                "status": {
+                    "currentReplicas": current,
+                    "desiredReplicas": current,
+                    "currentMetrics": [
+                        {
+                            "type": "Resource",
+                            "resource": {
+                                "name": "cpu",
+                                "current": {"averageUtilization": 12, "averageValue": "61m"},
+                            },
+                        }
+                    ],
+                    "conditions": [
+                        {
+                            "type": "AbleToScale",
+                            "status": "True",
+                            "reason": "ReadyForNewScale",
+                            "message": "recommended size matches current size",
+                            "lastTransitionTime": at,
+                        },
+                        {
+                            "type": "ScalingActive",
+                            "status": "True",
+                            "reason": "ValidMetricFound",
+                            "message": "the HPA was able to successfully calculate a replica count "
+                            "from cpu resource utilization (percentage of request)",
+                            "lastTransitionTime": at,
+                        },
+                        {
+                            "type": "ScalingLimited",
+                            "status": "False",
+                            "reason": "DesiredWithinRange",
+                            "message": "the desired count is within the acceptable range",
+                            "lastTransitionTime": at,
+                        },
+                    ],
+                },
+            }
+        )
 
     def pdb(self, name: str, rule: Mapping[str, int], expected: int) -> None:
         if "maxUnavailable" in rule:
             desired = expected - rule["maxUnavailable"]
         else:
             desired = rule["minAvailable"]
-        self.items.append({
-            "apiVersion": "policy/v1",
-            "kind": "PodDisruptionBudget",
-            "metadata": self._meta("PodDisruptionBudget", name, {"app": name}, generation=1),
-            "spec": {**rule, "selector": {"matchLabels": {"app": name}}},
-            "status": {
-                "observedGeneration": 1,
-                "currentHealthy": expected,
-                "desiredHealthy": desired,
-                "disruptionsAllowed": expected - desired,
-                "expectedPods": expected,
-                "conditions": [{"type": "DisruptionAllowed", "status": "True",
-                                "reason": "SufficientPods", "message": "",
-                                "observedGeneration": 1,
-                                "lastTransitionTime": fmt_time(self.rolled)}],
-            },
-        })
+        self.items.append(
+            {
+                "apiVersion": "policy/v1",
+                "kind": "PodDisruptionBudget",
+                "metadata": self._meta("PodDisruptionBudget", name, {"app": name}, generation=1),
+                "spec": {**rule, "selector": {"matchLabels": {"app": name}}},
+                "status": {
+                    "observedGeneration": 1,
+                    "currentHealthy": expected,
+                    "desiredHealthy": desired,
+                    "disruptionsAllowed": expected - desired,
+                    "expectedPods": expected,
+                    "conditions": [
+                        {
+                            "type": "DisruptionAllowed",
+                            "status": "True",
+                            "reason": "SufficientPods",
+                            "message": "",
+                            "observedGeneration": 1,
+                            "lastTransitionTime": fmt_time(self.rolled),
+                        }
+                    ],
+                },
+            }
+        )
 
     def service(self, name: str) -> None:
         port = SERVICE_PORTS[name]
@@ -858,106 +1085,173 @@ class _Cluster:
         target_port = next(p for _c, _l, p in target[1] if p is not None)
         cluster_ip = f"172.20.{40 + len(self.items) % 50}.{10 + len(self.items) % 200}"
         port_name = "http" if port == 80 else "tcp"
-        self.items.append({
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": self._meta("Service", name, {"app": name}),
-            "spec": {
-                "type": "ClusterIP",
-                "clusterIP": cluster_ip,
-                "clusterIPs": [cluster_ip],
-                "internalTrafficPolicy": "Cluster",
-                "ipFamilies": ["IPv4"],
-                "ipFamilyPolicy": "SingleStack",
-                "ports": [{"name": port_name, "port": port, "protocol": "TCP",
-                           "targetPort": target_port}],
-                "selector": {"app": name},
-                "sessionAffinity": "None",
-            },
-            "status": {"loadBalancer": {}},
-        })
+        self.items.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": self._meta("Service", name, {"app": name}),
+                "spec": {
+                    "type": "ClusterIP",
+                    "clusterIP": cluster_ip,
+                    "clusterIPs": [cluster_ip],
+                    "internalTrafficPolicy": "Cluster",
+                    "ipFamilies": ["IPv4"],
+                    "ipFamilyPolicy": "SingleStack",
+                    "ports": [
+                        {
+                            "name": port_name,
+                            "port": port,
+                            "protocol": "TCP",
+                            "targetPort": target_port,
+                        }
+                    ],
+                    "selector": {"app": name},
+                    "sessionAffinity": "None",
+                },
+                "status": {"loadBalancer": {}},
+            }
+        )
         backends = self.pod_ips[name]
 
         def ref(pod: dict[str, Any]) -> dict[str, Any]:
-            return {"kind": "Pod", "name": pod["metadata"]["name"], "namespace": self.ns,
-                    "uid": pod["metadata"]["uid"]}
+            return {
+                "kind": "Pod",
+                "name": pod["metadata"]["name"],
+                "namespace": self.ns,
+                "uid": pod["metadata"]["uid"],
+            }
 
-        self.items.append({
-            "apiVersion": "v1",
-            "kind": "Endpoints",
-            "metadata": self._meta(
-                "Endpoints", name, {"app": name},
-                annotations={"endpoints.kubernetes.io/last-change-trigger-time":
-                             fmt_time(self.rolled + timedelta(seconds=40))}),
-            "subsets": [{
-                "addresses": [{"ip": ip, "nodeName": pod["spec"]["nodeName"], "targetRef": ref(pod)}
-                              for pod, ip in backends],
-                "ports": [{"name": port_name, "port": target_port, "protocol": "TCP"}],
-            }],
-        })
+        self.items.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Endpoints",
+                "metadata": self._meta(
+                    "Endpoints",
+                    name,
+                    {"app": name},
+                    annotations={
+                        "endpoints.kubernetes.io/last-change-trigger-time": fmt_time(
+                            self.rolled + timedelta(seconds=40)
+                        )
+                    },
+                ),
+                "subsets": [
+                    {
+                        "addresses": [
+                            {"ip": ip, "nodeName": pod["spec"]["nodeName"], "targetRef": ref(pod)}
+                            for pod, ip in backends
+                        ],
+                        "ports": [{"name": port_name, "port": target_port, "protocol": "TCP"}],
+                    }
+                ],
+            }
+        )
         slice_name = f"{name}-{_k8s_suffix(f'slice/{name}', 5)}"
-        self.items.append({
-            "apiVersion": "discovery.k8s.io/v1",
-            "kind": "EndpointSlice",
-            "metadata": self._meta(
-                "EndpointSlice", slice_name,
-                {"app": name,
-                 "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io",
-                 "kubernetes.io/service-name": name},
-                generateName=f"{name}-", generation=3,
-                ownerReferences=[self._owner("v1", "Service", name)]),
-            "addressType": "IPv4",
-            "endpoints": [{
-                "addresses": [ip],
-                "conditions": {"ready": True, "serving": True, "terminating": False},
-                "nodeName": pod["spec"]["nodeName"],
-                "targetRef": ref(pod),
-            } for pod, ip in backends],
-            "ports": [{"name": port_name, "port": target_port, "protocol": "TCP"}],
-        })
+        self.items.append(
+            {
+                "apiVersion": "discovery.k8s.io/v1",
+                "kind": "EndpointSlice",
+                "metadata": self._meta(
+                    "EndpointSlice",
+                    slice_name,
+                    {
+                        "app": name,
+                        "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io",
+                        "kubernetes.io/service-name": name,
+                    },
+                    generateName=f"{name}-",
+                    generation=3,
+                    ownerReferences=[self._owner("v1", "Service", name)],
+                ),
+                "addressType": "IPv4",
+                "endpoints": [
+                    {
+                        "addresses": [ip],
+                        "conditions": {"ready": True, "serving": True, "terminating": False},
+                        "nodeName": pod["spec"]["nodeName"],
+                        "targetRef": ref(pod),
+                    }
+                    for pod, ip in backends
+                ],
+                "ports": [{"name": port_name, "port": target_port, "protocol": "TCP"}],
+            }
+        )
 
-    def job(self, name: str, container: str, labels: Mapping[str, str], label: str,
-            finished: datetime, owner: dict[str, Any] | None = None) -> None:
+    def job(
+        self,
+        name: str,
+        container: str,
+        labels: Mapping[str, str],
+        label: str,
+        finished: datetime,
+        owner: dict[str, Any] | None = None,
+    ) -> None:
         """A completed Job and its Succeeded pod (carrying ``labels``, e.g. app: gateway)."""
         created = finished - timedelta(seconds=95)
         job_uid = _uid(f"Job/{name}")
-        pod_labels = {**labels, "batch.kubernetes.io/controller-uid": job_uid,
-                      "batch.kubernetes.io/job-name": name, "controller-uid": job_uid,
-                      "job-name": name}
+        pod_labels = {
+            **labels,
+            "batch.kubernetes.io/controller-uid": job_uid,
+            "batch.kubernetes.io/job-name": name,
+            "controller-uid": job_uid,
+            "job-name": name,
+        }
         spec = ((container, label, None),)
         extra: dict[str, Any] = {"generation": 1}
         if owner is not None:
             extra["ownerReferences"] = [owner]
-        self.items.append({
-            "apiVersion": "batch/v1",
-            "kind": "Job",
-            "metadata": self._meta("Job", name, labels, created, **extra),
-            "spec": {
-                "backoffLimit": 2, "completions": 1, "parallelism": 1,
-                "completionMode": "NonIndexed", "suspend": False,
-                "selector": {"matchLabels": {"batch.kubernetes.io/controller-uid": job_uid}},
-                "template": {"metadata": {"labels": pod_labels},
-                             "spec": {"containers": self._containers(spec),
-                                      "restartPolicy": "Never"}},
-            },
-            "status": {
-                "ready": 0,
-                "terminating": 0,
-                "succeeded": 1,
-                "startTime": fmt_time(created),
-                "completionTime": fmt_time(finished),
-                "uncountedTerminatedPods": {},
-                "conditions": [
-                    {"type": "SuccessCriteriaMet", "status": "True",
-                     "lastProbeTime": fmt_time(finished), "lastTransitionTime": fmt_time(finished)},
-                    {"type": "Complete", "status": "True",
-                     "lastProbeTime": fmt_time(finished), "lastTransitionTime": fmt_time(finished)},
-                ],
-            },
-        })
-        self.pod(f"{name}-{_k8s_suffix(f'jobpod/{name}', 5)}", pod_labels,
-                 {**self._owner("batch/v1", "Job", name)}, spec, NODES[2], phase="Succeeded",
-                 restart_policy="Never", created=created, generate_name=f"{name}-")
+        self.items.append(
+            {
+                "apiVersion": "batch/v1",
+                "kind": "Job",
+                "metadata": self._meta("Job", name, labels, created, **extra),
+                "spec": {
+                    "backoffLimit": 2,
+                    "completions": 1,
+                    "parallelism": 1,
+                    "completionMode": "NonIndexed",
+                    "suspend": False,
+                    "selector": {"matchLabels": {"batch.kubernetes.io/controller-uid": job_uid}},
+                    "template": {
+                        "metadata": {"labels": pod_labels},
+                        "spec": {"containers": self._containers(spec), "restartPolicy": "Never"},
+                    },
+                },
+                "status": {
+                    "ready": 0,
+                    "terminating": 0,
+                    "succeeded": 1,
+                    "startTime": fmt_time(created),
+                    "completionTime": fmt_time(finished),
+                    "uncountedTerminatedPods": {},
+                    "conditions": [
+                        {
+                            "type": "SuccessCriteriaMet",
+                            "status": "True",
+                            "lastProbeTime": fmt_time(finished),
+                            "lastTransitionTime": fmt_time(finished),
+                        },
+                        {
+                            "type": "Complete",
+                            "status": "True",
+                            "lastProbeTime": fmt_time(finished),
+                            "lastTransitionTime": fmt_time(finished),
+                        },
+                    ],
+                },
+            }
+        )
+        self.pod(
+            f"{name}-{_k8s_suffix(f'jobpod/{name}', 5)}",
+            pod_labels,
+            {**self._owner("batch/v1", "Job", name)},
+            spec,
+            NODES[2],
+            phase="Succeeded",
+            restart_policy="Never",
+            created=created,
+            generate_name=f"{name}-",
+        )
 
     def unrelated_failing(self) -> None:
         """A Deployment of another app whose only pod crash-loops (must be ignored)."""
@@ -966,34 +1260,59 @@ class _Cluster:
         template_hash = _k8s_suffix(f"rs/{name}", 10)
         rs_name = f"{name}-{template_hash}"
         spec = (("legacy-reports", "legacy-reports", 9000),)
-        self.items.append({
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": self._meta("Deployment", name, labels, generation=1),
-            "spec": {"replicas": 1, "selector": {"matchLabels": labels},
-                     "template": self._template(labels, spec)},
-            # readyReplicas/availableReplicas are absent, not 0, when none is ready
-            "status": {"observedGeneration": 1, "replicas": 1, "updatedReplicas": 1,
-                       "unavailableReplicas": 1},
-        })
+        self.items.append(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": self._meta("Deployment", name, labels, generation=1),
+                "spec": {
+                    "replicas": 1,
+                    "selector": {"matchLabels": labels},
+                    "template": self._template(labels, spec),
+                },
+                # readyReplicas/availableReplicas are absent, not 0, when none is ready
+                "status": {
+                    "observedGeneration": 1,
+                    "replicas": 1,
+                    "updatedReplicas": 1,
+                    "unavailableReplicas": 1,
+                },
+            }
+        )
         rs_labels = {**labels, "pod-template-hash": template_hash}
-        self.items.append({
-            "apiVersion": "apps/v1",
-            "kind": "ReplicaSet",
-            "metadata": self._meta("ReplicaSet", rs_name, rs_labels, generation=1,
-                                   ownerReferences=[self._owner("apps/v1", "Deployment", name)]),
-            "spec": {"replicas": 1, "selector": {"matchLabels": rs_labels},
-                     "template": self._template(rs_labels, spec)},
-            "status": {"replicas": 1, "fullyLabeledReplicas": 1, "observedGeneration": 1},
-        })
-        pod = self.pod(f"{rs_name}-{_k8s_suffix(f'pod/{rs_name}', 5)}", rs_labels,
-                       self._owner("apps/v1", "ReplicaSet", rs_name), spec, NODES[1],
-                       generate_name=f"{rs_name}-")
+        self.items.append(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "ReplicaSet",
+                "metadata": self._meta(
+                    "ReplicaSet",
+                    rs_name,
+                    rs_labels,
+                    generation=1,
+                    ownerReferences=[self._owner("apps/v1", "Deployment", name)],
+                ),
+                "spec": {
+                    "replicas": 1,
+                    "selector": {"matchLabels": rs_labels},
+                    "template": self._template(rs_labels, spec),
+                },
+                "status": {"replicas": 1, "fullyLabeledReplicas": 1, "observedGeneration": 1},
+            }
+        )
+        pod = self.pod(
+            f"{rs_name}-{_k8s_suffix(f'pod/{rs_name}', 5)}",
+            rs_labels,
+            self._owner("apps/v1", "ReplicaSet", rs_name),
+            spec,
+            NODES[1],
+            generate_name=f"{rs_name}-",
+        )
         make_container_not_ready(pod, "legacy-reports", crash_loop=True)
 
 
-def make_container_not_ready(pod: dict[str, Any], container: str, *,
-                             crash_loop: bool = False) -> None:
+def make_container_not_ready(
+    pod: dict[str, Any], container: str, *, crash_loop: bool = False
+) -> None:
     """Mark one container of a Running pod not ready (pod stays Running)."""
     for status in pod["status"]["containerStatuses"]:
         if status["name"] == container:
@@ -1001,13 +1320,21 @@ def make_container_not_ready(pod: dict[str, Any], container: str, *,
             if crash_loop:
                 status["started"] = False
                 status["restartCount"] = 14
-                status["state"] = {"waiting": {
-                    "reason": "CrashLoopBackOff",
-                    "message": "back-off 5m0s restarting failed container=legacy-reports"}}
-                status["lastState"] = {"terminated": {
-                    "exitCode": 1, "reason": "Error",
-                    "startedAt": "2026-04-30T23:51:02Z", "finishedAt": "2026-04-30T23:51:04Z",
-                    "containerID": status["containerID"]}}
+                status["state"] = {
+                    "waiting": {
+                        "reason": "CrashLoopBackOff",
+                        "message": "back-off 5m0s restarting failed container=legacy-reports",
+                    }
+                }
+                status["lastState"] = {
+                    "terminated": {
+                        "exitCode": 1,
+                        "reason": "Error",
+                        "startedAt": "2026-04-30T23:51:02Z",
+                        "finishedAt": "2026-04-30T23:51:04Z",
+                        "containerID": status["containerID"],
+                    }
+                }
             break
     else:
         raise KeyError(container)
@@ -1030,16 +1357,19 @@ def _cluster_items(start: datetime) -> list[dict[str, Any]]:
         cluster.pdb(name, rule, DEPLOYMENTS[name][0])
     for name in SERVICE_PORTS:
         cluster.service(name)
-    cluster.job("gateway-migrate-20260430", "migrate",
-                {"app": "gateway", "component": "migration"},
-                "gateway-migrate", start - timedelta(minutes=28))
+    cluster.job(
+        "gateway-migrate-20260430",
+        "migrate",
+        {"app": "gateway", "component": "migration"},
+        "gateway-migrate",
+        start - timedelta(minutes=28),
+    )
     cluster.unrelated_failing()
     return cluster.items
 
 
 def _k8s_list(items: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""},
-            "items": items}
+    return {"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""}, "items": items}
 
 
 # --------------------------------------------------------------------------- artifacts
@@ -1105,8 +1435,13 @@ def _yaml_scalar(value: Any) -> str:
     if isinstance(value, int | float):
         return json.dumps(value)
     text = str(value)
-    plain = (text and set(text) <= _PLAIN and not text[0].isdigit() and not text.startswith("-")
-             and text.lower() not in {"true", "false", "null", "yes", "no", "on", "off", "y", "n"})
+    plain = (
+        text
+        and set(text) <= _PLAIN
+        and not text[0].isdigit()
+        and not text.startswith("-")
+        and text.lower() not in {"true", "false", "null", "yes", "no", "on", "off", "y", "n"}
+    )
     return text if plain else json.dumps(text)
 
 
@@ -1137,21 +1472,37 @@ def _yaml(value: Any, indent: int = 0) -> list[str]:
 
 def _manifest(items: list[dict[str, Any]]) -> bytes:
     """The rendered manifest that was applied: the spec of every certification object."""
-    kinds = ("Deployment", "StatefulSet", "Service", "HorizontalPodAutoscaler",
-             "PodDisruptionBudget")
+    kinds = (
+        "Deployment",
+        "StatefulSet",
+        "Service",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+    )
     docs = []
     for item in items:
         if item["kind"] not in kinds or item["metadata"]["name"] == "legacy-reports":
             continue
-        meta = {k: item["metadata"][k] for k in ("name", "namespace", "labels")
-                if k in item["metadata"]}
+        meta = {
+            k: item["metadata"][k] for k in ("name", "namespace", "labels") if k in item["metadata"]
+        }
         spec = copy.deepcopy(item["spec"])
         if item["kind"] == "Service":
-            for key in ("clusterIP", "clusterIPs", "internalTrafficPolicy", "ipFamilies",
-                        "ipFamilyPolicy", "sessionAffinity"):
+            for key in (
+                "clusterIP",
+                "clusterIPs",
+                "internalTrafficPolicy",
+                "ipFamilies",
+                "ipFamilyPolicy",
+                "sessionAffinity",
+            ):
                 spec.pop(key, None)
-        doc = {"apiVersion": item["apiVersion"], "kind": item["kind"], "metadata": meta,
-               "spec": spec}
+        doc = {
+            "apiVersion": item["apiVersion"],
+            "kind": item["kind"],
+            "metadata": meta,
+            "spec": spec,
+        }
         docs.append("\n".join(_yaml(doc)))
     header = "# Rendered by helm template shop ./charts/shop -n shop -f values/staging.yaml\n"
     return (header + "---\n" + "\n---\n".join(docs) + "\n").encode()
@@ -1167,8 +1518,10 @@ def _grafana(first: datetime, last: datetime, snapshot: bool) -> dict[str, Any]:
         ("Active VUs", "sum(k6_vus)"),
         ("Requests per second", "sum(rate(k6_http_reqs_total[1m]))"),
         ("p95 latency (s)", "max(k6_http_req_duration_p95)"),
-        ("Failed requests", 'sum(k6_http_reqs_total{expected_response="false"}) '
-                            "/ sum(k6_http_reqs_total)"),
+        (
+            "Failed requests",
+            'sum(k6_http_reqs_total{expected_response="false"}) / sum(k6_http_reqs_total)',
+        ),
         ("Realtime connections", "sum(realtime_ws_connected)"),
         ("DB pool saturation", "max(db_pool_saturation_ratio)"),
         ("NATS pending", "max(nats_consumer_num_pending)"),
@@ -1182,27 +1535,50 @@ def _grafana(first: datetime, last: datetime, snapshot: bool) -> dict[str, Any]:
             "title": title,
             "datasource": ds,
             "gridPos": {"h": 8, "w": 12, "x": 12 * (index % 2), "y": 8 * (index // 2)},
-            "targets": [{"refId": "A", "datasource": ds, "expr": expr, "range": True,
-                         "editorMode": "code", "legendFormat": "__auto"}],
+            "targets": [
+                {
+                    "refId": "A",
+                    "datasource": ds,
+                    "expr": expr,
+                    "range": True,
+                    "editorMode": "code",
+                    "legendFormat": "__auto",
+                }
+            ],
             "fieldConfig": {"defaults": {"custom": {"lineWidth": 1}}, "overrides": []},
-            "options": {"legend": {"displayMode": "list", "placement": "bottom",
-                                   "showLegend": True},
-                        "tooltip": {"mode": "single", "sort": "none"}},
+            "options": {
+                "legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
+                "tooltip": {"mode": "single", "sort": "none"},
+            },
         }
         if snapshot:
             step = 300
             points = int((to - first).total_seconds()) // step + 1
-            panel["snapshotData"] = [{
-                "fields": [
-                    {"name": "Time", "type": "time", "config": {},
-                     "values": [int((first + timedelta(seconds=step * i)).timestamp() * 1000)
-                                for i in range(points)]},
-                    {"name": "Value", "type": "number", "config": {},
-                     "values": [round(_frac(f"{title}/{i}") * 100, 3) for i in range(points)]},
-                ],
-                "meta": {"type": "timeseries-multi"},
-                "refId": "A",
-            }]
+            panel["snapshotData"] = [
+                {
+                    "fields": [
+                        {
+                            "name": "Time",
+                            "type": "time",
+                            "config": {},
+                            "values": [
+                                int((first + timedelta(seconds=step * i)).timestamp() * 1000)
+                                for i in range(points)
+                            ],
+                        },
+                        {
+                            "name": "Value",
+                            "type": "number",
+                            "config": {},
+                            "values": [
+                                round(_frac(f"{title}/{i}") * 100, 3) for i in range(points)
+                            ],
+                        },
+                    ],
+                    "meta": {"type": "timeseries-multi"},
+                    "refId": "A",
+                }
+            ]
             del panel["targets"][0]["datasource"]
         panels.append(panel)
     dashboard: dict[str, Any] = {
@@ -1223,26 +1599,49 @@ def _grafana(first: datetime, last: datetime, snapshot: bool) -> dict[str, Any]:
         "time": {"from": _grafana_time(first), "to": _grafana_time(to)},
         "timepicker": {},
         "templating": {"list": []},
-        "annotations": {"list": [{
-            "builtIn": 1, "datasource": {"type": "grafana", "uid": "-- Grafana --"},
-            "enable": True, "hide": True, "iconColor": "rgba(0, 211, 255, 1)",
-            "name": "Annotations & Alerts", "type": "dashboard"}]},
+        "annotations": {
+            "list": [
+                {
+                    "builtIn": 1,
+                    "datasource": {"type": "grafana", "uid": "-- Grafana --"},
+                    "enable": True,
+                    "hide": True,
+                    "iconColor": "rgba(0, 211, 255, 1)",
+                    "name": "Annotations & Alerts",
+                    "type": "dashboard",
+                }
+            ]
+        },
         "panels": panels,
     }
     if not snapshot:
         meta = {
-            "type": "db", "canSave": True, "canEdit": True, "canAdmin": True, "canStar": True,
-            "canDelete": True, "slug": "checkout-load-certification",
+            "type": "db",
+            "canSave": True,
+            "canEdit": True,
+            "canAdmin": True,
+            "canStar": True,
+            "canDelete": True,
+            "slug": "checkout-load-certification",
             "url": "/d/loadcert-checkout/checkout-load-certification",
-            "expires": "0001-01-01T00:00:00Z", "created": "2026-04-20T09:12:44Z",
-            "updated": fmt_time(to + timedelta(seconds=10)), "updatedBy": "release-bot",
-            "createdBy": "sre-oncall", "version": 7, "hasAcl": False, "isFolder": False,
-            "folderId": 5, "folderUid": "load-tests", "folderTitle": "Load tests",
-            "folderUrl": "/dashboards/f/load-tests/load-tests", "provisioned": False,
+            "expires": "0001-01-01T00:00:00Z",
+            "created": "2026-04-20T09:12:44Z",
+            "updated": fmt_time(to + timedelta(seconds=10)),
+            "updatedBy": "release-bot",
+            "createdBy": "sre-oncall",
+            "version": 7,
+            "hasAcl": False,
+            "isFolder": False,
+            "folderId": 5,
+            "folderUid": "load-tests",
+            "folderTitle": "Load tests",
+            "folderUrl": "/dashboards/f/load-tests/load-tests",
+            "provisioned": False,
             "provisionedExternalId": "",
             "annotationsPermissions": {
                 "dashboard": {"canAdd": True, "canEdit": True, "canDelete": True},
-                "organization": {"canAdd": True, "canEdit": True, "canDelete": True}},
+                "organization": {"canAdd": True, "canEdit": True, "canDelete": True},
+            },
         }
         return {"dashboard": dashboard, "meta": meta}
     taken = to + timedelta(seconds=10)
@@ -1250,15 +1649,32 @@ def _grafana(first: datetime, last: datetime, snapshot: bool) -> dict[str, Any]:
     dashboard["snapshot"] = {
         "timestamp": _grafana_time(taken),
         "originalUrl": "https://grafana.staging.example.com/d/loadcert-checkout/"
-                       "checkout-load-certification",
+        "checkout-load-certification",
     }
     meta = {
-        "isSnapshot": True, "type": "snapshot", "canSave": False, "canEdit": False,
-        "canAdmin": False, "canStar": False, "canDelete": False, "slug": "", "url": "",
-        "expires": "2027-05-01T00:00:00Z", "created": fmt_time(taken),
-        "updated": "0001-01-01T00:00:00Z", "updatedBy": "", "createdBy": "", "version": 0,
-        "hasAcl": False, "isFolder": False, "folderId": 0, "folderUid": "", "folderTitle": "",
-        "folderUrl": "", "provisioned": False, "provisionedExternalId": "",
+        "isSnapshot": True,
+        "type": "snapshot",
+        "canSave": False,
+        "canEdit": False,
+        "canAdmin": False,
+        "canStar": False,
+        "canDelete": False,
+        "slug": "",
+        "url": "",
+        "expires": "2027-05-01T00:00:00Z",
+        "created": fmt_time(taken),
+        "updated": "0001-01-01T00:00:00Z",
+        "updatedBy": "",
+        "createdBy": "",
+        "version": 0,
+        "hasAcl": False,
+        "isFolder": False,
+        "folderId": 0,
+        "folderUid": "",
+        "folderTitle": "",
+        "folderUrl": "",
+        "provisioned": False,
+        "provisionedExternalId": "",
         "annotationsPermissions": None,
     }
     return {"dashboard": dashboard, "meta": meta}
@@ -1275,8 +1691,10 @@ def _attr(key: str, value: str | int) -> dict[str, Any]:
 
 
 def _otel(windows: list[StageWindow]) -> dict[str, Any]:
-    services = (("gateway", "GET /api/checkout/cart", "/api/checkout/cart"),
-                ("realtime-gateway", "GET /ws/orders", "/ws/orders"))
+    services = (
+        ("gateway", "GET /api/checkout/cart", "/api/checkout/cart"),
+        ("realtime-gateway", "GET /ws/orders", "/ws/orders"),
+    )
     resource_spans = []
     for service, span_name, route in services:
         spans = []
@@ -1285,34 +1703,42 @@ def _otel(windows: list[StageWindow]) -> dict[str, Any]:
                 begin = window.start + timedelta(seconds=offset, milliseconds=137)
                 seed = f"{service}/{window.name}/{offset}"
                 status_code = 200 if service == "gateway" else 101
-                spans.append({
-                    "traceId": _hex(f"trace/{seed}", 32),
-                    "spanId": _hex(f"span/{seed}", 16),
-                    "name": span_name,
-                    "kind": 2,
-                    "startTimeUnixNano": _nanos(begin),
-                    "endTimeUnixNano": _nanos(begin + timedelta(milliseconds=84)),
+                spans.append(
+                    {
+                        "traceId": _hex(f"trace/{seed}", 32),
+                        "spanId": _hex(f"span/{seed}", 16),
+                        "name": span_name,
+                        "kind": 2,
+                        "startTimeUnixNano": _nanos(begin),
+                        "endTimeUnixNano": _nanos(begin + timedelta(milliseconds=84)),
+                        "attributes": [
+                            _attr("http.request.method", "GET"),
+                            _attr("http.route", route),
+                            _attr("http.response.status_code", status_code),
+                            _attr("loadcert.stage", window.name),
+                        ],
+                        "status": {},
+                    }
+                )
+        resource_spans.append(
+            {
+                "resource": {
                     "attributes": [
-                        _attr("http.request.method", "GET"),
-                        _attr("http.route", route),
-                        _attr("http.response.status_code", status_code),
-                        _attr("loadcert.stage", window.name),
-                    ],
-                    "status": {},
-                })
-        resource_spans.append({
-            "resource": {"attributes": [
-                _attr("service.name", service),
-                _attr("service.version", "1.4.2"),
-                _attr("deployment.environment", "staging"),
-                _attr("k8s.namespace.name", NAMESPACE),
-            ]},
-            "scopeSpans": [{
-                "scope": {"name": "io.opentelemetry.contrib.http", "version": "0.56.0"},
-                "spans": spans,
-            }],
-            "schemaUrl": "https://opentelemetry.io/schemas/1.26.0",
-        })
+                        _attr("service.name", service),
+                        _attr("service.version", "1.4.2"),
+                        _attr("deployment.environment", "staging"),
+                        _attr("k8s.namespace.name", NAMESPACE),
+                    ]
+                },
+                "scopeSpans": [
+                    {
+                        "scope": {"name": "io.opentelemetry.contrib.http", "version": "0.56.0"},
+                        "spans": spans,
+                    }
+                ],
+                "schemaUrl": "https://opentelemetry.io/schemas/1.26.0",
+            }
+        )
     return {"resourceSpans": resource_spans}
 
 
@@ -1362,8 +1788,9 @@ def bundle_files(
             for shard in range(count):
                 path = f"{base}/k6-summary.{shard + 1}.json"
                 files[path] = _k6_summary(window, fmt, stats, count, shard)
-            command = _command(window, fmt, f"{base}/k6-summary.1.json", stats,
-                               segment=f"0:1/{count}")
+            command = _command(
+                window, fmt, f"{base}/k6-summary.1.json", stats, segment=f"0:1/{count}"
+            )
         files[f"{base}/stage.json"] = {
             "stage": window.name,
             "start_time": fmt_time(window.start),
@@ -1402,8 +1829,11 @@ def bundle_files(
     files[SCRIPT_PATH] = K6_SCRIPT.encode()
     files[MANIFEST_PATH] = _manifest(items)
     bound = sorted(
-        {label for (_r, spec) in (*DEPLOYMENTS.values(), *STATEFULSETS.values())
-         for (_c, label, _p) in spec}
+        {
+            label
+            for (_r, spec) in (*DEPLOYMENTS.values(), *STATEFULSETS.values())
+            for (_c, label, _p) in spec
+        }
     )
     files[LOADCERT] = {
         "schema": "loadcert/v1",
@@ -1416,8 +1846,10 @@ def bundle_files(
             "k8s_manifest": {"path": MANIFEST_PATH, "sha256": ""},
             "images": [{"name": label, "digest": image_digest(label)} for label in bound],
         },
-        "cluster": {"namespace": NAMESPACE,
-                    "collected_at": fmt_time(last_end + timedelta(seconds=CLUSTER_DELAY_S))},
+        "cluster": {
+            "namespace": NAMESPACE,
+            "collected_at": fmt_time(last_end + timedelta(seconds=CLUSTER_DELAY_S)),
+        },
         "files": {},
     }
     seal_files(files)
@@ -1430,8 +1862,9 @@ def seal_files(files: Files) -> Files:
     for key in ("k6_script", "k8s_manifest"):
         entry = manifest["artifacts"][key]
         entry["sha256"] = digest(encode(files[entry["path"]]))
-    manifest["files"] = {path: digest(encode(files[path])) for path in sorted(files)
-                         if path != LOADCERT}
+    manifest["files"] = {
+        path: digest(encode(files[path])) for path in sorted(files) if path != LOADCERT
+    }
     return files
 
 
@@ -1575,11 +2008,13 @@ def k8s_items(files: Files) -> list[dict[str, Any]]:
     return items
 
 
-def find_items(files: Files, kind: str, name: str | None = None, *,
-               app: str | None = None) -> list[dict[str, Any]]:
+def find_items(
+    files: Files, kind: str, name: str | None = None, *, app: str | None = None
+) -> list[dict[str, Any]]:
     """Items of ``kind``, optionally by exact name or by ``app`` label."""
     return [
-        item for item in k8s_items(files)
+        item
+        for item in k8s_items(files)
         if item["kind"] == kind
         and (name is None or item["metadata"]["name"] == name)
         and (app is None or item["metadata"].get("labels", {}).get("app") == app)
@@ -1589,11 +2024,19 @@ def find_items(files: Files, kind: str, name: str | None = None, *,
 def _pods_of(files: Files, workload: str) -> list[dict[str, Any]]:
     """Certification pods of a Deployment/StatefulSet, by owner chain."""
     owners = {workload}
-    owners |= {rs["metadata"]["name"] for rs in find_items(files, "ReplicaSet")
-               if any(o["name"] == workload for o in rs["metadata"].get("ownerReferences", []))}
-    return [pod for pod in find_items(files, "Pod")
-            if any(o["kind"] in ("ReplicaSet", "StatefulSet") and o["name"] in owners
-                   for o in pod["metadata"].get("ownerReferences", []))]
+    owners |= {
+        rs["metadata"]["name"]
+        for rs in find_items(files, "ReplicaSet")
+        if any(o["name"] == workload for o in rs["metadata"].get("ownerReferences", []))
+    }
+    return [
+        pod
+        for pod in find_items(files, "Pod")
+        if any(
+            o["kind"] in ("ReplicaSet", "StatefulSet") and o["name"] in owners
+            for o in pod["metadata"].get("ownerReferences", [])
+        )
+    ]
 
 
 def _remove(files: Files, predicate: Callable[[str], bool]) -> None:
@@ -1676,8 +2119,10 @@ def _eval_too_late(files: Files) -> None:
 
 def _prometheus_error_status(files: Files) -> None:
     prometheus_query(files, "25k", "nats_lag")["response"] = {
-        "status": "error", "errorType": "execution",
-        "error": "query processing would load too many samples into memory in query execution"}
+        "status": "error",
+        "errorType": "execution",
+        "error": "query processing would load too many samples into memory in query execution",
+    }
 
 
 def _metric_violated(files: Files) -> None:
@@ -1691,22 +2136,44 @@ def _migration_job_pod(files: Files) -> None:
     start = _windows_of(files)["smoke"][0]
     cluster = _Cluster(start, resource_version=48299001, first_ip=150)
     cron = "gateway-cache-warmup"
-    cluster.items.append({
-        "apiVersion": "batch/v1",
-        "kind": "CronJob",
-        "metadata": cluster._meta("CronJob", cron, {"app": "gateway"}, generation=1),
-        "spec": {"schedule": "*/30 * * * *", "concurrencyPolicy": "Forbid",
-                 "successfulJobsHistoryLimit": 3, "failedJobsHistoryLimit": 1,
-                 "suspend": False,
-                 "jobTemplate": {"spec": {"template": {"spec": {"restartPolicy": "Never",
-                    "containers": cluster._containers(((cron, "gateway-migrate", None),))}}}}},
-        "status": {"lastScheduleTime": fmt_time(start - timedelta(minutes=30)),
-                   "lastSuccessfulTime": fmt_time(start - timedelta(minutes=28))},
-    })
-    cluster.job(f"{cron}-29622450", "cache-warmup",
-                {"app": "gateway", "component": "cache-warmup"},
-                "gateway-migrate", start - timedelta(minutes=28),
-                owner=cluster._owner("batch/v1", "CronJob", cron))
+    cluster.items.append(
+        {
+            "apiVersion": "batch/v1",
+            "kind": "CronJob",
+            "metadata": cluster._meta("CronJob", cron, {"app": "gateway"}, generation=1),
+            "spec": {
+                "schedule": "*/30 * * * *",
+                "concurrencyPolicy": "Forbid",
+                "successfulJobsHistoryLimit": 3,
+                "failedJobsHistoryLimit": 1,
+                "suspend": False,
+                "jobTemplate": {
+                    "spec": {
+                        "template": {
+                            "spec": {
+                                "restartPolicy": "Never",
+                                "containers": cluster._containers(
+                                    ((cron, "gateway-migrate", None),)
+                                ),
+                            }
+                        }
+                    }
+                },
+            },
+            "status": {
+                "lastScheduleTime": fmt_time(start - timedelta(minutes=30)),
+                "lastSuccessfulTime": fmt_time(start - timedelta(minutes=28)),
+            },
+        }
+    )
+    cluster.job(
+        f"{cron}-29622450",
+        "cache-warmup",
+        {"app": "gateway", "component": "cache-warmup"},
+        "gateway-migrate",
+        start - timedelta(minutes=28),
+        owner=cluster._owner("batch/v1", "CronJob", cron),
+    )
     k8s_items(files).extend(cluster.items)
 
 
@@ -1731,28 +2198,47 @@ def _pending_pod_no_statuses(files: Files) -> None:
     del pod["spec"]["nodeName"]
     status["phase"] = "Pending"
     status["qosClass"] = "Burstable"
-    status["conditions"] = [{
-        "type": "PodScheduled", "status": "False", "reason": "Unschedulable",
-        "message": "0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are "
-                   "available: 3 No preemption victims found for incoming pod.",
-        "lastProbeTime": None, "lastTransitionTime": status["conditions"][0]["lastTransitionTime"],
-    }]
+    status["conditions"] = [
+        {
+            "type": "PodScheduled",
+            "status": "False",
+            "reason": "Unschedulable",
+            "message": "0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are "
+            "available: 3 No preemption victims found for incoming pod.",
+            "lastProbeTime": None,
+            "lastTransitionTime": status["conditions"][0]["lastTransitionTime"],
+        }
+    ]
 
 
 def _unrelated_pod_failing(files: Files) -> None:
     start = _windows_of(files)["smoke"][0]
     cluster = _Cluster(start, resource_version=48299501, first_ip=170)
-    pod = cluster.pod("debug-shell", {"app": "netshoot", "owner": "sre-oncall"},
-                      {}, (("netshoot", "netshoot", None),), NODES[0],
-                      restart_policy="Never", created=start - timedelta(minutes=50))
+    pod = cluster.pod(
+        "debug-shell",
+        {"app": "netshoot", "owner": "sre-oncall"},
+        {},
+        (("netshoot", "netshoot", None),),
+        NODES[0],
+        restart_policy="Never",
+        created=start - timedelta(minutes=50),
+    )
     del pod["metadata"]["ownerReferences"]  # a bare pod
     pod["status"]["phase"] = "Failed"
     for status in pod["status"]["containerStatuses"]:
-        status.update(ready=False, started=False, state={"terminated": {
-            "exitCode": 137, "reason": "Error",
-            "startedAt": fmt_time(start - timedelta(minutes=50)),
-            "finishedAt": fmt_time(start - timedelta(minutes=20)),
-            "containerID": status["containerID"]}})
+        status.update(
+            ready=False,
+            started=False,
+            state={
+                "terminated": {
+                    "exitCode": 137,
+                    "reason": "Error",
+                    "startedAt": fmt_time(start - timedelta(minutes=50)),
+                    "finishedAt": fmt_time(start - timedelta(minutes=20)),
+                    "containerID": status["containerID"],
+                }
+            },
+        )
     for condition in pod["status"]["conditions"]:
         if condition["type"] in ("Ready", "ContainersReady", "PodReadyToStartContainers"):
             condition["status"] = "False"
@@ -1770,7 +2256,8 @@ def _service_no_ready_endpoints(files: Files) -> None:
                 endpoint["conditions"] = {"ready": False, "serving": False, "terminating": False}
 
 
-#: What ``loadcert collect k8s`` writes in place of a redacted value (pytest_loadcert.collect.redact).
+#: What ``loadcert collect k8s`` writes in place of a redacted value
+#: (pytest_loadcert.collect.redact).
 REDACTED = "<redacted by loadcert>"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
@@ -1781,9 +2268,12 @@ def _endpointslices_only(files: Files) -> None:
 
 
 def _valkey_slice_endpoints(files: Files) -> list[dict[str, Any]]:
-    return [endpoint for slice_ in find_items(files, "EndpointSlice")
-            if slice_["metadata"]["labels"]["kubernetes.io/service-name"] == "valkey"
-            for endpoint in slice_["endpoints"]]
+    return [
+        endpoint
+        for slice_ in find_items(files, "EndpointSlice")
+        if slice_["metadata"]["labels"]["kubernetes.io/service-name"] == "valkey"
+        for endpoint in slice_["endpoints"]
+    ]
 
 
 def _endpointslices_only_not_ready(files: Files) -> None:
@@ -1867,7 +2357,8 @@ def _unbound_image(files: Files) -> None:
 
 def _bound_image_not_running(files: Files) -> None:
     loadcert(files)["artifacts"]["images"].append(
-        {"name": "gateway-canary", "digest": "sha256:" + _hex("gateway canary build", 64)})
+        {"name": "gateway-canary", "digest": "sha256:" + _hex("gateway canary build", 64)}
+    )
 
 
 # -- k6 evidence
@@ -1934,12 +2425,14 @@ def _threshold_failed(stage: str, code: int = 99) -> Callable[[Files], None]:
     def mutate(files: Files) -> None:
         set_threshold(stage_summaries(files, stage)[0], "http_req_failed", "rate<0.001", ok=False)
         files[f"stages/{stage}/stage.json"]["k6_exit_code"] = code
+
     return mutate
 
 
 def _exit_code(stage: str, code: int) -> Callable[[Files], None]:
     def mutate(files: Files) -> None:
         files[f"stages/{stage}/stage.json"]["k6_exit_code"] = code
+
     return mutate
 
 
@@ -1991,6 +2484,7 @@ def _bundle_carries_thresholds(files: Files) -> None:
 def _missing(prefix: str) -> Callable[[Files], None]:
     def mutate(files: Files) -> None:
         _remove(files, lambda p: p == prefix or p.startswith(prefix + "/"))
+
     return mutate
 
 
@@ -2008,8 +2502,9 @@ def _otel_not_covering(files: Files) -> None:
     low, high = int(_nanos(start)), int(_nanos(end))
     for resource in files[OTEL_PATH]["resourceSpans"]:
         for scope in resource["scopeSpans"]:
-            scope["spans"] = [s for s in scope["spans"]
-                              if not low <= int(s["startTimeUnixNano"]) <= high]
+            scope["spans"] = [
+                s for s in scope["spans"] if not low <= int(s["startTimeUnixNano"]) <= high
+            ]
 
 
 # -- malformed evidence
@@ -2024,7 +2519,8 @@ def _json_nan_literal(files: Files) -> None:
     summary = stage_summaries(files, "10k")[0]
     metric(summary, "http_req_duration{expected_response:true}")["p(95)"] = math.nan
     files["stages/10k/k6-summary.json"] = (
-        json.dumps(summary, indent=2, sort_keys=True, allow_nan=True) + "\n").encode()
+        json.dumps(summary, indent=2, sort_keys=True, allow_nan=True) + "\n"
+    ).encode()
 
 
 def _wrong_type(files: Files) -> None:
@@ -2095,159 +2591,323 @@ CERTIFIED, NOT_CERTIFIED, BLOCKED = "certified", "not_certified", "blocked"
 
 VARIANTS: list[Variant] = [
     Variant("valid", "complete valid bundle for the built-in profile", CERTIFIED, _nothing),
-    Variant("valid_sharded_100k",
-            "100k run as 4 k6 instances (k6-summary.1..4.json, 25000 VUs each)",
-            CERTIFIED, _nothing, MappingProxyType({"shards": {"100k": 4}})),
-    Variant("shards_without_segments",
-            "100k as 4 shard summaries, but stage.json does not name their execution segments",
-            BLOCKED, _shards_without_segments, MappingProxyType({"shards": {"100k": 4}})),
-    Variant("shards_without_records",
-            "100k as 4 shard summaries with segments, but no shard-<n>.json records: nothing "
-            "shows the 4 instances ran at the same time",
-            BLOCKED, _shards_without_records, MappingProxyType({"shards": {"100k": 4}})),
-    Variant("same_run_stored_twice",
-            "50k's one run stored twice as two shard files, each claiming the whole run",
-            BLOCKED, _same_run_stored_twice),
-    Variant("valid_snapshot_grafana", "Grafana evidence is a /api/snapshots/<key> export",
-            CERTIFIED, _nothing, MappingProxyType({"grafana": "snapshot"})),
+    Variant(
+        "valid_sharded_100k",
+        "100k run as 4 k6 instances (k6-summary.1..4.json, 25000 VUs each)",
+        CERTIFIED,
+        _nothing,
+        MappingProxyType({"shards": {"100k": 4}}),
+    ),
+    Variant(
+        "shards_without_segments",
+        "100k as 4 shard summaries, but stage.json does not name their execution segments",
+        BLOCKED,
+        _shards_without_segments,
+        MappingProxyType({"shards": {"100k": 4}}),
+    ),
+    Variant(
+        "shards_without_records",
+        "100k as 4 shard summaries with segments, but no shard-<n>.json records: nothing "
+        "shows the 4 instances ran at the same time",
+        BLOCKED,
+        _shards_without_records,
+        MappingProxyType({"shards": {"100k": 4}}),
+    ),
+    Variant(
+        "same_run_stored_twice",
+        "50k's one run stored twice as two shard files, each claiming the whole run",
+        BLOCKED,
+        _same_run_stored_twice,
+    ),
+    Variant(
+        "valid_snapshot_grafana",
+        "Grafana evidence is a /api/snapshots/<key> export",
+        CERTIFIED,
+        _nothing,
+        MappingProxyType({"grafana": "snapshot"}),
+    ),
     # observed concurrency
-    Variant("intended_vus_only",
-            "100k: stage.json target_vus 100000 but k6 measured vus.max 60000", NOT_CERTIFIED,
-            _intended_vus_only),
-    Variant("vus_max_not_vus",
-            "100k: vus.max 40000 while the VU pool vus_max is 150000", NOT_CERTIFIED,
-            _vus_max_not_vus),
+    Variant(
+        "intended_vus_only",
+        "100k: stage.json target_vus 100000 but k6 measured vus.max 60000",
+        NOT_CERTIFIED,
+        _intended_vus_only,
+    ),
+    Variant(
+        "vus_max_not_vus",
+        "100k: vus.max 40000 while the VU pool vus_max is 150000",
+        NOT_CERTIFIED,
+        _vus_max_not_vus,
+    ),
     # Prometheus
-    Variant("missing_metric_entry", "100k prometheus.json has no db_pool_saturation query",
-            BLOCKED, _missing_metric_entry),
-    Variant("empty_metric_result",
-            "25k realtime_dropped_connections answered with an empty vector", BLOCKED,
-            _empty_metric_result),
+    Variant(
+        "missing_metric_entry",
+        "100k prometheus.json has no db_pool_saturation query",
+        BLOCKED,
+        _missing_metric_entry,
+    ),
+    Variant(
+        "empty_metric_result",
+        "25k realtime_dropped_connections answered with an empty vector",
+        BLOCKED,
+        _empty_metric_result,
+    ),
     Variant("nan_metric", '10k db_pool_saturation sample value "NaN"', BLOCKED, _nan_metric),
     Variant("inf_metric", '1k nats_lag sample value "+Inf"', BLOCKED, _inf_metric),
-    Variant("promql_mismatch", "50k gateway_restarts PromQL has ' or vector(0)' appended",
-            BLOCKED, _promql_mismatch),
-    Variant("eval_before_end", "100k queries evaluated 10 s before the stage end", BLOCKED,
-            _eval_before_end),
-    Variant("eval_too_late", "50k queries evaluated 120 s after the stage end", BLOCKED,
-            _eval_too_late),
-    Variant("prometheus_error_status",
-            "25k nats_lag answered with status error (errorType execution)", BLOCKED,
-            _prometheus_error_status),
-    Variant("metric_violated", '50k db_pool_saturation "0.95" (max 0.8)', NOT_CERTIFIED,
-            _metric_violated),
+    Variant(
+        "promql_mismatch",
+        "50k gateway_restarts PromQL has ' or vector(0)' appended",
+        BLOCKED,
+        _promql_mismatch,
+    ),
+    Variant(
+        "eval_before_end",
+        "100k queries evaluated 10 s before the stage end",
+        BLOCKED,
+        _eval_before_end,
+    ),
+    Variant(
+        "eval_too_late", "50k queries evaluated 120 s after the stage end", BLOCKED, _eval_too_late
+    ),
+    Variant(
+        "prometheus_error_status",
+        "25k nats_lag answered with status error (errorType execution)",
+        BLOCKED,
+        _prometheus_error_status,
+    ),
+    Variant(
+        "metric_violated",
+        '50k db_pool_saturation "0.95" (max 0.8)',
+        NOT_CERTIFIED,
+        _metric_violated,
+    ),
     # cluster
-    Variant("migration_job_pod",
-            "besides the completed migration Job pod, a CronJob's Succeeded Job pod labelled "
-            "app: gateway", CERTIFIED, _migration_job_pod),
-    Variant("required_pod_not_ready",
-            "a gateway pod is Running but its otel-agent sidecar is not ready", NOT_CERTIFIED,
-            _required_pod_not_ready),
-    Variant("required_deployment_missing",
-            "pgbouncer Deployment, ReplicaSet and pods absent (its image no longer bound)",
-            NOT_CERTIFIED, _required_deployment_missing),
-    Variant("pending_pod_no_statuses",
-            "a gateway pod is Pending (Unschedulable) without containerStatuses", NOT_CERTIFIED,
-            _pending_pod_no_statuses),
-    Variant("unrelated_pod_failing",
-            "besides the crash-looping legacy-reports pod, a bare Failed debug pod",
-            CERTIFIED, _unrelated_pod_failing),
-    Variant("service_no_ready_endpoints",
-            "valkey Endpoints/EndpointSlice have no ready address", NOT_CERTIFIED,
-            _service_no_ready_endpoints),
-    Variant("endpointslices_only",
-            "the snapshot has EndpointSlices and no v1 Endpoints (Kubernetes 1.33+ style)",
-            CERTIFIED, _endpointslices_only),
-    Variant("endpointslices_ready_absent",
-            "EndpointSlices only, conditions.ready absent (the API says: nil means ready)",
-            CERTIFIED, _endpointslices_ready_absent),
-    Variant("endpointslices_only_not_ready",
-            "EndpointSlices only; valkey's endpoints have ready: false", NOT_CERTIFIED,
-            _endpointslices_only_not_ready),
-    Variant("endpointslice_terminating",
-            "valkey's Endpoints still list its address, its EndpointSlice says terminating",
-            NOT_CERTIFIED, _endpointslice_terminating),
-    Variant("redacted_snapshot",
-            "env values and last-applied-configuration replaced by the redaction marker",
-            CERTIFIED, _redacted_snapshot),
-    Variant("snapshot_other_namespace",
-            'cluster snapshot and cluster.namespace are "other", the profile wants "shop"',
-            BLOCKED, _snapshot_other_namespace),
-    Variant("snapshot_stale", "cluster.collected_at 3600 s after the last stage end",
-            BLOCKED, _snapshot_stale),
-    Variant("snapshot_before_run_end", "cluster.collected_at 60 s before the last stage end",
-            BLOCKED, _snapshot_before_run_end),
-    Variant("unbound_image", "a gateway pod's imageID digest is not among the bound images",
-            BLOCKED, _unbound_image),
-    Variant("bound_image_not_running", "a bound digest that no certification pod runs",
-            BLOCKED, _bound_image_not_running),
+    Variant(
+        "migration_job_pod",
+        "besides the completed migration Job pod, a CronJob's Succeeded Job pod labelled "
+        "app: gateway",
+        CERTIFIED,
+        _migration_job_pod,
+    ),
+    Variant(
+        "required_pod_not_ready",
+        "a gateway pod is Running but its otel-agent sidecar is not ready",
+        NOT_CERTIFIED,
+        _required_pod_not_ready,
+    ),
+    Variant(
+        "required_deployment_missing",
+        "pgbouncer Deployment, ReplicaSet and pods absent (its image no longer bound)",
+        NOT_CERTIFIED,
+        _required_deployment_missing,
+    ),
+    Variant(
+        "pending_pod_no_statuses",
+        "a gateway pod is Pending (Unschedulable) without containerStatuses",
+        NOT_CERTIFIED,
+        _pending_pod_no_statuses,
+    ),
+    Variant(
+        "unrelated_pod_failing",
+        "besides the crash-looping legacy-reports pod, a bare Failed debug pod",
+        CERTIFIED,
+        _unrelated_pod_failing,
+    ),
+    Variant(
+        "service_no_ready_endpoints",
+        "valkey Endpoints/EndpointSlice have no ready address",
+        NOT_CERTIFIED,
+        _service_no_ready_endpoints,
+    ),
+    Variant(
+        "endpointslices_only",
+        "the snapshot has EndpointSlices and no v1 Endpoints (Kubernetes 1.33+ style)",
+        CERTIFIED,
+        _endpointslices_only,
+    ),
+    Variant(
+        "endpointslices_ready_absent",
+        "EndpointSlices only, conditions.ready absent (the API says: nil means ready)",
+        CERTIFIED,
+        _endpointslices_ready_absent,
+    ),
+    Variant(
+        "endpointslices_only_not_ready",
+        "EndpointSlices only; valkey's endpoints have ready: false",
+        NOT_CERTIFIED,
+        _endpointslices_only_not_ready,
+    ),
+    Variant(
+        "endpointslice_terminating",
+        "valkey's Endpoints still list its address, its EndpointSlice says terminating",
+        NOT_CERTIFIED,
+        _endpointslice_terminating,
+    ),
+    Variant(
+        "redacted_snapshot",
+        "env values and last-applied-configuration replaced by the redaction marker",
+        CERTIFIED,
+        _redacted_snapshot,
+    ),
+    Variant(
+        "snapshot_other_namespace",
+        'cluster snapshot and cluster.namespace are "other", the profile wants "shop"',
+        BLOCKED,
+        _snapshot_other_namespace,
+    ),
+    Variant(
+        "snapshot_stale",
+        "cluster.collected_at 3600 s after the last stage end",
+        BLOCKED,
+        _snapshot_stale,
+    ),
+    Variant(
+        "snapshot_before_run_end",
+        "cluster.collected_at 60 s before the last stage end",
+        BLOCKED,
+        _snapshot_before_run_end,
+    ),
+    Variant(
+        "unbound_image",
+        "a gateway pod's imageID digest is not among the bound images",
+        BLOCKED,
+        _unbound_image,
+    ),
+    Variant(
+        "bound_image_not_running",
+        "a bound digest that no certification pod runs",
+        BLOCKED,
+        _bound_image_not_running,
+    ),
     # k6 evidence
-    Variant("vacuous_target_down",
-            "1k from the target-down shape: every request failed in 0 ms, no "
-            "expected_response submetric, checks 0, no thresholds, exit 0", NOT_CERTIFIED,
-            _vacuous_target_down),
-    Variant("zero_requests",
-            "10k sent no request: http_reqs count 0, http_req_failed/checks with 0 samples, "
-            "thresholds ok, exit 0", BLOCKED, _zero_requests),
-    Variant("zero_requests_no_http_reqs",
-            "10k sent no request, as real k6 writes it: no http_reqs metric at all", BLOCKED,
-            _zero_requests_no_http_reqs),
-    Variant("threshold_failed_export",
-            "25k (--summary-export): threshold rate<0.001 on http_req_failed is true (failed), "
-            "exit 99", NOT_CERTIFIED, _threshold_failed("25k")),
-    Variant("threshold_failed_handlesummary",
-            '10k (handleSummary): http_req_failed threshold {"ok": false}, exit 99',
-            NOT_CERTIFIED, _threshold_failed("10k")),
-    Variant("exit_code_disagrees", "50k: every threshold ok but k6_exit_code 99", BLOCKED,
-            _exit_code("50k", 99)),
-    Variant("exit_code_abort", "25k: k6_exit_code 108 (test aborted)", BLOCKED,
-            _exit_code("25k", 108)),
-    Variant("duration_mismatch", "10k: testRunDurationMs 200000 for a 300 s window", BLOCKED,
-            _duration_mismatch),
-    Variant("overlapping_windows", "25k starts 60 s before 10k ends", BLOCKED,
-            _overlapping_windows),
-    Variant("inverted_window", "1k start_time is after its end_time", BLOCKED,
-            _inverted_window),
+    Variant(
+        "vacuous_target_down",
+        "1k from the target-down shape: every request failed in 0 ms, no "
+        "expected_response submetric, checks 0, no thresholds, exit 0",
+        NOT_CERTIFIED,
+        _vacuous_target_down,
+    ),
+    Variant(
+        "zero_requests",
+        "10k sent no request: http_reqs count 0, http_req_failed/checks with 0 samples, "
+        "thresholds ok, exit 0",
+        BLOCKED,
+        _zero_requests,
+    ),
+    Variant(
+        "zero_requests_no_http_reqs",
+        "10k sent no request, as real k6 writes it: no http_reqs metric at all",
+        BLOCKED,
+        _zero_requests_no_http_reqs,
+    ),
+    Variant(
+        "threshold_failed_export",
+        "25k (--summary-export): threshold rate<0.001 on http_req_failed is true (failed), exit 99",
+        NOT_CERTIFIED,
+        _threshold_failed("25k"),
+    ),
+    Variant(
+        "threshold_failed_handlesummary",
+        '10k (handleSummary): http_req_failed threshold {"ok": false}, exit 99',
+        NOT_CERTIFIED,
+        _threshold_failed("10k"),
+    ),
+    Variant(
+        "exit_code_disagrees",
+        "50k: every threshold ok but k6_exit_code 99",
+        BLOCKED,
+        _exit_code("50k", 99),
+    ),
+    Variant(
+        "exit_code_abort", "25k: k6_exit_code 108 (test aborted)", BLOCKED, _exit_code("25k", 108)
+    ),
+    Variant(
+        "duration_mismatch",
+        "10k: testRunDurationMs 200000 for a 300 s window",
+        BLOCKED,
+        _duration_mismatch,
+    ),
+    Variant(
+        "overlapping_windows", "25k starts 60 s before 10k ends", BLOCKED, _overlapping_windows
+    ),
+    Variant("inverted_window", "1k start_time is after its end_time", BLOCKED, _inverted_window),
     # seal and bindings
-    Variant("tampered_file", "smoke k6 summary changed after sealing", BLOCKED,
-            _tampered_file, reseal=False),
-    Variant("extra_file", "stages/50k/k6-stdout.log is not in files", BLOCKED, _extra_file,
-            reseal=False),
+    Variant(
+        "tampered_file",
+        "smoke k6 summary changed after sealing",
+        BLOCKED,
+        _tampered_file,
+        reseal=False,
+    ),
+    Variant(
+        "extra_file", "stages/50k/k6-stdout.log is not in files", BLOCKED, _extra_file, reseal=False
+    ),
     Variant("path_escape", "files lists ../outside.json", BLOCKED, _path_escape, reseal=False),
-    Variant("script_hash_mismatch", "artifacts.k6_script.sha256 is not the script's hash",
-            BLOCKED, _script_hash_mismatch, reseal=False),
+    Variant(
+        "script_hash_mismatch",
+        "artifacts.k6_script.sha256 is not the script's hash",
+        BLOCKED,
+        _script_hash_mismatch,
+        reseal=False,
+    ),
     Variant("short_git_sha", "git.sha has 7 hex characters", BLOCKED, _short_git_sha),
-    Variant("bundle_carries_thresholds", "loadcert.json has a top-level 'thresholds' key",
-            BLOCKED, _bundle_carries_thresholds),
+    Variant(
+        "bundle_carries_thresholds",
+        "loadcert.json has a top-level 'thresholds' key",
+        BLOCKED,
+        _bundle_carries_thresholds,
+    ),
     # missing evidence
     Variant("missing_stage_dir", "stages/50k/ is absent", BLOCKED, _missing("stages/50k")),
-    Variant("missing_cluster", "cluster/kubernetes.json is absent", BLOCKED,
-            _missing(CLUSTER_PATH)),
-    Variant("missing_grafana", "observability/grafana.json is absent", BLOCKED,
-            _missing(GRAFANA_PATH)),
-    Variant("missing_otel", "observability/otel-traces.json is absent", BLOCKED,
-            _missing(OTEL_PATH)),
-    Variant("grafana_relative_time", 'Grafana time range is {"from": "now-6h", "to": "now"}',
-            BLOCKED, _grafana_relative_time),
-    Variant("grafana_not_covering", "Grafana time range ends 60 s before the last stage ends",
-            BLOCKED, _grafana_not_covering),
+    Variant(
+        "missing_cluster", "cluster/kubernetes.json is absent", BLOCKED, _missing(CLUSTER_PATH)
+    ),
+    Variant(
+        "missing_grafana", "observability/grafana.json is absent", BLOCKED, _missing(GRAFANA_PATH)
+    ),
+    Variant(
+        "missing_otel", "observability/otel-traces.json is absent", BLOCKED, _missing(OTEL_PATH)
+    ),
+    Variant(
+        "grafana_relative_time",
+        'Grafana time range is {"from": "now-6h", "to": "now"}',
+        BLOCKED,
+        _grafana_relative_time,
+    ),
+    Variant(
+        "grafana_not_covering",
+        "Grafana time range ends 60 s before the last stage ends",
+        BLOCKED,
+        _grafana_not_covering,
+    ),
     Variant("otel_not_covering", "no span inside the 100k window", BLOCKED, _otel_not_covering),
     # malformed evidence
     Variant("not_json", "25k k6 summary truncated mid-document", BLOCKED, _not_json),
-    Variant("json_nan_literal",
-            "10k summary has a bare NaN literal as p(95) of the successful-request trend",
-            BLOCKED, _json_nan_literal),
+    Variant(
+        "json_nan_literal",
+        "10k summary has a bare NaN literal as p(95) of the successful-request trend",
+        BLOCKED,
+        _json_nan_literal,
+    ),
     Variant("wrong_type", '100k vus.max is the string "100000"', BLOCKED, _wrong_type),
     Variant("negative_count", "50k http_reqs.count is -5", BLOCKED, _negative_count),
-    Variant("checks_missing", "25k has no checks metric (and no checks in root_group)",
-            BLOCKED, _checks_missing),
+    Variant(
+        "checks_missing",
+        "25k has no checks metric (and no checks in root_group)",
+        BLOCKED,
+        _checks_missing,
+    ),
     Variant("checks_low", "10k checks rate 0.99 (min 0.999)", NOT_CERTIFIED, _checks_low),
-    Variant("p95_high", "100k http_req_duration p(95) 450 ms (max 300)", NOT_CERTIFIED,
-            _p95_high),
-    Variant("p99_missing", "50k summaryTrendStats without p(99), so no p(99) key", BLOCKED,
-            _p99_missing),
-    Variant("error_rate_high", "50k http_req_failed rate 0.01 (max 0.001)", NOT_CERTIFIED,
-            _error_rate_high),
+    Variant("p95_high", "100k http_req_duration p(95) 450 ms (max 300)", NOT_CERTIFIED, _p95_high),
+    Variant(
+        "p99_missing", "50k summaryTrendStats without p(99), so no p(99) key", BLOCKED, _p99_missing
+    ),
+    Variant(
+        "error_rate_high",
+        "50k http_req_failed rate 0.01 (max 0.001)",
+        NOT_CERTIFIED,
+        _error_rate_high,
+    ),
 ]
 
 

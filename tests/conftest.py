@@ -15,9 +15,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 # state stay loaded, and importing it again fails (numpy: "cannot load module more than
 # once"; requests: "You can only merge into CookieJar"). Import them once here, for every
 # test module, whatever order xdist runs them in.
-import matplotlib  # noqa: E402, F401
-import numpy  # noqa: E402, F401
-import requests  # noqa: E402, F401
+import matplotlib  # noqa: F401
+import numpy  # noqa: F401
+import requests  # noqa: F401
 
 # Hypothesis profiles (tests/strategies.py EXAMPLES holds the per-property counts):
 # "ci", the default, is deterministic and has no deadline; "long" draws fresh random

@@ -40,8 +40,11 @@ CERTIFIED = [v.name for v in bundlefactory.VARIANTS if v.expected == "certified"
 
 
 def _tree(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _sha(data: bytes) -> str:
@@ -52,9 +55,11 @@ def test_committed_bundles_are_byte_identical_to_a_fresh_build(tmp_path: Path) -
     fresh = _tree(build.build(tmp_path / "bundles"))
     committed = _tree(BUNDLES)
     hint = "fixtures/bundles is stale: run `.venv/bin/python fixtures/build.py` and commit"
-    assert sorted(committed) == sorted(fresh), f"{hint} (file sets differ: " \
-        f"missing {sorted(set(fresh) - set(committed))[:5]}, " \
+    assert sorted(committed) == sorted(fresh), (
+        f"{hint} (file sets differ: "
+        f"missing {sorted(set(fresh) - set(committed))[:5]}, "
         f"extra {sorted(set(committed) - set(fresh))[:5]})"
+    )
     changed = [path for path in fresh if fresh[path] != committed[path]]
     assert not changed, f"{hint} (changed: {changed[:10]})"
 
@@ -88,15 +93,26 @@ def test_certified_variants_are_internally_consistent(name: str) -> None:
     """Cheap cross-checks of the valid bundles against DESIGN's contract."""
     root = BUNDLES / name
     manifest = json.loads((root / "loadcert.json").read_text())
-    assert set(manifest) == {"schema", "run_id", "environment", "created_at", "git",
-                             "artifacts", "cluster", "files"}
+    assert set(manifest) == {
+        "schema",
+        "run_id",
+        "environment",
+        "created_at",
+        "git",
+        "artifacts",
+        "cluster",
+        "files",
+    }
     assert re.fullmatch(r"[0-9a-f]{40}", manifest["git"]["sha"])
     items = json.loads((root / "cluster" / "kubernetes.json").read_text())["items"]
     running = {
         s["imageID"].rsplit("@", 1)[1]
-        for pod in items if pod["kind"] == "Pod"
-        and any(o["kind"] in ("ReplicaSet", "StatefulSet")
-                for o in pod["metadata"].get("ownerReferences", []))
+        for pod in items
+        if pod["kind"] == "Pod"
+        and any(
+            o["kind"] in ("ReplicaSet", "StatefulSet")
+            for o in pod["metadata"].get("ownerReferences", [])
+        )
         and not pod["metadata"]["name"].startswith("legacy-reports")
         for s in pod["status"]["containerStatuses"]
     }
@@ -156,9 +172,12 @@ def test_factory_reproduces_the_plugins_built_in_profile() -> None:
     default = profile.DEFAULT_PROFILE
     assert default["target_concurrency"] == bundlefactory.STAGES[-1][1]
     assert [(s["name"], s["min_active_vus"]) for s in default["stages"]] == list(
-        bundlefactory.STAGES)
-    metrics = [(m["name"], m["promql"], "max" if "max" in m else "min", m.get("max", m.get("min")))
-               for m in default["metrics"]]
+        bundlefactory.STAGES
+    )
+    metrics = [
+        (m["name"], m["promql"], "max" if "max" in m else "min", m.get("max", m.get("min")))
+        for m in default["metrics"]
+    ]
     assert metrics == list(bundlefactory.METRICS)
     cluster = default["cluster"]
     assert cluster["namespace"] == bundlefactory.NAMESPACE

@@ -23,9 +23,7 @@ def test_only_the_gate_paths_conftests_are_loaded(
     """A repository whose unit tests need a test-only package can still certify."""
     bundle = bf.build_variant("valid", tmp_path / "bundle")
     pytester.makepyprojecttoml(
-        "[tool.pytest.ini_options]\n"
-        'testpaths = ["tests"]\n'
-        'loadcert_gates = ["certification"]\n'
+        '[tool.pytest.ini_options]\ntestpaths = ["tests"]\nloadcert_gates = ["certification"]\n'
     )
     tests = pytester.mkdir("tests")
     (tests / "conftest.py").write_text("import a_test_only_package_that_is_not_installed\n")
@@ -38,8 +36,9 @@ def test_only_the_gate_paths_conftests_are_loaded(
         "def test_team_floor(loadcert_k6, team_floor):\n"
         "    assert sum(s.count('http_reqs', 'count') for s in loadcert_k6) >= team_floor\n"
     )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--evidence-dir={bundle}",
-                                           *workers)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", f"--evidence-dir={bundle}", *workers
+    )
     assert "a_test_only_package" not in result.stdout.str() + result.stderr.str()
     certificate = _certificate(pytester)
     statuses = {g["id"]: g["status"] for g in certificate["gates"]}  # type: ignore[attr-defined]
@@ -89,7 +88,9 @@ def test_a_node_id_that_does_not_exist_writes_no_certificate(
     stale = pytester.path / "certificate.json"
     stale.write_text('{"verdict": "certified"}')
     result = pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", f"--evidence-dir={bundle}",
+        "-p",
+        "no:cacheprovider",
+        f"--evidence-dir={bundle}",
         "loadcert/builtin_gates.py::test_no_such_gate",
     )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
@@ -191,7 +192,7 @@ def test_two_gates_with_one_id_block_serial_and_under_xdist(
     assert result.ret == 2
 
 
-TEAM_GATES = '''
+TEAM_GATES = """
 from pytest_loadcert.errors import EvidenceError
 
 def test_enough_requests(loadcert_k6):
@@ -205,7 +206,7 @@ def test_blocks_in_body(loadcert_stage):
 
 def test_crashes_in_body(loadcert_stage):
     {}["nope"]
-'''
+"""
 
 
 @WORKERS

@@ -82,7 +82,10 @@ def commands(script: str) -> list[list[str]]:
             command = command[1:]
         if command:
             expanded.append(
-                [re.sub(r"\$\{?(\w+)\}?", lambda m: VARIABLES.get(m.group(1), "x"), t) for t in command]
+                [
+                    re.sub(r"\$\{?(\w+)\}?", lambda m: VARIABLES.get(m.group(1), "x"), t)
+                    for t in command
+                ]
             )
     return expanded
 
@@ -92,7 +95,7 @@ def scripts() -> list[str]:
     found = list(blocks("sh"))
     for job in github()["jobs"].values():
         found += [step["run"] for step in job["steps"] if "run" in step]
-    for name, job in gitlab().items():
+    for job in gitlab().values():
         if isinstance(job, dict) and "script" in job:
             found += [*job["script"], *job.get("after_script", [])]
     return found
@@ -146,7 +149,7 @@ def test_github_workflow_essentials() -> None:
     after = steps[steps.index(gate) + 1 :]
     assert after and all(s.get("if") == "always()" for s in after)
     (summary,) = [s for s in after if "$GITHUB_STEP_SUMMARY" in s.get("run", "")]
-    assert ">> \"$GITHUB_STEP_SUMMARY\"" in summary["run"]
+    assert '>> "$GITHUB_STEP_SUMMARY"' in summary["run"]
     (upload,) = [s for s in after if s.get("uses", "").startswith("actions/upload-artifact")]
     paths = upload["with"]["path"].split()
     assert "out/certificate.xml" in paths  # junit
@@ -182,7 +185,12 @@ def run_certify_job(workspace: Path, env: dict[str, str]) -> tuple[bool, list[st
             continue
         done = subprocess.run(
             ["bash", "-e", "-o", "pipefail", "-c", step["run"]],
-            cwd=workspace, env=env, capture_output=True, text=True, timeout=300, check=False,
+            cwd=workspace,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
         )
         ran.append(f"{step['name']}: {done.returncode}")
         failed = failed or done.returncode != 0

@@ -109,13 +109,11 @@ def profile_file(tmp_path: Path) -> Path:
 @pytest.fixture
 def script(tmp_path: Path) -> Path:
     path = tmp_path / "script.js"
-    path.write_text('export default function () {}\n')
+    path.write_text("export default function () {}\n")
     return path
 
 
-def run(
-    args: list[str], capsys: pytest.CaptureFixture[str]
-) -> tuple[int, str, str]:
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     """Run ``loadcert`` in-process; (exit status, stdout, stderr)."""
     status = cli.main(args)
     out, err = capsys.readouterr()
@@ -127,17 +125,27 @@ def run_stage_args(
     evidence: Path, stage: str, script: Path, profile: Path, k6: Path, *extra: str
 ) -> list[str]:
     args = [
-        "run-stage", "--evidence-dir", str(evidence), "--stage", stage, "--script", str(script),
-        "--loadcert-profile", str(profile), "--k6", str(k6),
+        "run-stage",
+        "--evidence-dir",
+        str(evidence),
+        "--stage",
+        stage,
+        "--script",
+        str(script),
+        "--loadcert-profile",
+        str(profile),
+        "--k6",
+        str(k6),
     ]
     return [*args, "--", *extra] if extra else args
 
 
 def git(repo: Path, *args: str) -> str:
     done = subprocess.run(
-        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.invalid",
-         *args],
-        capture_output=True, text=True, check=True,
+        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return done.stdout.strip()
 
@@ -176,8 +184,16 @@ def manifest_file(tmp_path: Path) -> Path:
 
 def seal_args(bundle: Path, repo: Path, *extra: str) -> list[str]:
     return [
-        "seal", "--evidence-dir", str(bundle), "--run-id", "run-1", "--environment", "staging",
-        "--git-repo", str(repo), *extra,
+        "seal",
+        "--evidence-dir",
+        str(bundle),
+        "--run-id",
+        "run-1",
+        "--environment",
+        "staging",
+        "--git-repo",
+        str(repo),
+        *extra,
     ]
 
 
@@ -196,16 +212,43 @@ def sha256(path: Path) -> str:
         (["run-stage"], "required"),
         (["run-stage", "--evidence-dir", "x", "--stage", "smoke"], "--script"),
         (["seal", "--evidence-dir", "x"], "--run-id"),
-        (["seal", "--evidence-dir", "x", "--run-id", "r", "--environment", "e", "--image",
-          "gw=sha256:ABC"], "64 lowercase hex"),
-        (["seal", "--evidence-dir", "x", "--run-id", "r", "--environment", "e", "--image",
-          "gw"], "name=sha256"),
+        (
+            [
+                "seal",
+                "--evidence-dir",
+                "x",
+                "--run-id",
+                "r",
+                "--environment",
+                "e",
+                "--image",
+                "gw=sha256:ABC",
+            ],
+            "64 lowercase hex",
+        ),
+        (
+            ["seal", "--evidence-dir", "x", "--run-id", "r", "--environment", "e", "--image", "gw"],
+            "name=sha256",
+        ),
         (["collect"], "required"),
         (["collect", "prometheus", "--url", "http://127.0.0.1:9"], "--evidence-dir"),
-        (["collect", "prometheus", "--url", "http://127.0.0.1:9", "--evidence-dir", "x",
-          "--delay-s", "-1"], "negative"),
-        (["seal", "--evidence-dir", "x", "--run-id", "r", "--environment", "e", "--", "y"],
-         "no arguments after"),
+        (
+            [
+                "collect",
+                "prometheus",
+                "--url",
+                "http://127.0.0.1:9",
+                "--evidence-dir",
+                "x",
+                "--delay-s",
+                "-1",
+            ],
+            "negative",
+        ),
+        (
+            ["seal", "--evidence-dir", "x", "--run-id", "r", "--environment", "e", "--", "y"],
+            "no arguments after",
+        ),
     ],
 )
 def test_usage_errors_exit_4_with_a_message(
@@ -240,7 +283,10 @@ def test_cli_import_is_cheap() -> None:
 
 
 def test_unknown_stage_names_the_profile_stages(
-    tmp_path: Path, script: Path, profile_file: Path, fake_k6: Path,
+    tmp_path: Path,
+    script: Path,
+    profile_file: Path,
+    fake_k6: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     args = run_stage_args(tmp_path / "ev", "1k", script, profile_file, fake_k6)
@@ -263,24 +309,33 @@ def test_bad_profile_is_a_usage_error(
 
 
 def test_missing_script_and_missing_k6_are_usage_errors(
-    tmp_path: Path, script: Path, profile_file: Path, fake_k6: Path,
+    tmp_path: Path,
+    script: Path,
+    profile_file: Path,
+    fake_k6: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     missing = tmp_path / "nope.js"
-    status, _, err = run(run_stage_args(tmp_path / "ev", "smoke", missing, profile_file,
-                                        fake_k6), capsys)
+    status, _, err = run(
+        run_stage_args(tmp_path / "ev", "smoke", missing, profile_file, fake_k6), capsys
+    )
     assert (status, "nope.js: not a file" in err) == (4, True)
-    status, _, err = run(run_stage_args(tmp_path / "ev", "smoke", script, profile_file,
-                                        tmp_path / "no-k6"), capsys)
+    status, _, err = run(
+        run_stage_args(tmp_path / "ev", "smoke", script, profile_file, tmp_path / "no-k6"), capsys
+    )
     assert (status, "not an executable file" in err) == (4, True)
 
 
 def test_summary_export_after_double_dash_is_refused(
-    tmp_path: Path, script: Path, profile_file: Path, fake_k6: Path,
+    tmp_path: Path,
+    script: Path,
+    profile_file: Path,
+    fake_k6: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    args = run_stage_args(tmp_path / "ev", "smoke", script, profile_file, fake_k6,
-                          "--summary-export=x.json")
+    args = run_stage_args(
+        tmp_path / "ev", "smoke", script, profile_file, fake_k6, "--summary-export=x.json"
+    )
     status, _, err = run(args, capsys)
     assert status == 4
     assert "--summary-export" in err
@@ -290,7 +345,10 @@ def test_summary_export_after_double_dash_is_refused(
 
 
 def test_100k_is_refused_without_dedicated_load_worker(
-    tmp_path: Path, script: Path, profile_file: Path, fake_k6: Path,
+    tmp_path: Path,
+    script: Path,
+    profile_file: Path,
+    fake_k6: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     evidence = tmp_path / "ev"
@@ -308,21 +366,37 @@ def test_100k_is_refused_without_dedicated_load_worker(
 
 
 def test_builtin_profile_applies_without_pyproject(
-    tmp_path: Path, script: Path, fake_k6: Path, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    script: Path,
+    fake_k6: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """No --loadcert-profile and no ./pyproject.toml: the built-in ramp (100k refused)."""
     monkeypatch.chdir(tmp_path)
-    args = ["run-stage", "--evidence-dir", "ev", "--stage", "100k", "--script", str(script),
-            "--k6", str(fake_k6)]
+    args = [
+        "run-stage",
+        "--evidence-dir",
+        "ev",
+        "--stage",
+        "100k",
+        "--script",
+        str(script),
+        "--k6",
+        str(fake_k6),
+    ]
     status, _, err = run(args, capsys)
     assert status == 4
     assert "--dedicated-load-worker" in err
 
 
 def test_run_stage_writes_stage_json_summary_and_script(
-    tmp_path: Path, script: Path, profile_file: Path, fake_k6: Path,
-    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    script: Path,
+    profile_file: Path,
+    fake_k6: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     argv_file = tmp_path / "argv.json"
     monkeypatch.setenv("FAKE_K6_ARGV", str(argv_file))
@@ -336,7 +410,13 @@ def test_run_stage_writes_stage_json_summary_and_script(
 
     stage = json.loads((evidence / "stages/smoke/stage.json").read_text())
     assert list(stage) == [
-        "stage", "start_time", "end_time", "k6_exit_code", "k6_version", "target_vus", "command"
+        "stage",
+        "start_time",
+        "end_time",
+        "k6_exit_code",
+        "k6_version",
+        "target_vus",
+        "command",
     ]
     assert stage["stage"] == "smoke"
     assert stage["k6_exit_code"] == 0
@@ -348,10 +428,19 @@ def test_run_stage_writes_stage_json_summary_and_script(
     # format_utc keeps milliseconds: allow the truncation.
     assert before - timedelta(milliseconds=1) <= start <= end <= after
     assert stage["command"] == [
-        "k6", "run", "--no-usage-report", "--quiet",
-        "--summary-export", "stages/smoke/k6-summary.json",
-        "--summary-trend-stats", "avg,min,med,max,p(90),p(95),p(99),count",
-        "--tag", "stage=smoke", "-e", "A=1", "artifacts/k6-script.js",
+        "k6",
+        "run",
+        "--no-usage-report",
+        "--quiet",
+        "--summary-export",
+        "stages/smoke/k6-summary.json",
+        "--summary-trend-stats",
+        "avg,min,med,max,p(90),p(95),p(99),count",
+        "--tag",
+        "stage=smoke",
+        "-e",
+        "A=1",
+        "artifacts/k6-script.js",
     ]
     ran = json.loads(argv_file.read_text())
     assert ran[-1] == str(script)  # the real argv runs the real script ...
@@ -366,8 +455,12 @@ def test_run_stage_writes_stage_json_summary_and_script(
 
 
 def test_threshold_failure_is_recorded_and_exits_1(
-    tmp_path: Path, script: Path, profile_file: Path, fake_k6: Path,
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    script: Path,
+    profile_file: Path,
+    fake_k6: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("FAKE_K6_MODE", "thresholds")
     evidence = tmp_path / "ev"
@@ -379,8 +472,12 @@ def test_threshold_failure_is_recorded_and_exits_1(
 
 
 def test_missing_summary_is_an_error_naming_it(
-    tmp_path: Path, script: Path, profile_file: Path, fake_k6: Path,
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    script: Path,
+    profile_file: Path,
+    fake_k6: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("FAKE_K6_MODE", "no-summary")
     evidence = tmp_path / "ev"
@@ -393,7 +490,10 @@ def test_missing_summary_is_an_error_naming_it(
 
 
 def test_a_different_script_is_refused(
-    tmp_path: Path, script: Path, profile_file: Path, fake_k6: Path,
+    tmp_path: Path,
+    script: Path,
+    profile_file: Path,
+    fake_k6: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     evidence = tmp_path / "ev"
@@ -412,7 +512,10 @@ def test_a_different_script_is_refused(
 
 
 def test_a_stage_is_not_run_twice_into_one_bundle(
-    tmp_path: Path, script: Path, profile_file: Path, fake_k6: Path,
+    tmp_path: Path,
+    script: Path,
+    profile_file: Path,
+    fake_k6: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     evidence = tmp_path / "ev"
@@ -430,36 +533,57 @@ def test_a_stage_is_not_run_twice_into_one_bundle(
 def test_seal_writes_the_manifest_with_recomputable_hashes(
     bundle: Path, repo: Path, manifest_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    args = seal_args(bundle, repo, "--k8s-manifest", str(manifest_file),
-                     "--image", f"gateway={DIGEST_A}", "--image", f"worker={DIGEST_B}")
+    args = seal_args(
+        bundle,
+        repo,
+        "--k8s-manifest",
+        str(manifest_file),
+        "--image",
+        f"gateway={DIGEST_A}",
+        "--image",
+        f"worker={DIGEST_B}",
+    )
     status, out, _ = run(args, capsys)
     assert status == 0, out
     document = json.loads((bundle / "loadcert.json").read_text())
     assert list(document) == [
-        "schema", "run_id", "environment", "created_at", "git", "artifacts", "cluster", "files"
+        "schema",
+        "run_id",
+        "environment",
+        "created_at",
+        "git",
+        "artifacts",
+        "cluster",
+        "files",
     ]
     assert document["schema"] == "loadcert/v1"
     assert (document["run_id"], document["environment"]) == ("run-1", "staging")
     assert document["created_at"].endswith("Z")
     assert document["git"] == {
-        "sha": git(repo, "rev-parse", "HEAD"), "ref": "refs/heads/main", "dirty": False
+        "sha": git(repo, "rev-parse", "HEAD"),
+        "ref": "refs/heads/main",
+        "dirty": False,
     }
     assert (bundle / "artifacts/k8s-manifest.yaml").read_bytes() == manifest_file.read_bytes()
     artifacts = document["artifacts"]
     assert artifacts["k6_script"] == {
-        "path": "artifacts/k6-script.js", "sha256": sha256(bundle / "artifacts/k6-script.js")
+        "path": "artifacts/k6-script.js",
+        "sha256": sha256(bundle / "artifacts/k6-script.js"),
     }
     assert artifacts["k8s_manifest"] == {
-        "path": "artifacts/k8s-manifest.yaml", "sha256": sha256(manifest_file)
+        "path": "artifacts/k8s-manifest.yaml",
+        "sha256": sha256(manifest_file),
     }
     assert artifacts["images"] == [
-        {"name": "gateway", "digest": DIGEST_A}, {"name": "worker", "digest": DIGEST_B}
+        {"name": "gateway", "digest": DIGEST_A},
+        {"name": "worker", "digest": DIGEST_B},
     ]
     assert document["cluster"] is None
 
     files = document["files"]
     on_disk = sorted(
-        p.relative_to(bundle).as_posix() for p in bundle.rglob("*")
+        p.relative_to(bundle).as_posix()
+        for p in bundle.rglob("*")
         if p.is_file() and p.name != "loadcert.json"
     )
     assert list(files) == on_disk  # every file, sorted, the manifest itself left out
@@ -470,8 +594,9 @@ def test_seal_writes_the_manifest_with_recomputable_hashes(
 def test_seal_is_idempotent(
     bundle: Path, repo: Path, manifest_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    args = seal_args(bundle, repo, "--k8s-manifest", str(manifest_file),
-                     "--image", f"gateway={DIGEST_A}")
+    args = seal_args(
+        bundle, repo, "--k8s-manifest", str(manifest_file), "--image", f"gateway={DIGEST_A}"
+    )
     assert run(args, capsys)[0] == 0
     first = (bundle / "loadcert.json").read_bytes()
     status, out, _ = run(args, capsys)
@@ -493,7 +618,10 @@ def test_seal_is_idempotent(
     "name", ["conftest.py", "stages/smoke/helper.py", "pytest.ini", "stages/smoke/x.pth"]
 )
 def test_seal_refuses_code_and_pytest_configuration(
-    name: str, bundle: Path, repo: Path, manifest_file: Path,
+    name: str,
+    bundle: Path,
+    repo: Path,
+    manifest_file: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Evidence never needs code; pytest could load it while judging the bundle."""
@@ -506,7 +634,11 @@ def test_seal_refuses_code_and_pytest_configuration(
 
 @pytest.mark.parametrize("kind", ["file", "dir"])
 def test_seal_refuses_symbolic_links(
-    kind: str, bundle: Path, repo: Path, manifest_file: Path, tmp_path: Path,
+    kind: str,
+    bundle: Path,
+    repo: Path,
+    manifest_file: Path,
+    tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     outside = tmp_path / "outside"
@@ -526,7 +658,10 @@ def test_seal_refuses_symbolic_links(
 
 
 def test_seal_requires_the_script_and_a_manifest(
-    bundle: Path, repo: Path, manifest_file: Path, tmp_path: Path,
+    bundle: Path,
+    repo: Path,
+    manifest_file: Path,
+    tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     status, _, err = run(seal_args(bundle, repo), capsys)
@@ -548,15 +683,17 @@ def test_seal_cluster_binding(
     base = seal_args(bundle, repo, "--k8s-manifest", str(manifest_file))
     status, _, err = run([*base, "--namespace", "shop"], capsys)
     assert status == 4 and "give both or neither" in err
-    status, _, err = run([*base, "--namespace", "shop", "--cluster-collected-at",
-                          "2026-05-01 02:05"], capsys)
+    status, _, err = run(
+        [*base, "--namespace", "shop", "--cluster-collected-at", "2026-05-01 02:05"], capsys
+    )
     assert status == 4 and "RFC 3339" in err
     (bundle / "cluster").mkdir()
     (bundle / "cluster/kubernetes.json").write_text('{"apiVersion": "v1", "kind": "List"}\n')
     status, _, err = run(base, capsys)
     assert status == 4 and "cluster/kubernetes.json exists" in err
-    status, _, _ = run([*base, "--namespace", "shop", "--cluster-collected-at",
-                        "2026-05-01T02:05:00Z"], capsys)
+    status, _, _ = run(
+        [*base, "--namespace", "shop", "--cluster-collected-at", "2026-05-01T02:05:00Z"], capsys
+    )
     assert status == 0
     document = json.loads((bundle / "loadcert.json").read_text())
     assert document["cluster"] == {"namespace": "shop", "collected_at": "2026-05-01T02:05:00Z"}
@@ -568,16 +705,28 @@ def test_seal_manifest_matches_the_contract_schema(
 ) -> None:
     """With a cluster binding, the manifest validates against the shipped loadcert schema."""
     schema_module = pytest.importorskip("pytest_loadcert.evidence.schema")
-    args = seal_args(bundle, repo, "--k8s-manifest", str(manifest_file), "--image",
-                     f"gw={DIGEST_A}", "--namespace", "shop", "--cluster-collected-at",
-                     "2026-05-01T02:05:00Z")
+    args = seal_args(
+        bundle,
+        repo,
+        "--k8s-manifest",
+        str(manifest_file),
+        "--image",
+        f"gw={DIGEST_A}",
+        "--namespace",
+        "shop",
+        "--cluster-collected-at",
+        "2026-05-01T02:05:00Z",
+    )
     assert run(args, capsys)[0] == 0
     document = json.loads((bundle / "loadcert.json").read_text())
     schema_module.validate("loadcert", document, "loadcert.json")
 
 
 def test_seal_git_dirty_detached_and_not_a_repo(
-    bundle: Path, repo: Path, manifest_file: Path, tmp_path: Path,
+    bundle: Path,
+    repo: Path,
+    manifest_file: Path,
+    tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     base = seal_args(bundle, repo, "--k8s-manifest", str(manifest_file))
@@ -603,8 +752,7 @@ def test_seal_rejects_duplicate_images_and_bad_names(
     bundle: Path, repo: Path, manifest_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     base = seal_args(bundle, repo, "--k8s-manifest", str(manifest_file))
-    status, _, err = run([*base, "--image", f"gw={DIGEST_A}", "--image", f"gw={DIGEST_B}"],
-                         capsys)
+    status, _, err = run([*base, "--image", f"gw={DIGEST_A}", "--image", f"gw={DIGEST_B}"], capsys)
     assert status == 4 and "gw more than once" in err
     args = ["seal", "--evidence-dir", str(bundle), "--run-id", " ", "--environment", "e"]
     status, _, err = run(args, capsys)
@@ -629,13 +777,26 @@ class _FakePrometheus(BaseHTTPRequestHandler):
         if parts.path != "/api/v1/query":
             code, body = 404, {"status": "error", "errorType": "not_found", "error": "no"}
         elif query.count("(") != query.count(")"):
-            code, body = 400, {
-                "status": "error", "errorType": "bad_data",
-                "error": 'invalid parameter "query": 1:20: parse error: unclosed left parenthesis',
-            }
+            code, body = (
+                400,
+                {
+                    "status": "error",
+                    "errorType": "bad_data",
+                    "error": 'invalid parameter "query": 1:20: parse error: '
+                    "unclosed left parenthesis",
+                },
+            )
         else:
-            code, body = 200, {"status": "success", "data": {"resultType": "vector", "result": [
-                {"metric": {}, "value": [1767225600, "2"]}]}}
+            code, body = (
+                200,
+                {
+                    "status": "success",
+                    "data": {
+                        "resultType": "vector",
+                        "result": [{"metric": {}, "value": [1767225600, "2"]}],
+                    },
+                },
+            )
         data = json.dumps(body).encode()
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
@@ -661,10 +822,18 @@ def fake_prometheus() -> Iterator[str]:
 def write_stage(evidence: Path, stage: str, start: str, end: str) -> None:
     path = evidence / "stages" / stage / "stage.json"
     path.parent.mkdir(parents=True)
-    path.write_text(json.dumps({
-        "stage": stage, "start_time": start, "end_time": end, "k6_exit_code": 0,
-        "k6_version": "k6 v1.1.0", "command": ["k6", "run", "artifacts/k6-script.js"],
-    }))
+    path.write_text(
+        json.dumps(
+            {
+                "stage": stage,
+                "start_time": start,
+                "end_time": end,
+                "k6_exit_code": 0,
+                "k6_version": "k6 v1.1.0",
+                "command": ["k6", "run", "artifacts/k6-script.js"],
+            }
+        )
+    )
 
 
 def test_window_and_evaluation_time_rounding() -> None:
@@ -673,19 +842,32 @@ def test_window_and_evaluation_time_rounding() -> None:
     assert window_seconds(start, start + timedelta(seconds=8, microseconds=1)) == 9
     end = datetime(2026, 1, 1, 0, 0, 8, 1_000, tzinfo=UTC)
     assert evaluation_time(end, 0) == datetime(2026, 1, 1, 0, 0, 9, tzinfo=UTC)
-    assert evaluation_time(end.replace(microsecond=0), 3) == datetime(2026, 1, 1, 0, 0, 11,
-                                                                      tzinfo=UTC)
+    assert evaluation_time(end.replace(microsecond=0), 3) == datetime(
+        2026, 1, 1, 0, 0, 11, tzinfo=UTC
+    )
 
 
 def test_collect_prometheus_records_answers_untouched(
-    tmp_path: Path, profile_file: Path, fake_prometheus: str,
+    tmp_path: Path,
+    profile_file: Path,
+    fake_prometheus: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     evidence = tmp_path / "ev"
     write_stage(evidence, "5vu", "2026-01-01T00:00:20.000Z", "2026-01-01T00:00:28.250Z")
     write_stage(evidence, "smoke", "2026-01-01T00:00:00.100Z", "2026-01-01T00:00:08.300Z")
-    args = ["collect", "prometheus", "--url", fake_prometheus + "/", "--evidence-dir",
-            str(evidence), "--loadcert-profile", str(profile_file), "--delay-s", "2"]
+    args = [
+        "collect",
+        "prometheus",
+        "--url",
+        fake_prometheus + "/",
+        "--evidence-dir",
+        str(evidence),
+        "--loadcert-profile",
+        str(profile_file),
+        "--delay-s",
+        "2",
+    ]
     status, out, err = run(args, capsys)
 
     # One query is broken PromQL: the command fails, naming it and Prometheus's error ...
@@ -696,32 +878,49 @@ def test_collect_prometheus_records_answers_untouched(
     assert out.index("smoke/prometheus.json") < out.index("5vu/prometheus.json")
     document = json.loads((evidence / "stages/smoke/prometheus.json").read_text())
     assert document["stage"] == "smoke"
-    assert document["window"] == {"start": "2026-01-01T00:00:00.100Z",
-                                  "end": "2026-01-01T00:00:08.300Z"}
+    assert document["window"] == {
+        "start": "2026-01-01T00:00:00.100Z",
+        "end": "2026-01-01T00:00:08.300Z",
+    }
     assert document["collected_at"].endswith("Z")
     peak, broken = document["queries"]
     assert peak == {
         "name": "peak_vus",
         "promql": 'max(max_over_time(k6_vus{stage="smoke"}[9s]))',  # ceil(8.2 s)
         "time": "2026-01-01T00:00:11Z",  # ceil(end) = :09, plus --delay-s 2
-        "response": {"status": "success", "data": {"resultType": "vector", "result": [
-            {"metric": {}, "value": [1767225600, "2"]}]}},
+        "response": {
+            "status": "success",
+            "data": {
+                "resultType": "vector",
+                "result": [{"metric": {}, "value": [1767225600, "2"]}],
+            },
+        },
     }
     assert broken["response"]["status"] == "error"
     assert broken["response"]["errorType"] == "bad_data"
-    assert {"query": ['max(max_over_time(k6_vus{stage="5vu"}[9s]))'],
-            "time": ["2026-01-01T00:00:31Z"]} in _FakePrometheus.seen
+    assert {
+        "query": ['max(max_over_time(k6_vus{stage="5vu"}[9s]))'],
+        "time": ["2026-01-01T00:00:31Z"],
+    } in _FakePrometheus.seen
 
 
 def test_collect_prometheus_success_exits_0_and_validates_against_schema(
     tmp_path: Path, fake_prometheus: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     profile = tmp_path / "ok.toml"
-    profile.write_text(PROFILE_TOML.split("[[metrics]]\nname = \"broken\"")[0])
+    profile.write_text(PROFILE_TOML.split('[[metrics]]\nname = "broken"')[0])
     evidence = tmp_path / "ev"
     write_stage(evidence, "smoke", "2026-01-01T00:00:00Z", "2026-01-01T00:00:08Z")
-    args = ["collect", "prometheus", "--url", fake_prometheus, "--evidence-dir", str(evidence),
-            "--loadcert-profile", str(profile)]
+    args = [
+        "collect",
+        "prometheus",
+        "--url",
+        fake_prometheus,
+        "--evidence-dir",
+        str(evidence),
+        "--loadcert-profile",
+        str(profile),
+    ]
     status, _, err = run(args, capsys)
     assert status == 0, err
     document = json.loads((evidence / "stages/smoke/prometheus.json").read_text())
@@ -732,13 +931,23 @@ def test_collect_prometheus_success_exits_0_and_validates_against_schema(
 
 
 def test_collect_prometheus_refusals(
-    tmp_path: Path, profile_file: Path, fake_prometheus: str,
+    tmp_path: Path,
+    profile_file: Path,
+    fake_prometheus: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     evidence = tmp_path / "ev"
     evidence.mkdir()
-    base = ["collect", "prometheus", "--url", fake_prometheus, "--evidence-dir", str(evidence),
-            "--loadcert-profile", str(profile_file)]
+    base = [
+        "collect",
+        "prometheus",
+        "--url",
+        fake_prometheus,
+        "--evidence-dir",
+        str(evidence),
+        "--loadcert-profile",
+        str(profile_file),
+    ]
     status, _, err = run(base, capsys)
     assert status == 4 and "run `loadcert run-stage` first" in err
     write_stage(evidence, "smoke", "2026-01-01T00:00:00Z", "2026-01-01T00:00:08Z")
@@ -762,8 +971,16 @@ def test_collect_prometheus_unreachable_writes_nothing(
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    args = ["collect", "prometheus", "--url", f"http://127.0.0.1:{port}", "--evidence-dir",
-            str(evidence), "--loadcert-profile", str(profile_file)]
+    args = [
+        "collect",
+        "prometheus",
+        "--url",
+        f"http://127.0.0.1:{port}",
+        "--evidence-dir",
+        str(evidence),
+        "--loadcert-profile",
+        str(profile_file),
+    ]
     status, _, err = run(args, capsys)
     assert status == 1 and "no answer from" in err
     assert not (evidence / "stages/smoke/prometheus.json").exists()
@@ -777,8 +994,9 @@ def test_collect_waits_until_late_samples_have_landed(
     write_stage(evidence, "smoke", "2026-01-01T00:00:00Z", "2026-01-01T00:00:08.400Z")
     now = datetime(2026, 1, 1, 0, 0, 8, 500_000, tzinfo=UTC)
     slept: list[float] = []
-    result = collect(fake_prometheus, evidence, load_profile(profile_file), clock=lambda: now,
-                     sleep=slept.append)
+    result = collect(
+        fake_prometheus, evidence, load_profile(profile_file), clock=lambda: now, sleep=slept.append
+    )
     assert slept == [pytest.approx(5.5)]  # until :09 + 5 s
     assert result.written == [evidence / "stages/smoke/prometheus.json"]
 
@@ -799,12 +1017,34 @@ def test_certify_runs_pytest_in_a_child_process(
 
     monkeypatch.setattr(cli, "run_passing_signals", fake_run)
     profile = tmp_path / "p.toml"
-    status, _, _ = run(["certify", "--evidence-dir", str(tmp_path), "--loadcert-profile",
-                        str(profile), "--", "--junitxml=c.xml", "-q"], capsys)
+    status, _, _ = run(
+        [
+            "certify",
+            "--evidence-dir",
+            str(tmp_path),
+            "--loadcert-profile",
+            str(profile),
+            "--",
+            "--junitxml=c.xml",
+            "-q",
+        ],
+        capsys,
+    )
     assert status == 3
-    assert calls == [[sys.executable, "-P", "-m", "pytest", "-p", "no:cacheprovider",
-                      f"--evidence-dir={tmp_path}", f"--loadcert-profile={profile}",
-                      "--junitxml=c.xml", "-q"]]
+    assert calls == [
+        [
+            sys.executable,
+            "-P",
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            f"--evidence-dir={tmp_path}",
+            f"--loadcert-profile={profile}",
+            "--junitxml=c.xml",
+            "-q",
+        ]
+    ]
 
 
 def _example_project(tmp_path: Path) -> tuple[Path, Path]:
@@ -814,9 +1054,7 @@ def _example_project(tmp_path: Path) -> tuple[Path, Path]:
     project.mkdir()
     (project / "example.toml").write_text((REPO / "evidence/example.toml").read_text())
     (project / "pyproject.toml").write_text(
-        "[tool.pytest.ini_options]\n"
-        'filterwarnings = ["error"]\n'
-        'loadcert_profile = "example.toml"\n'
+        '[tool.pytest.ini_options]\nfilterwarnings = ["error"]\nloadcert_profile = "example.toml"\n'
     )
     bundle = tmp_path / "elsewhere" / "bundle"
     import shutil
@@ -866,7 +1104,10 @@ def test_sigterm_to_certify_interrupts_pytest_which_still_writes_its_certificate
     )
     child = subprocess.Popen(
         [sys.executable, "-m", "pytest_loadcert", "certify", "--evidence-dir", str(bundle)],
-        cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         start_new_session=True,  # not in the test run's process group
     )
     try:
@@ -923,7 +1164,11 @@ def test_ctrl_c_at_a_terminal_interrupts_pytest_once(tmp_path: Path) -> None:
 
     child = subprocess.Popen(
         [sys.executable, "-m", "pytest_loadcert", "certify", "--evidence-dir", str(bundle)],
-        cwd=project, stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
+        cwd=project,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        start_new_session=True,
         preexec_fn=controlling_terminal,
     )
     os.close(slave)
@@ -1003,7 +1248,9 @@ def test_example_service_as_a_module() -> None:
     env = dict(os.environ, PYTHONPATH=str(REPO))
     with subprocess.Popen(
         [sys.executable, "-m", "pytest_loadcert.demo.exampleservice", "--port", "0"],
-        stdout=subprocess.PIPE, text=True, env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
     ) as process:
         try:
             assert process.stdout is not None
@@ -1033,8 +1280,13 @@ min_active_vus = 5
     ids=["pyproject-ini", "pytest-ini", "env"],
 )
 def test_cli_resolves_the_profile_as_the_plugin_does(
-    tmp_path: Path, script: Path, fake_k6: Path, monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str], layout: dict[str, str], env: str | None,
+    tmp_path: Path,
+    script: Path,
+    fake_k6: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    layout: dict[str, str],
+    env: str | None,
 ) -> None:
     """The ini key loadcert_profile (or $LOADCERT_PROFILE) names the profile for the CLI too."""
     (tmp_path / "conf").mkdir()
@@ -1046,8 +1298,17 @@ def test_cli_resolves_the_profile_as_the_plugin_does(
     else:
         monkeypatch.setenv("LOADCERT_PROFILE", env)
     monkeypatch.chdir(tmp_path)
-    args = ["run-stage", "--evidence-dir", "ev", "--stage", "100k", "--script", str(script),
-            "--k6", str(fake_k6)]
+    args = [
+        "run-stage",
+        "--evidence-dir",
+        "ev",
+        "--stage",
+        "100k",
+        "--script",
+        str(script),
+        "--k6",
+        str(fake_k6),
+    ]
     status, _, err = run(args, capsys)
     assert status == 4
     assert "'100k' is not in the profile" in err
@@ -1055,14 +1316,26 @@ def test_cli_resolves_the_profile_as_the_plugin_does(
 
 
 def test_cli_reports_an_unreadable_ini_profile_key(
-    tmp_path: Path, script: Path, fake_k6: Path, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    script: Path,
+    fake_k6: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.pytest.ini_options]\nloadcert_profile = 3\n")
     monkeypatch.delenv("LOADCERT_PROFILE", raising=False)
     monkeypatch.chdir(tmp_path)
-    args = ["run-stage", "--evidence-dir", "ev", "--stage", "smoke", "--script", str(script),
-            "--k6", str(fake_k6)]
+    args = [
+        "run-stage",
+        "--evidence-dir",
+        "ev",
+        "--stage",
+        "smoke",
+        "--script",
+        str(script),
+        "--k6",
+        str(fake_k6),
+    ]
     status, _, err = run(args, capsys)
     assert status == 4
     assert "pyproject.toml: tool.pytest.ini_options.loadcert_profile must be a path" in err

@@ -41,9 +41,7 @@ def repo(tmp_path: Path) -> Path:
     return repo
 
 
-def collect(
-    repo: Path, evidence: Path, capsys: pytest.CaptureFixture[str]
-) -> tuple[int, str, str]:
+def collect(repo: Path, evidence: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     status = cli.main(["collect", "git", "--repo", str(repo), "--evidence-dir", str(evidence)])
     out, err = capsys.readouterr()
     return status, out, err

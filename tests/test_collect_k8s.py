@@ -67,8 +67,16 @@ def collect(
 ) -> tuple[int, str, str]:
     kubeconfig = api.kubeconfig(evidence.parent / "kubeconfig", token=TOKEN)
     status = cli.main(
-        ["collect", "k8s", "--namespace", "shop", f"--evidence-dir={evidence}",
-         "--kubeconfig", str(kubeconfig), *extra]
+        [
+            "collect",
+            "k8s",
+            "--namespace",
+            "shop",
+            f"--evidence-dir={evidence}",
+            "--kubeconfig",
+            str(kubeconfig),
+            *extra,
+        ]
     )
     out, err = capsys.readouterr()
     return status, out, err
@@ -278,8 +286,15 @@ def test_server_down_fails(
     text = kubeconfig.read_text().replace(api.url, f"http://127.0.0.1:{port}")
     kubeconfig.write_text(text)
     status = cli.main(
-        ["collect", "k8s", "--namespace", "shop", f"--evidence-dir={evidence}",
-         "--kubeconfig", str(kubeconfig)]
+        [
+            "collect",
+            "k8s",
+            "--namespace",
+            "shop",
+            f"--evidence-dir={evidence}",
+            "--kubeconfig",
+            str(kubeconfig),
+        ]
     )
     err = capsys.readouterr().err
     assert status == 1
@@ -332,8 +347,15 @@ def test_no_secret_reaches_a_file_or_the_terminal(
 ) -> None:
     key_data = base64.b64encode(CLIENT_KEY.encode()).decode()
     kubeconfig = api.kubeconfig(tmp_path / "kubeconfig", token=TOKEN, client_key_data=key_data)
-    args = ["collect", "k8s", "--namespace", "shop", f"--evidence-dir={evidence}",
-            "--kubeconfig", str(kubeconfig)]
+    args = [
+        "collect",
+        "k8s",
+        "--namespace",
+        "shop",
+        f"--evidence-dir={evidence}",
+        "--kubeconfig",
+        str(kubeconfig),
+    ]
     assert cli.main(args) == 0
     first = capsys.readouterr()
     api.fail("endpoints", 403)
@@ -360,30 +382,53 @@ def test_no_secret_reaches_a_file_or_the_terminal(
 
 def test_redaction_drops_secrets_and_secret_data() -> None:
     items = [
-        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
-         "data": {"password": "c2VjcmV0"}},
-        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "annotations": {
-            LAST_APPLIED: '{"env":"x"}', "keep": "me"}},
-         "spec": {"ephemeralContainers": [{"name": "debug", "env": [
-             {"name": "TOKEN", "value": "hunter2"}, {"name": "EMPTY"}]}],
-             "containers": []},
-         "status": {"phase": "Running"}},
-        {"apiVersion": "example.com/v1", "kind": "Wrapper", "metadata": {"name": "w"},
-         "spec": {"embedded": {"kind": "Secret", "stringData": {"k": "hunter2"},
-                               "type": "Opaque"}}},
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "s"},
+            "data": {"password": "c2VjcmV0"},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "p", "annotations": {LAST_APPLIED: '{"env":"x"}', "keep": "me"}},
+            "spec": {
+                "ephemeralContainers": [
+                    {
+                        "name": "debug",
+                        "env": [{"name": "TOKEN", "value": "hunter2"}, {"name": "EMPTY"}],
+                    }
+                ],
+                "containers": [],
+            },
+            "status": {"phase": "Running"},
+        },
+        {
+            "apiVersion": "example.com/v1",
+            "kind": "Wrapper",
+            "metadata": {"name": "w"},
+            "spec": {
+                "embedded": {"kind": "Secret", "stringData": {"k": "hunter2"}, "type": "Opaque"}
+            },
+        },
     ]
     redacted, counts = redact_items(items)
     assert [i["kind"] for i in redacted] == ["Pod", "Wrapper"]
     pod = redacted[0]
     assert pod["spec"]["ephemeralContainers"][0]["env"] == [
-        {"name": "TOKEN", "value": REDACTED}, {"name": "EMPTY"}
+        {"name": "TOKEN", "value": REDACTED},
+        {"name": "EMPTY"},
     ]
     assert pod["metadata"]["annotations"] == {LAST_APPLIED: REDACTED, "keep": "me"}
     assert pod["status"] == {"phase": "Running"}
     assert redacted[1]["spec"]["embedded"] == {"kind": "Secret", "type": "Opaque"}
     assert "hunter2" not in json.dumps(redacted)
-    assert (counts.env_values, counts.annotations, counts.secrets_dropped,
-            counts.secret_fields) == (1, 1, 1, 1)
+    assert (
+        counts.env_values,
+        counts.annotations,
+        counts.secrets_dropped,
+        counts.secret_fields,
+    ) == (1, 1, 1, 1)
     assert items[1]["spec"]["ephemeralContainers"][0]["env"][0]["value"] == "hunter2"  # a copy
     assert bf.REDACTED == REDACTED  # the factory's redacted variant uses the same marker
 
@@ -402,17 +447,36 @@ def test_list_equals_what_kubectl_prints(
     kubeconfig = api.kubeconfig(tmp_path / "kubectl-config", token=TOKEN)
     # resource.version.group, so kubectl asks for exactly the versions the collector lists
     resources = ",".join(
-        ".".join([r.plural, *reversed(r.api_version.split("/"))]) if "/" in r.api_version
+        ".".join([r.plural, *reversed(r.api_version.split("/"))])
+        if "/" in r.api_version
         else r.plural
         for r in RESOURCES
     )
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
     env.update(HOME=str(tmp_path), NO_PROXY="127.0.0.1")
     result = subprocess.run(
-        [KUBECTL, "--kubeconfig", str(kubeconfig), "--cache-dir", str(tmp_path / "cache"),
-         "--request-timeout", "20s", "-n", "shop", "get", resources, "-o", "json",
-         "--chunk-size", "2"],
-        capture_output=True, text=True, env=env, timeout=60, check=False,
+        [
+            KUBECTL,
+            "--kubeconfig",
+            str(kubeconfig),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--request-timeout",
+            "20s",
+            "-n",
+            "shop",
+            "get",
+            resources,
+            "-o",
+            "json",
+            "--chunk-size",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     printed = json.loads(result.stdout)
@@ -431,8 +495,13 @@ def test_list_equals_what_kubectl_prints(
 def _sealable(tmp_path: Path, evidence: Path) -> tuple[Path, Path]:
     repo = tmp_path / "repo"
     repo.mkdir()
-    git_env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
-               "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid"}
+    git_env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.invalid",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.invalid",
+    }
     for command in (["init", "-q"], ["commit", "-q", "--allow-empty", "-m", "x"]):
         subprocess.run(["git", "-C", str(repo), *command], check=True, env=git_env)
     (evidence / "artifacts").mkdir()
@@ -450,15 +519,28 @@ def test_seal_takes_namespace_and_time_from_the_collection(
     record = json.loads((evidence / COLLECTION).read_text())
     result = seal(evidence, run_id="r", environment="e", k8s_manifest=manifest, git_repo=repo)
     assert result.manifest["cluster"] == {
-        "namespace": "shop", "collected_at": record["collected_at"]
+        "namespace": "shop",
+        "collected_at": record["collected_at"],
     }
     assert COLLECTION in result.manifest["files"] and SNAPSHOT in result.manifest["files"]
     # Given explicitly, the values must agree with the record.
     with pytest.raises(SealError, match=r"disagree with cluster/collection\.json"):
-        seal(evidence, run_id="r", environment="e", git_repo=repo, namespace="shop",
-             cluster_collected_at="2026-05-01T02:05:00Z")
-    again = seal(evidence, run_id="r", environment="e", git_repo=repo, namespace="shop",
-                 cluster_collected_at=record["collected_at"])
+        seal(
+            evidence,
+            run_id="r",
+            environment="e",
+            git_repo=repo,
+            namespace="shop",
+            cluster_collected_at="2026-05-01T02:05:00Z",
+        )
+    again = seal(
+        evidence,
+        run_id="r",
+        environment="e",
+        git_repo=repo,
+        namespace="shop",
+        cluster_collected_at=record["collected_at"],
+    )
     assert again.manifest["cluster"] == result.manifest["cluster"]
 
 
@@ -487,8 +569,9 @@ def _serve_bundle_cluster(api: KubeAPI, files: bf.Files) -> None:
     """Serve the factory's cluster items as the API server would, with secrets added."""
     by_kind: dict[str, list[dict[str, Any]]] = {}
     for item in bf.k8s_items(files):
-        raw = {k: v for k, v in json.loads(json.dumps(item)).items()
-               if k not in ("apiVersion", "kind")}
+        raw = {
+            k: v for k, v in json.loads(json.dumps(item)).items() if k not in ("apiVersion", "kind")
+        }
         by_kind.setdefault(item["kind"], []).append(raw)
     for resource in RESOURCES:
         items = sorted(by_kind.pop(resource.kind, []), key=lambda i: i["metadata"]["name"])
@@ -500,10 +583,15 @@ def _serve_bundle_cluster(api: KubeAPI, files: bf.Files) -> None:
                     container["env"] = [{"name": "DATABASE_URL", "value": FIXTURE_SECRETS[0]}]
             if resource.kind == "Deployment":
                 raw["metadata"].setdefault("annotations", {})[LAST_APPLIED] = FIXTURE_SECRETS[0]
-        api.set_list(resource.plural, {
-            "kind": f"{resource.kind}List", "apiVersion": resource.api_version,
-            "metadata": {"resourceVersion": "48213577"}, "items": items,
-        })
+        api.set_list(
+            resource.plural,
+            {
+                "kind": f"{resource.kind}List",
+                "apiVersion": resource.api_version,
+                "metadata": {"resourceVersion": "48213577"},
+                "items": items,
+            },
+        )
     assert not by_kind  # every kind of the valid bundle is one the collector lists
 
 
@@ -529,8 +617,13 @@ def test_collected_and_redacted_snapshot_certifies(
     result = pytester.runpytest("-p", "no:cacheprovider", f"--evidence-dir={bundle}")
     certificate = json.loads((pytester.path / "certificate.json").read_text())
     assert certificate["verdict"] == "certified", result.stdout.str()[-3000:]
-    cluster_gates = [g for g in certificate["gates"] if g["id"].startswith(
-        ("service_endpoints", "pod_readiness", "workload_ready", "image_binding"))]
+    cluster_gates = [
+        g
+        for g in certificate["gates"]
+        if g["id"].startswith(
+            ("service_endpoints", "pod_readiness", "workload_ready", "image_binding")
+        )
+    ]
     assert len(cluster_gates) >= 8 and {g["status"] for g in cluster_gates} == {"passed"}
     valkey = next(g for g in certificate["gates"] if g["id"] == "service_endpoints[valkey]")
     assert "EndpointSlice" in valkey["observed"]
@@ -541,15 +634,17 @@ def test_collected_and_redacted_snapshot_certifies(
 
 def _snapshot_with(*items: dict[str, Any]) -> Any:
     service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"}}
-    return parse_cluster(
-        {"apiVersion": "v1", "kind": "List", "items": [service, *items]}, SNAPSHOT
-    )
+    return parse_cluster({"apiVersion": "v1", "kind": "List", "items": [service, *items]}, SNAPSHOT)
 
 
 def _slice(name: str, *endpoints: dict[str, Any], service: str = "web") -> dict[str, Any]:
-    return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-            "metadata": {"name": name, "labels": {"kubernetes.io/service-name": service}},
-            "addressType": "IPv4", "endpoints": list(endpoints) if endpoints else None}
+    return {
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {"name": name, "labels": {"kubernetes.io/service-name": service}},
+        "addressType": "IPv4",
+        "endpoints": list(endpoints) if endpoints else None,
+    }
 
 
 def _endpoint(ip: str, uid: str | None = None, **conditions: Any) -> dict[str, Any]:
@@ -560,8 +655,12 @@ def _endpoint(ip: str, uid: str | None = None, **conditions: Any) -> dict[str, A
 
 
 def _endpoints(*ips: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "web"},
-            "subsets": [{"addresses": [{"ip": ip} for ip in ips]}] if ips else None}
+    return {
+        "apiVersion": "v1",
+        "kind": "Endpoints",
+        "metadata": {"name": "web"},
+        "subsets": [{"addresses": [{"ip": ip} for ip in ips]}] if ips else None,
+    }
 
 
 @pytest.mark.parametrize(
@@ -573,19 +672,35 @@ def _endpoints(*ips: str) -> dict[str, Any]:
         ([_slice("web-a", _endpoint("10.0.0.1", ready=True, terminating=True))], False, "0"),
         ([_slice("web-a")], False, "0 ready endpoint(s) in 1 EndpointSlice(s)"),
         # slices decide when there are any: ready Endpoints do not outvote them
-        ([_endpoints("10.0.0.1"), _slice("web-a", _endpoint("10.0.0.1", ready=False))],
-         False, "0 ready"),
+        (
+            [_endpoints("10.0.0.1"), _slice("web-a", _endpoint("10.0.0.1", ready=False))],
+            False,
+            "0 ready",
+        ),
         ([_endpoints(), _slice("web-a", _endpoint("10.0.0.1", ready=True))], True, "1 ready"),
         # dual stack: one pod in an IPv4 and an IPv6 slice is one endpoint
-        ([_slice("web-4", _endpoint("10.0.0.1", "pod-1", ready=True)),
-          _slice("web-6", _endpoint("fd00::1", "pod-1", ready=True))],
-         True, "1 ready endpoint(s) in 2 EndpointSlice(s)"),
+        (
+            [
+                _slice("web-4", _endpoint("10.0.0.1", "pod-1", ready=True)),
+                _slice("web-6", _endpoint("fd00::1", "pod-1", ready=True)),
+            ],
+            True,
+            "1 ready endpoint(s) in 2 EndpointSlice(s)",
+        ),
         # no slice for this service: its Endpoints decide
-        ([_endpoints("10.0.0.1", "10.0.0.2"),
-          _slice("other-a", _endpoint("10.0.0.9", ready=True), service="other")],
-         True, "2 ready address(es) in Endpoints web"),
-        ([_slice("other-a", _endpoint("10.0.0.9", ready=True), service="other")],
-         False, "no EndpointSlice labelled kubernetes.io/service-name=web and no Endpoints web"),
+        (
+            [
+                _endpoints("10.0.0.1", "10.0.0.2"),
+                _slice("other-a", _endpoint("10.0.0.9", ready=True), service="other"),
+            ],
+            True,
+            "2 ready address(es) in Endpoints web",
+        ),
+        (
+            [_slice("other-a", _endpoint("10.0.0.9", ready=True), service="other")],
+            False,
+            "no EndpointSlice labelled kubernetes.io/service-name=web and no Endpoints web",
+        ),
     ],
 )
 def test_service_gate_reads_endpointslices(
@@ -599,8 +714,10 @@ def test_service_gate_reads_endpointslices(
 @pytest.mark.parametrize(
     ("endpoint", "field"),
     [
-        ({"addresses": ["10.0.0.1"], "conditions": {"ready": "true"}},
-         "items[1].endpoints[0].conditions.ready must be true, false or absent"),
+        (
+            {"addresses": ["10.0.0.1"], "conditions": {"ready": "true"}},
+            "items[1].endpoints[0].conditions.ready must be true, false or absent",
+        ),
         ({"addresses": [], "conditions": {"ready": True}}, "items[1].endpoints[0].addresses"),
         ({"addresses": ["10.0.0.1"], "conditions": "ready"}, "items[1].endpoints[0].conditions"),
     ],
@@ -620,10 +737,12 @@ def test_service_gate_blocks_on_invalid_slices(endpoint: dict[str, Any], field: 
         (b"current-context: a\ncontexts: 5\n", "is not a valid kubeconfig"),
         (b"current-context: a\ncontexts:\n- name: a\n  context: 7\n", "is not a valid kubeconfig"),
         (b"current-context: a\ncontexts:\n- name: a\n  context: {cluster: c, user: u}\n"
-         b"clusters:\n- name: c\n  cluster: {server: 'http://[::1'}\nusers:\n- name: u\n  user: {}\n",
+         b"clusters:\n- name: c\n  cluster: {server: 'http://[::1'}\n"
+         b"users:\n- name: u\n  user: {}\n",
          "is not a valid kubeconfig"),
     ],
-    ids=["not-utf8", "a-list", "a-scalar", "contexts-not-a-list", "context-not-a-map", "bad-server"],
+    ids=["not-utf8", "a-list", "a-scalar", "contexts-not-a-list", "context-not-a-map",
+         "bad-server"],
 )  # fmt: skip
 def test_malformed_kubeconfig_is_one_line_naming_it(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, evidence: Path,

@@ -142,8 +142,12 @@ def partial_writes(root: Path) -> list[str]:
 
 
 def env() -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "LOADCERT_"))
-             and k.lower() not in ("http_proxy", "https_proxy", "all_proxy", "kubeconfig")}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PYTEST_", "LOADCERT_"))
+        and k.lower() not in ("http_proxy", "https_proxy", "all_proxy", "kubeconfig")
+    }
     return {**clean, "NO_PROXY": "127.0.0.1"}  # fmt: skip
 
 
@@ -263,7 +267,8 @@ def test_sigkill_mid_answer_and_mid_write_leaves_the_last_complete_collection(
     kill(process)
     now = files_of(evidence)
     assert [rel.rsplit(".", 2)[0] for rel in partial_writes(evidence)] == [
-        "cluster/.collection.json"]
+        "cluster/.collection.json"
+    ]
     assert now[COLLECTION] == complete[COLLECTION] and now[SNAPSHOT] != complete[SNAPSHOT]
     assert json.loads(now[SNAPSHOT])["items"][0]["metadata"]["name"].endswith("b")
     with pytest.raises(EvidenceError, match="the List is not the one this collection wrote"):
@@ -400,8 +405,10 @@ def test_sigkill_mid_answer_and_mid_write_leaves_prometheus_evidence_whole(stage
             now = files_of(stages)
             for rel, data in complete.items():
                 if rel.endswith("prometheus.json"):  # the earlier one, or a complete new one
-                    assert data == now[rel] or json.loads(now[rel])["queries"] == json.loads(
-                        data)["queries"]
+                    assert (
+                        data == now[rel]
+                        or json.loads(now[rel])["queries"] == json.loads(data)["queries"]
+                    )
             (stages / left[0]).unlink()
 
 
@@ -530,7 +537,8 @@ def test_a_run_after_a_failed_one_equals_a_clean_run(stages: Path, tmp_path: Pat
     assert sorted(again) == sorted(fresh)
     for rel in again:
         assert without(again[rel], "collected_at", "started_at") == without(
-            fresh[rel], "collected_at", "started_at"), rel
+            fresh[rel], "collected_at", "started_at"
+        ), rel
 
 
 # ----------------------------------------------------------------------------- faults left

@@ -210,8 +210,7 @@ def test_demo_stops_everything_when_terminated(tmp_path: Path, repo: Path) -> No
         k6_summary = str(out / "bundle" / "stages" / "smoke").encode()
         deadline = time.monotonic() + 15
         while not any(
-            k6_summary in cmdline and b"k6" in cmdline.split(b"\0")[0]
-            for cmdline in _cmdlines()
+            k6_summary in cmdline and b"k6" in cmdline.split(b"\0")[0] for cmdline in _cmdlines()
         ):
             assert time.monotonic() < deadline, "k6 never started: " + "".join(seen)
             time.sleep(0.1)
@@ -265,15 +264,14 @@ def test_the_demo_binds_a_snapshot_of_what_ran_never_the_current_repository(
     source = out / "source"
     head = subprocess.run(["git", "-C", str(source), "rev-parse", "HEAD"], capture_output=True,
                           text=True, check=True).stdout.strip()  # fmt: skip
-    repo_head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"],
-                               capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    repo_head = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert record == {"sha": head, "ref": "refs/heads/loadcert-demo", "dirty": False}
     assert record["sha"] != repo_head
     tree = subprocess.run(["git", "-C", str(source), "ls-files"], capture_output=True,
                           text=True, check=True).stdout.split()  # fmt: skip
-    assert tree == [
-        "exampleservice.py", "otlpjson.py", "profile.toml", "script.js", "service.py"
-    ]
+    assert tree == ["exampleservice.py", "otlpjson.py", "profile.toml", "script.js", "service.py"]
     for module in (demoservice, exampleservice, otlpjson):
         name = Path(str(module.__file__)).name
         assert (source / name).read_bytes() == Path(str(module.__file__)).read_bytes()

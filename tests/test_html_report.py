@@ -166,9 +166,16 @@ def test_chart_import_has_no_side_effects() -> None:
 def test_summary_prints_unknown_never_zero() -> None:
     cert = ladder()
     cert.update(
-        exit_status=1, run_id=None, environment="staging", highest_certified_stage="smoke",
-        target_concurrency=100000, not_run=["p99_latency[10k]"], problems=[], gates=[],
-        not_required=["otel"], bindings={"git_sha": None, "images": []},
+        exit_status=1,
+        run_id=None,
+        environment="staging",
+        highest_certified_stage="smoke",
+        target_concurrency=100000,
+        not_run=["p99_latency[10k]"],
+        problems=[],
+        gates=[],
+        not_required=["otel"],
+        bindings={"git_sha": None, "images": []},
     )
     fragment = htmlreport.summary_html(cert)
     row = re.search(r'<tr data-stage="10k">(.*?)</tr>', fragment)
@@ -223,8 +230,13 @@ def run_html(
     report = out / "report.html"
     cert_path = out / "certificate.json"
     result = pytester.runpytest(
-        "-p", "no:cacheprovider", f"--evidence-dir={bundle}", f"--html={report}",
-        "--self-contained-html", f"--loadcert-certificate={cert_path}", *args,
+        "-p",
+        "no:cacheprovider",
+        f"--evidence-dir={bundle}",
+        f"--html={report}",
+        "--self-contained-html",
+        f"--loadcert-certificate={cert_path}",
+        *args,
     )
     assert report.is_file(), result.stdout.str()[-3000:] + result.stderr.str()[-2000:]
     text = report.read_text(encoding="utf-8")
@@ -254,21 +266,35 @@ def test_example_report_is_rendered_after_the_verdict(
     # one, so the page carries the final verdict, not "NO VERDICT".
     assert 'data-verdict="certified"' in text and "NO VERDICT" not in text
     assert parser.title.startswith(f"CERTIFIED - load-test certificate {cert['run_id']}")
-    assert {"loadcert-verdict", "loadcert-stages", "loadcert-chart", "loadcert-bindings",
-            "loadcert-not-required"} <= parser.ids
+    assert {
+        "loadcert-verdict",
+        "loadcert-stages",
+        "loadcert-chart",
+        "loadcert-bindings",
+        "loadcert-not-required",
+    } <= parser.ids
     assert text.count("<svg") == 1
     bindings = cert["bindings"]
-    for value in (bindings["git_sha"], bindings["bundle_sha256"], bindings["profile_sha256"],
-                  bindings["k6_script_sha256"], bindings["k8s_manifest_sha256"],
-                  bindings["images"][0]["digest"]):
+    for value in (
+        bindings["git_sha"],
+        bindings["bundle_sha256"],
+        bindings["profile_sha256"],
+        bindings["k6_script_sha256"],
+        bindings["k8s_manifest_sha256"],
+        bindings["images"][0]["digest"],
+    ):
         assert value in text
     for column in ("Gate status", "Observed", "Required", "Samples", "Source"):
         assert re.search(rf"<th[^>]*>{column}</th>", text)
     table = rows(parser)
     row = table["loadcert/builtin_gates.py::test_observed_concurrency[10vu]"]
     assert row[:2] == ["Passed", "PASSED"]
-    assert row[3:7] == ["peak active VUs 10", ">= 10", "1 summary file(s)",
-                        "stages/10vu/k6-summary.json metrics.vus.max"]
+    assert row[3:7] == [
+        "peak active VUs 10",
+        ">= 10",
+        "1 summary file(s)",
+        "stages/10vu/k6-summary.json metrics.vus.max",
+    ]
     assert len(table) == len(cert["gates"])
 
 
@@ -326,7 +352,9 @@ def test_no_html_option_loads_no_matplotlib(pytester: pytest.Pytester, tmp_path:
         "    print('LOADCERT_HTML', config.pluginmanager.has_plugin('loadcert-html'))\n"
     )
     result = pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", f"--evidence-dir={EXAMPLE}",
+        "-p",
+        "no:cacheprovider",
+        f"--evidence-dir={EXAMPLE}",
         f"--loadcert-profile={EXAMPLE_PROFILE}",
     )
     assert result.ret == 0
@@ -338,8 +366,7 @@ def test_no_html_option_loads_no_matplotlib(pytester: pytest.Pytester, tmp_path:
 BROWSER_CASES = [
     # name, verdict, word, banner background, title colour (text on the white page)
     ("example", "certified", "CERTIFIED", "rgba(26, 127, 55, 1)", "rgba(26, 127, 55, 1)"),
-    ("p95_high", "not_certified", "NOT CERTIFIED", "rgba(207, 34, 46, 1)",
-     "rgba(207, 34, 46, 1)"),
+    ("p95_high", "not_certified", "NOT CERTIFIED", "rgba(207, 34, 46, 1)", "rgba(207, 34, 46, 1)"),
     ("missing_stage_dir", "blocked", "BLOCKED", "rgba(212, 167, 44, 1)", "rgba(154, 103, 0, 1)"),
 ]
 
@@ -347,17 +374,26 @@ BROWSER_CASES = [
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.skip("chromium and chromedriver are not installed (apt-get install chromium "
-                    "chromium-driver)")
+        pytest.skip(
+            "chromium and chromedriver are not installed (apt-get install chromium chromium-driver)"
+        )
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--window-size=1400,1000",
-                 f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1400,1000",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+    ):
         options.add_argument(flag)
     # An explicit chromedriver: Selenium Manager never runs, nothing is downloaded.
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
@@ -394,11 +430,20 @@ image.src = 'data:image/svg+xml;base64,' +
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("name", "verdict", "word", "colour", "title_colour"), BROWSER_CASES,
-                         ids=[case[0] for case in BROWSER_CASES])
+@pytest.mark.parametrize(
+    ("name", "verdict", "word", "colour", "title_colour"),
+    BROWSER_CASES,
+    ids=[case[0] for case in BROWSER_CASES],
+)
 def test_report_in_a_headless_browser(
-    pytester: pytest.Pytester, tmp_path: Path, browser: Any,
-    name: str, verdict: str, word: str, colour: str, title_colour: str,
+    pytester: pytest.Pytester,
+    tmp_path: Path,
+    browser: Any,
+    name: str,
+    verdict: str,
+    word: str,
+    colour: str,
+    title_colour: str,
 ) -> None:
     from selenium.webdriver.common.by import By
 
@@ -417,8 +462,11 @@ def test_report_in_a_headless_browser(
     title = browser.find_element(By.ID, "title")
     assert title.text.startswith(f"{word} - load-test certificate {cert['run_id']}")
     assert title.value_of_css_property("color") == title_colour
-    size = float(browser.find_element(By.CLASS_NAME, "loadcert-verdict-word")
-                 .value_of_css_property("font-size").removesuffix("px"))
+    size = float(
+        browser.find_element(By.CLASS_NAME, "loadcert-verdict-word")
+        .value_of_css_property("font-size")
+        .removesuffix("px")
+    )
     assert size >= 32  # large
 
     svg = browser.find_element(By.CSS_SELECTOR, "#loadcert-chart svg")
@@ -430,8 +478,12 @@ def test_report_in_a_headless_browser(
         assert stage["name"] in chart_text
 
     bindings = browser.find_element(By.ID, "loadcert-bindings").text
-    for value in (cert["bindings"]["git_sha"], cert["bindings"]["bundle_sha256"],
-                  cert["bindings"]["profile_sha256"], cert["bindings"]["k6_script_sha256"]):
+    for value in (
+        cert["bindings"]["git_sha"],
+        cert["bindings"]["bundle_sha256"],
+        cert["bindings"]["profile_sha256"],
+        cert["bindings"]["k6_script_sha256"],
+    ):
         assert value in bindings
     stages = browser.find_element(By.ID, "loadcert-stages").text
     not_required = browser.find_element(By.ID, "loadcert-not-required").text

@@ -129,7 +129,9 @@ def test_certified_statement_binds_what_was_tested(
     images = manifest["artifacts"]["images"]
     assert len(subjects) == 2 + len(images)
     for image in images:
-        assert subjects[image["name"]]["digest"] == {"sha256": image["digest"].removeprefix("sha256:")}
+        assert subjects[image["name"]]["digest"] == {
+            "sha256": image["digest"].removeprefix("sha256:")
+        }
     predicate = statement["predicate"]
     configuration = {c["name"]: c for c in predicate["configuration"]}
     for key in ("k6_script", "k8s_manifest"):
@@ -166,7 +168,10 @@ def test_waived_gate_is_a_warning(pytester: pytest.Pytester, tmp_path: Path) -> 
 
 @pytest.mark.parametrize(
     "variant,verdict,failed",
-    [("p95_high", "not_certified", ["p95_latency[100k]"]), ("missing_otel", "blocked", ["otel_coverage"])],
+    [
+        ("p95_high", "not_certified", ["p95_latency[100k]"]),
+        ("missing_otel", "blocked", ["otel_coverage"]),
+    ],
 )
 def test_not_certified_and_blocked_are_failed(
     pytester: pytest.Pytester, tmp_path: Path, variant: str, verdict: str, failed: list[str]
@@ -220,8 +225,10 @@ def test_nothing_to_attest_removes_a_stale_statement(
     [
         (["--loadcert-intoto={dir}"], "--loadcert-intoto {dir}: is a directory"),
         (["--loadcert-certificate={dir}"], "--loadcert-certificate {dir}: is a directory"),
-        (["--loadcert-intoto={file}/run.intoto.json"], "--loadcert-intoto {file}/run.intoto.json: {file} is not a directory"),
-        (["--loadcert-certificate=out/c.json", "--loadcert-intoto=out/c.json"], "--loadcert-intoto {cwd}/out/c.json: is the certificate's own path"),
+        (["--loadcert-intoto={file}/run.intoto.json"],
+         "--loadcert-intoto {file}/run.intoto.json: {file} is not a directory"),
+        (["--loadcert-certificate=out/c.json", "--loadcert-intoto=out/c.json"],
+         "--loadcert-intoto {cwd}/out/c.json: is the certificate's own path"),
     ],
     ids=["intoto-dir", "certificate-dir", "intoto-under-a-file", "intoto-is-the-certificate"],
 )  # fmt: skip

@@ -102,15 +102,17 @@ def test_every_subpackage_says_what_it_holds_and_may_import() -> None:
         doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8")))
         if init.parent.name in ("schemas", "assets"):
             continue
-        assert doc and "import" in doc.lower(), f"{init.relative_to(PACKAGE.parent)}: no docstring " \
-            "saying what it holds and what it may import"  # fmt: skip
+        where = init.relative_to(PACKAGE.parent)
+        assert doc and "import" in doc.lower(), f"{where}: no docstring saying what it holds " \
+            "and what it may import"  # fmt: skip
 
 
 def test_the_package_root_imports_nothing_of_the_package_at_run_time() -> None:
     """Its public names load lazily; only type checkers see them imported."""
     tree = ast.parse((PACKAGE / "__init__.py").read_text(encoding="utf-8"))
     eager = [ast.unparse(node) for node in tree.body
-             if isinstance(node, (ast.Import, ast.ImportFrom)) and "pytest_loadcert" in ast.unparse(node)]  # fmt: skip
+             if isinstance(node, (ast.Import, ast.ImportFrom))
+             and "pytest_loadcert" in ast.unparse(node)]  # fmt: skip
     assert eager == []
 
 
@@ -149,7 +151,7 @@ def test_no_import_circle() -> None:
             if node.startswith(f"{target}.") and target:
                 continue
             if state.get(target) == 1:
-                circles.append([*path[path.index(target):], target])
+                circles.append([*path[path.index(target) :], target])
             elif target not in state:
                 visit(target)
         path.pop()

@@ -30,7 +30,8 @@ def _tracked_files() -> list[str]:
     """The repository's files as a clone has them, plus new ones not ignored yet."""
     listed = subprocess.run(
         ["git", "-C", str(REPO), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     ).stdout.decode()
     return sorted(p for p in listed.split("\0") if p and (REPO / p).is_file())
 
@@ -41,8 +42,11 @@ def _package_files() -> set[str]:
 
 def _clean_env() -> dict[str, str]:
     """The environment without the test run's own pytest, loadcert and Python settings."""
-    return {k: v for k, v in os.environ.items()
-            if not k.startswith(("PYTEST_", "LOADCERT_", "PYTHON", "VIRTUAL_ENV"))}
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PYTEST_", "LOADCERT_", "PYTHON", "VIRTUAL_ENV"))
+    }
 
 
 @pytest.fixture(scope="session")
@@ -87,7 +91,10 @@ def dists(shared_dir: Path) -> Dists:
             shutil.copy2(REPO / name, source / name)
         subprocess.run(
             [sys.executable, "-m", "build", "--outdir", str(folder), str(source)],
-            check=True, capture_output=True, env=_clean_env(), timeout=300,
+            check=True,
+            capture_output=True,
+            env=_clean_env(),
+            timeout=300,
         )
 
     _once(folder, make)
@@ -107,7 +114,10 @@ def wheel_venv(shared_dir: Path, dists: Dists) -> Path:
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
         subprocess.run(
             [str(venv / "bin/python"), "-m", "pip", "install", "--quiet", str(dists.wheel)],
-            check=True, capture_output=True, env=_clean_env(), timeout=300,
+            check=True,
+            capture_output=True,
+            env=_clean_env(),
+            timeout=300,
         )
 
     _once(folder, make)
@@ -120,8 +130,9 @@ def _example_copy(folder: Path) -> None:
 
 
 def _run(command: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=_clean_env(),
-                          timeout=300)
+    return subprocess.run(
+        command, cwd=cwd, capture_output=True, text=True, env=_clean_env(), timeout=300
+    )
 
 
 def _certified(result: subprocess.CompletedProcess[str], folder: Path) -> None:
@@ -163,8 +174,16 @@ def test_the_sdist_ships_the_package_licence_and_readme_not_the_tests(dists: Dis
         assert licence is not None
         assert licence.read() == (REPO / "LICENSE").read_bytes()
     top = {f.split("/", 1)[0] for f in files}
-    assert top == {"LICENSE", "MANIFEST.in", "PKG-INFO", "README.md", "pyproject.toml",
-                   "setup.cfg", NAME, f"{NAME}.egg-info"}
+    assert top == {
+        "LICENSE",
+        "MANIFEST.in",
+        "PKG-INFO",
+        "README.md",
+        "pyproject.toml",
+        "setup.cfg",
+        NAME,
+        f"{NAME}.egg-info",
+    }
     assert {f for f in files if f.startswith(f"{NAME}/")} == _package_files()
 
 
@@ -194,8 +213,10 @@ def test_the_wheel_holds_the_package_its_licence_and_metadata(dists: Dists) -> N
 @pytest.mark.slow
 def test_the_installed_wheel_is_not_the_checkout(wheel_venv: Path, tmp_path: Path) -> None:
     """The venv imports the installed copy and has only the declared dependencies."""
-    probe = ("import importlib.util, pytest_loadcert; print(pytest_loadcert.__file__); "
-             "print(importlib.util.find_spec('hypothesis') is None)")
+    probe = (
+        "import importlib.util, pytest_loadcert; print(pytest_loadcert.__file__); "
+        "print(importlib.util.find_spec('hypothesis') is None)"
+    )
     result = _run([str(wheel_venv / "bin/python"), "-c", probe], tmp_path)
     where, no_hypothesis = result.stdout.split()
     assert Path(where).is_relative_to(wheel_venv) and "site-packages" in where
@@ -215,8 +236,17 @@ def test_loadcert_certify_from_the_wheel_outside_the_repository(
             '[project]\nname = "shop"\nversion = "1"\n\n'
             '[tool.pytest.ini_options]\nfilterwarnings = ["error"]\n'
         )
-    result = _run([str(wheel_venv / "bin/loadcert"), "certify", "--evidence-dir", "example",
-                   "--loadcert-profile", "example.toml"], tmp_path)
+    result = _run(
+        [
+            str(wheel_venv / "bin/loadcert"),
+            "certify",
+            "--evidence-dir",
+            "example",
+            "--loadcert-profile",
+            "example.toml",
+        ],
+        tmp_path,
+    )
     _certified(result, tmp_path)
 
 
@@ -228,10 +258,27 @@ def test_pytest_and_python_dash_m_from_the_wheel_outside_the_repository(
     (tmp_path / "pyproject.toml").write_text(
         '[tool.pytest.ini_options]\nfilterwarnings = ["error"]\n'
     )
-    result = _run([str(wheel_venv / "bin/pytest"), "--evidence-dir=example",
-                   "--loadcert-profile=example.toml"], tmp_path)
+    result = _run(
+        [
+            str(wheel_venv / "bin/pytest"),
+            "--evidence-dir=example",
+            "--loadcert-profile=example.toml",
+        ],
+        tmp_path,
+    )
     _certified(result, tmp_path)
     (tmp_path / "certificate.json").unlink()
-    result = _run([str(wheel_venv / "bin/python"), "-m", NAME, "certify", "--evidence-dir",
-                   str(tmp_path / "example"), "--loadcert-profile", "example.toml"], tmp_path)
+    result = _run(
+        [
+            str(wheel_venv / "bin/python"),
+            "-m",
+            NAME,
+            "certify",
+            "--evidence-dir",
+            str(tmp_path / "example"),
+            "--loadcert-profile",
+            "example.toml",
+        ],
+        tmp_path,
+    )
     _certified(result, tmp_path)

@@ -62,14 +62,43 @@ def test_missing_value_is_an_error_never_zero() -> None:
 @pytest.mark.parametrize(
     ("document", "needle"),
     [
-        ({"metrics": {"vus": {"type": "gauge", "values": {"value": 0, "min": 0, "max": "10"}}},
-          "state": {}}, "metrics.vus.values.max must be a number"),
+        (
+            {
+                "metrics": {
+                    "vus": {"type": "gauge", "values": {"value": 0, "min": 0, "max": "10"}}
+                },
+                "state": {},
+            },
+            "metrics.vus.values.max must be a number",
+        ),
         ({"metrics": {"x": {"count": -1, "rate": 1}}}, "metrics.x.count is a count"),
         ({"metrics": {"f": {"passes": 1, "fails": 1, "value": 0.9}}}, "disagrees with passes"),
-        ({"metrics": {"f": {"passes": 1, "fails": 1, "value": 0.5, "thresholds": {"rate<1": {"ok": True}}}}},
-         "must be true (failed) or false"),
-        ({"metrics": {"f": {"type": "rate", "values": {"rate": 0, "passes": 0, "fails": 1},
-                            "thresholds": {"rate<1": False}}}, "options": {}}, '"ok"'),
+        (
+            {
+                "metrics": {
+                    "f": {
+                        "passes": 1,
+                        "fails": 1,
+                        "value": 0.5,
+                        "thresholds": {"rate<1": {"ok": True}},
+                    }
+                }
+            },
+            "must be true (failed) or false",
+        ),
+        (
+            {
+                "metrics": {
+                    "f": {
+                        "type": "rate",
+                        "values": {"rate": 0, "passes": 0, "fails": 1},
+                        "thresholds": {"rate<1": False},
+                    }
+                },
+                "options": {},
+            },
+            '"ok"',
+        ),
         ({"metrics": {"vus": {"value": 1}}, "extra": 1}, "extra is not a key"),
         ({"metrics": {}}, "non-empty"),
     ],
@@ -98,20 +127,36 @@ def test_strict_json(data: bytes, needle: str) -> None:
         parse_json(data, "f.json")
 
 
-def _prom(value: str = "0", *, time: str = "2026-05-01T00:05:05Z", promql: str | None = None,
-          result: list | None = None) -> dict:
+def _prom(
+    value: str = "0",
+    *,
+    time: str = "2026-05-01T00:05:05Z",
+    promql: str | None = None,
+    result: list | None = None,
+) -> dict:
     spec = MetricSpec("restarts", "sum(increase(x[{window}]))", None, 0)
     return {
         "stage": "1k",
         "window": {"start": "2026-05-01T00:00:00Z", "end": "2026-05-01T00:05:00Z"},
         "collected_at": "2026-05-01T00:06:00Z",
-        "queries": [{
-            "name": "restarts",
-            "promql": promql or spec.query_for("1k", 300),
-            "time": time,
-            "response": {"status": "success", "data": {"resultType": "vector", "result": (
-                result if result is not None else [{"metric": {}, "value": [1777593905, value]}])}},
-        }],
+        "queries": [
+            {
+                "name": "restarts",
+                "promql": promql or spec.query_for("1k", 300),
+                "time": time,
+                "response": {
+                    "status": "success",
+                    "data": {
+                        "resultType": "vector",
+                        "result": (
+                            result
+                            if result is not None
+                            else [{"metric": {}, "value": [1777593905, value]}]
+                        ),
+                    },
+                },
+            }
+        ],
     }
 
 
@@ -132,8 +177,15 @@ def test_prometheus_lookup_reads_the_value() -> None:
         (_prom("NaN"), "not a measurement"),
         (_prom("+Inf"), "not a measurement"),
         (_prom(result=[]), "missing, not 0"),
-        (_prom(result=[{"metric": {}, "value": [1, "1"]}, {"metric": {"a": "b"}, "value": [1, "1"]}]),
-         "holds 2 series"),
+        (
+            _prom(
+                result=[
+                    {"metric": {}, "value": [1, "1"]},
+                    {"metric": {"a": "b"}, "value": [1, "1"]},
+                ]
+            ),
+            "holds 2 series",
+        ),
         (_prom(promql="sum(increase(x[300s])) or vector(0)"), "not the profile's query"),
         (_prom(time="2026-05-01T00:04:59Z"), "before the stage ended"),
         (_prom(time="2026-05-01T00:05:31Z"), "over eval_delay_max_s"),
@@ -158,7 +210,10 @@ def test_window_rounding() -> None:
 def test_grafana_relative_range_is_rejected() -> None:
     with pytest.raises(EvidenceError, match="relative"):
         grafana_range({"dashboard": {"time": {"from": "now-6h", "to": "now"}}}, "g.json")
-    ok = grafana_range({"dashboard": {"time": {"from": "1777593600000", "to": "2026-05-01T01:00:00.000Z"}}}, "g.json")
+    ok = grafana_range(
+        {"dashboard": {"time": {"from": "1777593600000", "to": "2026-05-01T01:00:00.000Z"}}},
+        "g.json",
+    )
     assert ok.start == START and ok.end == START + timedelta(hours=1)
 
 
@@ -173,8 +228,18 @@ def test_otel_ndjson_and_bad_times() -> None:
 
 
 def _run(shards: dict[str, str]) -> StageRun:
-    return StageRun("stages/1k/stage.json", "1k", START, END, 0, "k6", 1000,
-                    "2026-05-01T00:00:00Z", "2026-05-01T00:05:00Z", shards)
+    return StageRun(
+        "stages/1k/stage.json",
+        "1k",
+        START,
+        END,
+        0,
+        "k6",
+        1000,
+        "2026-05-01T00:00:00Z",
+        "2026-05-01T00:05:00Z",
+        shards,
+    )
 
 
 def test_shards_must_partition_the_run() -> None:
@@ -189,18 +254,31 @@ def test_shards_must_partition_the_run() -> None:
     ]:
         with pytest.raises(EvidenceError, match=needle):
             check_shards(_run(shards), files)
-    with pytest.raises(EvidenceError, match="one k6-summary.json"):
+    with pytest.raises(EvidenceError, match=r"one k6-summary\.json"):
         check_shards(_run({"a": "0:1"}), ["stages/1k/k6-summary.json"])
 
 
 def test_owner_reference_without_controller_flag_still_counts() -> None:
-    snapshot = parse_cluster({"apiVersion": "v1", "kind": "List", "items": [{
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": "gateway-abc12-x", "namespace": "shop",
-                     "labels": {"pod-template-hash": "abc12"},
-                     "ownerReferences": [{"kind": "ReplicaSet", "name": "gateway-abc12"}]},
-        "status": {"phase": "Pending"},
-    }]}, "k.json")
+    snapshot = parse_cluster(
+        {
+            "apiVersion": "v1",
+            "kind": "List",
+            "items": [
+                {
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "metadata": {
+                        "name": "gateway-abc12-x",
+                        "namespace": "shop",
+                        "labels": {"pod-template-hash": "abc12"},
+                        "ownerReferences": [{"kind": "ReplicaSet", "name": "gateway-abc12"}],
+                    },
+                    "status": {"phase": "Pending"},
+                }
+            ],
+        },
+        "k.json",
+    )
     pods = certification_pods(snapshot, ("gateway",), ())
     assert [label for label, _ in pods] == ["deployment/gateway"]
 

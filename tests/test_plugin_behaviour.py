@@ -118,7 +118,9 @@ def test_user_gate_evidence_error_and_skip_block(pytester: pytest.Pytester, tmp_
     )
     result = pytester.runpytest("-p", "no:cacheprovider", f"--evidence-dir={bundle}")
     certificate = json.loads((pytester.path / "certificate.json").read_text())
-    statuses = {g["id"]: g["status"] for g in certificate["gates"] if g["gate"] in ("missing", "skipped")}
+    statuses = {
+        g["id"]: g["status"] for g in certificate["gates"] if g["gate"] in ("missing", "skipped")
+    }
     assert statuses["skipped"] == "blocked"
     assert statuses["missing[smoke]"] == "blocked"
     assert certificate["verdict"] == "blocked"
@@ -137,7 +139,9 @@ def test_docs_example_gate_runs(pytester: pytest.Pytester, tmp_path: Path) -> No
     assert certificate["verdict"] == "certified", result.stdout.str()[-2000:]
 
 
-@pytest.mark.parametrize(("expires", "expected"), [("2999-01-01", "waived"), ("2020-01-01", "blocked")])
+@pytest.mark.parametrize(
+    ("expires", "expected"), [("2999-01-01", "waived"), ("2020-01-01", "blocked")]
+)
 def test_waiver(pytester: pytest.Pytester, tmp_path: Path, expires: str, expected: str) -> None:
     bundle = bf.build_variant("p95_high", tmp_path / "bundle")
     profile = tmp_path / "profile.toml"
@@ -168,7 +172,11 @@ def test_waiver_matching_no_gate_blocks(
         "expires = 2999-01-01\n"
     )
     result = pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", f"--evidence-dir={bundle}", "--loadcert-profile", str(profile),
+        "-p",
+        "no:cacheprovider",
+        f"--evidence-dir={bundle}",
+        "--loadcert-profile",
+        str(profile),
         *workers,
     )
     assert result.ret == 2
@@ -189,15 +197,33 @@ def _modules_after(statement: str) -> set[str]:
 
 def test_plugin_import_is_cheap() -> None:
     loaded = _modules_after("import pytest_loadcert.plugin.hooks")
-    for heavy in ("kubernetes", "requests", "urllib3", "jsonschema", "yaml", "matplotlib",
-                  "pytest_html"):
+    for heavy in (
+        "kubernetes",
+        "requests",
+        "urllib3",
+        "jsonschema",
+        "yaml",
+        "matplotlib",
+        "pytest_html",
+    ):
         assert heavy not in loaded
 
 
 def test_core_is_pytest_free() -> None:
-    core = ("evidence.bundle", "certify.certificate", "gates", "certify.verdict", "evidence.k6",
-            "evidence.prometheus", "evidence.cluster", "evidence.observability",
-            "config.profile", "evidence.jsonio", "evidence.schema", "report.document")
+    core = (
+        "evidence.bundle",
+        "certify.certificate",
+        "gates",
+        "certify.verdict",
+        "evidence.k6",
+        "evidence.prometheus",
+        "evidence.cluster",
+        "evidence.observability",
+        "config.profile",
+        "evidence.jsonio",
+        "evidence.schema",
+        "report.document",
+    )
     loaded = _modules_after("\n".join(f"import pytest_loadcert.{m}" for m in core))
     assert "pytest" not in loaded and "_pytest" not in loaded
 
@@ -217,8 +243,15 @@ def test_under_sampled_stage_judges_no_k6_gate(pytester: pytest.Pytester, tmp_pa
     )
     certificate = json.loads((pytester.path / "certificate.json").read_text())
     smoke = {g["gate"]: g for g in certificate["gates"] if g["stage"] == "smoke"}
-    for gate in ("observed_concurrency", "requests_sent", "p95_latency", "p99_latency",
-                 "error_rate", "checks_rate", "k6_thresholds"):
+    for gate in (
+        "observed_concurrency",
+        "requests_sent",
+        "p95_latency",
+        "p99_latency",
+        "error_rate",
+        "checks_rate",
+        "k6_thresholds",
+    ):
         assert smoke[gate]["status"] == "blocked", gate
         assert "under k6.min_requests = 1000" in smoke[gate]["message"]
     assert certificate["verdict"] == "blocked"
@@ -248,14 +281,16 @@ def test_images_sharing_a_name_are_all_listed(pytester: pytest.Pytester, tmp_pat
     pytester.runpytest("-p", "no:cacheprovider", f"--evidence-dir={bundle}")
     certificate = json.loads((pytester.path / "certificate.json").read_text())
     first = certificate["bindings"]["images"][0]
-    certificate["bindings"]["images"].append({"name": first["name"], "digest": "sha256:" + "0" * 64})
+    certificate["bindings"]["images"].append(
+        {"name": first["name"], "digest": "sha256:" + "0" * 64}
+    )
     props = dict(suite_properties(certificate))
     assert props[f"loadcert.image.{first['name']}"] == ",".join(
         sorted([first["digest"], "sha256:" + "0" * 64])
     )
 
 
-CONFTEST_FORGING_A_PASS = '''
+CONFTEST_FORGING_A_PASS = """
 import pytest
 
 @pytest.hookimpl(hookwrapper=True)
@@ -263,7 +298,7 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     report.outcome = "passed"  # a bundle's conftest forging every gate
-'''
+"""
 
 
 @pytest.mark.parametrize("start_in", ["bundle", "stage-dir"])

@@ -127,9 +127,7 @@ def bundle(tmp_path: Path) -> Path:
     return evidence
 
 
-def loadcert(
-    args: list[str], cwd: Path, *, terminal: bool
-) -> tuple[int, str, str]:
+def loadcert(args: list[str], cwd: Path, *, terminal: bool) -> tuple[int, str, str]:
     """Run ``loadcert args`` with stderr on a pseudo-terminal (``terminal``) or a pipe;
     (status, stdout, stderr)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOADCERT_")}

@@ -73,19 +73,40 @@ def make_real_bundle(
         os.environ["K6_PROMETHEUS_RW_TREND_STATS"] = "p(95),p(99),max"
         os.environ["K6_PROMETHEUS_RW_PUSH_INTERVAL"] = "1s"
     try:
-        status = cli.main([
-            "run-stage", "--evidence-dir", str(dest), "--stage", stage, "--script", str(SCRIPT),
-            "--loadcert-profile", str(PROFILE), "--k6", k6, "--", *extra,
-        ])
+        status = cli.main(
+            [
+                "run-stage",
+                "--evidence-dir",
+                str(dest),
+                "--stage",
+                stage,
+                "--script",
+                str(SCRIPT),
+                "--loadcert-profile",
+                str(PROFILE),
+                "--k6",
+                k6,
+                "--",
+                *extra,
+            ]
+        )
     finally:
         os.environ.clear()
         os.environ.update(env_backup)
     assert status == 0, "loadcert run-stage failed"
     if prometheus_url is not None:
-        status = cli.main([
-            "collect", "prometheus", "--url", prometheus_url, "--evidence-dir", str(dest),
-            "--loadcert-profile", str(PROFILE),
-        ])
+        status = cli.main(
+            [
+                "collect",
+                "prometheus",
+                "--url",
+                prometheus_url,
+                "--evidence-dir",
+                str(dest),
+                "--loadcert-profile",
+                str(PROFILE),
+            ]
+        )
         assert status == 0, "loadcert collect prometheus failed"
 
     if git_repo is None:
@@ -93,17 +114,38 @@ def make_real_bundle(
         git_repo.mkdir()
         for args in (["init", "-q"], ["commit", "-q", "--allow-empty", "-m", "under test"]):
             subprocess.run(
-                ["git", "-C", str(git_repo), "-c", "user.name=t",
-                 "-c", "user.email=t@example.invalid", *args],
-                check=True, capture_output=True,
+                [
+                    "git",
+                    "-C",
+                    str(git_repo),
+                    "-c",
+                    "user.name=t",
+                    "-c",
+                    "user.email=t@example.invalid",
+                    *args,
+                ],
+                check=True,
+                capture_output=True,
             )
     manifest = dest.parent / f"{dest.name}-manifest.yaml"
     manifest.write_text("# illustrative manifest for a real-k6 test bundle\nkind: List\n")
-    status = cli.main([
-        "seal", "--evidence-dir", str(dest), "--run-id", f"real-k6-{stage}",
-        "--environment", "test", "--image", f"example-service={sha256_file(SERVICE_SOURCE)}",
-        "--k8s-manifest", str(manifest), "--git-repo", str(git_repo),
-    ])
+    status = cli.main(
+        [
+            "seal",
+            "--evidence-dir",
+            str(dest),
+            "--run-id",
+            f"real-k6-{stage}",
+            "--environment",
+            "test",
+            "--image",
+            f"example-service={sha256_file(SERVICE_SOURCE)}",
+            "--k8s-manifest",
+            str(manifest),
+            "--git-repo",
+            str(git_repo),
+        ]
+    )
     assert status == 0, "loadcert seal failed"
     return dest
 
@@ -136,8 +178,10 @@ def test_run_stage_and_seal_with_real_k6(tmp_path: Path) -> None:
     manifest = json.loads((bundle / "loadcert.json").read_text())
     assert manifest["git"]["dirty"] is False
     assert sorted(manifest["files"]) == [
-        "artifacts/k6-script.js", "artifacts/k8s-manifest.yaml",
-        "stages/smoke/k6-summary.json", "stages/smoke/stage.json",
+        "artifacts/k6-script.js",
+        "artifacts/k8s-manifest.yaml",
+        "stages/smoke/k6-summary.json",
+        "stages/smoke/stage.json",
     ]
     for rel, digest in manifest["files"].items():
         assert sha256_file(bundle / rel) == digest
@@ -163,5 +207,7 @@ def test_collect_prometheus_from_real_prometheus(tmp_path: Path) -> None:
     assert values["service_errors"] == 0
     # The service's scraped counter saw roughly what k6 sent (increase() extrapolates).
     assert values["service_requests"] >= 0.5 * summary["http_reqs"]["count"]
-    assert "stages/smoke/prometheus.json" in json.loads(
-        (bundle / "loadcert.json").read_text())["files"]
+    assert (
+        "stages/smoke/prometheus.json"
+        in json.loads((bundle / "loadcert.json").read_text())["files"]
+    )

@@ -34,9 +34,21 @@ def certify(bundle: Path, workdir: Path, *args: str) -> dict[str, Any]:
     """Certify ``bundle`` in a real pytest run; the certificate.json it wrote."""
     workdir.mkdir(parents=True, exist_ok=True)
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--evidence-dir={bundle}",
-         "--junitxml=certificate.xml", *args],
-        cwd=workdir, capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            f"--evidence-dir={bundle}",
+            "--junitxml=certificate.xml",
+            *args,
+        ],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert done.returncode in (0, 1, 2), done.stdout[-3000:] + done.stderr[-3000:]
     return json.loads((workdir / "certificate.json").read_text())
@@ -152,7 +164,9 @@ def test_pending_report_never_claims_certification(
         assert (status, err) == (0, "")
         text = md_plain(out) if fmt == "md" else page(out).text
         assert "certified for" not in text.lower()
-        assert f"Certification pending: the verdict is {cert['verdict']}" in text.replace("❌ ", "").replace("⛔ ", "")
+        assert f"Certification pending: the verdict is {cert['verdict']}" in text.replace(
+            "❌ ", ""
+        ).replace("⛔ ", "")
         for gate in cert["gates"]:
             if gate["status"] in ("failed", "blocked"):
                 assert gate["id"] in text
@@ -184,8 +198,13 @@ def test_report_sections_carry_the_certificate(
     text = md_plain(markdown)
     bindings = cert["bindings"]
     for value in (
-        cert["run_id"], cert["environment"], bindings["git_sha"], bindings["k6_script_sha256"],
-        bindings["k8s_manifest_sha256"], bindings["bundle_sha256"], bindings["profile_sha256"],
+        cert["run_id"],
+        cert["environment"],
+        bindings["git_sha"],
+        bindings["k6_script_sha256"],
+        bindings["k8s_manifest_sha256"],
+        bindings["bundle_sha256"],
+        bindings["profile_sha256"],
         *(i["digest"] for i in bindings["images"]),
     ):
         assert value in text
@@ -227,12 +246,24 @@ def test_own_playbook_rules_come_first(
     runs: dict[str, Path], capfd: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     own = tmp_path / "playbook.json"
-    own.write_text(json.dumps({"schema": "loadcert-playbook/v1", "rules": [{
-        "id": "our-p95", "gate": "p95_latency", "status": ["failed"],
-        "when": [{"fact": "p95_ms", "above": 400}],
-        "title": "Checkout p95 regression", "cause": "The checkout route is slow.",
-        "inspect": ["the checkout service's dashboard"],
-    }]}))
+    own.write_text(
+        json.dumps(
+            {
+                "schema": "loadcert-playbook/v1",
+                "rules": [
+                    {
+                        "id": "our-p95",
+                        "gate": "p95_latency",
+                        "status": ["failed"],
+                        "when": [{"fact": "p95_ms", "above": 400}],
+                        "title": "Checkout p95 regression",
+                        "cause": "The checkout route is slow.",
+                        "inspect": ["the checkout service's dashboard"],
+                    }
+                ],
+            }
+        )
+    )
     _, markdown, _ = report(capfd, "--certificate", str(runs["p95_high"]), "--playbook", str(own))
     assert "Checkout p95 regression" in markdown
     own.write_text(json.dumps({"schema": "loadcert-playbook/v1", "rules": [{"id": "x"}]}))
@@ -303,17 +334,72 @@ def _first_failed(cert: dict[str, Any]) -> None:
 
 
 REFUSALS = [
-    ("unknown verdict", "example", lambda c: c.update(verdict="certified-ish"), "verdict is invalid"),
-    ("certified with a failed gate", "example", _first_failed, "gates[3].status is failed, but the verdict is certified"),
-    ("stage certified under a blocked run level", "snapshot_stale", lambda c: c["stages"][2].update(verdict="certified"), "stages[2].verdict is certified, but run_level.verdict is blocked"),
-    ("highest stage under a blocked run level", "snapshot_stale", lambda c: c.update(highest_certified_stage="1k"), "highest_certified_stage is '1k', but run_level.verdict is blocked"),
-    ("certified under target", "example", lambda c: c.update(target_concurrency=11), "stages record a highest peak of 10 active VUs, under target_concurrency 11"),
-    ("certified with wrong highest stage", "example", lambda c: c.update(highest_certified_stage="5vu"), "highest_certified_stage is '5vu', not the last stage '10vu'"),
-    ("exit status disagrees", "p95_high", lambda c: c.update(exit_status=0), "exit_status is 0, but a not_certified verdict exits 1"),
-    ("not_certified without a failure", "example", lambda c: c.update(verdict="not_certified", exit_status=1), "verdict is not_certified, but no gate failed"),
-    ("missing binding", "example", lambda c: c["bindings"].pop("git_sha"), "bindings.git_sha is missing"),
-    ("wrong type", "p95_high", lambda c: c["stages"][0].update(p95_ms="118"), "stages[0].p95_ms is invalid"),
-    ("bad digest", "p95_high", lambda c: c["bindings"].update(bundle_sha256="sha256:abc"), "bindings.bundle_sha256 is invalid"),
+    (
+        "unknown verdict",
+        "example",
+        lambda c: c.update(verdict="certified-ish"),
+        "verdict is invalid",
+    ),
+    (
+        "certified with a failed gate",
+        "example",
+        _first_failed,
+        "gates[3].status is failed, but the verdict is certified",
+    ),
+    (
+        "stage certified under a blocked run level",
+        "snapshot_stale",
+        lambda c: c["stages"][2].update(verdict="certified"),
+        "stages[2].verdict is certified, but run_level.verdict is blocked",
+    ),
+    (
+        "highest stage under a blocked run level",
+        "snapshot_stale",
+        lambda c: c.update(highest_certified_stage="1k"),
+        "highest_certified_stage is '1k', but run_level.verdict is blocked",
+    ),
+    (
+        "certified under target",
+        "example",
+        lambda c: c.update(target_concurrency=11),
+        "stages record a highest peak of 10 active VUs, under target_concurrency 11",
+    ),
+    (
+        "certified with wrong highest stage",
+        "example",
+        lambda c: c.update(highest_certified_stage="5vu"),
+        "highest_certified_stage is '5vu', not the last stage '10vu'",
+    ),
+    (
+        "exit status disagrees",
+        "p95_high",
+        lambda c: c.update(exit_status=0),
+        "exit_status is 0, but a not_certified verdict exits 1",
+    ),
+    (
+        "not_certified without a failure",
+        "example",
+        lambda c: c.update(verdict="not_certified", exit_status=1),
+        "verdict is not_certified, but no gate failed",
+    ),
+    (
+        "missing binding",
+        "example",
+        lambda c: c["bindings"].pop("git_sha"),
+        "bindings.git_sha is missing",
+    ),
+    (
+        "wrong type",
+        "p95_high",
+        lambda c: c["stages"][0].update(p95_ms="118"),
+        "stages[0].p95_ms is invalid",
+    ),
+    (
+        "bad digest",
+        "p95_high",
+        lambda c: c["bindings"].update(bundle_sha256="sha256:abc"),
+        "bindings.bundle_sha256 is invalid",
+    ),
 ]
 
 
@@ -321,8 +407,12 @@ REFUSALS = [
     "source,mutate,message", [r[1:] for r in REFUSALS], ids=[r[0] for r in REFUSALS]
 )
 def test_refuses_an_untrustworthy_certificate(
-    runs: dict[str, Path], capfd: pytest.CaptureFixture[str], tmp_path: Path,
-    source: str, mutate: Any, message: str,
+    runs: dict[str, Path],
+    capfd: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    source: str,
+    mutate: Any,
+    message: str,
 ) -> None:
     bad = _mutated(runs[source], tmp_path, mutate)
     for fmt in ("md", "html", "intoto"):
@@ -405,7 +495,11 @@ def test_html_is_self_contained_with_the_chart(
     assert (status, out, err) == (0, "", "")
     text = output.read_text()
     parsed = page(text)
-    csp = [a for t, a in parsed.tags if t == "meta" and a.get("http-equiv") == "Content-Security-Policy"]
+    csp = [
+        a
+        for t, a in parsed.tags
+        if t == "meta" and a.get("http-equiv") == "Content-Security-Policy"
+    ]
     assert csp and "default-src 'none'" in (csp[0]["content"] or "")
     for tag, attrs in parsed.tags:
         for name in ("src", "href"):
@@ -444,7 +538,7 @@ def test_usage_errors(
 
 def test_playbook_documentation_is_generated_from_the_data() -> None:
     doc = (REPO / "docs" / "bottleneck-playbook.md").read_text()
-    head, marker, generated = doc.partition(playbook.DOC_MARKER)
+    _, marker, generated = doc.partition(playbook.DOC_MARKER)
     assert marker, "docs/bottleneck-playbook.md lost its marker line"
     assert generated == "\n\n" + playbook.markdown(playbook.builtin_rules()), (
         "docs/bottleneck-playbook.md is out of date: "
@@ -456,11 +550,24 @@ def test_playbook_rules_name_real_gates_and_metrics() -> None:
     from pytest_loadcert.certify.verdict import CLUSTER_GATES, STAGE_GATES
     from pytest_loadcert.config.profile import DEFAULT_PROFILE
 
-    known = set(STAGE_GATES) | {g for _, g in CLUSTER_GATES} | {
-        "critical_metric", "stability", "achieved_concurrency", "bundle_integrity",
-        "artifact_binding", "git_binding", "cluster_snapshot", "pod_readiness",
-        "image_binding", "grafana_coverage", "otel_coverage", "*",
-    }
+    known = (
+        set(STAGE_GATES)
+        | {g for _, g in CLUSTER_GATES}
+        | {
+            "critical_metric",
+            "stability",
+            "achieved_concurrency",
+            "bundle_integrity",
+            "artifact_binding",
+            "git_binding",
+            "cluster_snapshot",
+            "pod_readiness",
+            "image_binding",
+            "grafana_coverage",
+            "otel_coverage",
+            "*",
+        }
+    )
     metrics = {m["name"] for m in DEFAULT_PROFILE["metrics"]}
     rules = playbook.builtin_rules()
     for rule in rules:
@@ -479,9 +586,18 @@ def test_playbook_rules_name_real_gates_and_metrics() -> None:
 @pytest.mark.parametrize(
     "rule,message",
     [
-        ({"gate": "p95_latency", "when": [{"fact": "p95", "above": 1}]}, "rules[0].when[0].fact 'p95' is not"),
-        ({"gate": "p95_latency", "when": [{"fact": "p95_ms", "above": "1"}]}, "rules[0].when[0].above must be a finite number"),
-        ({"gate": "p95_latency", "when": [{"fact": "p95_ms", "above": 1, "below": 2}]}, "must have exactly one test"),
+        (
+            {"gate": "p95_latency", "when": [{"fact": "p95", "above": 1}]},
+            "rules[0].when[0].fact 'p95' is not",
+        ),
+        (
+            {"gate": "p95_latency", "when": [{"fact": "p95_ms", "above": "1"}]},
+            "rules[0].when[0].above must be a finite number",
+        ),
+        (
+            {"gate": "p95_latency", "when": [{"fact": "p95_ms", "above": 1, "below": 2}]},
+            "must have exactly one test",
+        ),
         ({"gate": "P95"}, "rules[0].gate must be a gate name"),
         ({"gate": "p95_latency", "colour": "red"}, "rules[0].colour is not a rule key"),
     ],
@@ -559,7 +675,9 @@ def test_refuses_a_certified_certificate_for_another_commit(
 ) -> None:
     """The claim names bindings.git_sha; a run told to test another commit cannot make it."""
     other = "0" * 39 + "1"
-    bad = _mutated(runs["example"], tmp_path, lambda c: c["bindings"].update(expected_git_sha=other))
+    bad = _mutated(
+        runs["example"], tmp_path, lambda c: c["bindings"].update(expected_git_sha=other)
+    )
     for fmt in ("md", "html", "intoto"):
         status, out, err = report(capfd, "--certificate", str(bad), "--format", fmt)
         assert (status, out) == (4, "")
@@ -605,14 +723,19 @@ def test_a_distributed_stage_says_who_measured_each_instance_window(
     status, out, _ = report(capfd, "--certificate", str(tmp_path / "run" / "certificate.json"))
     assert status == 0
     text = md_plain(section(out, "Stage results"))
-    assert "100k ran as 4 k6 instances (shard 1, 2, 3, 4: window measured by loadcert run-stage)." in text
+    assert (
+        "100k ran as 4 k6 instances (shard 1, 2, 3, 4: window measured by loadcert run-stage)."
+        in text
+    )
 
 
 def _stage_table(markdown: str) -> dict[str, dict[str, str]]:
     rows = table_rows(section(markdown, "Stage results"))
     headers = [h.strip() for h in rows[0]]
     return {
-        md_plain(cells[0]).strip(): dict(zip(headers, (md_plain(c).strip() for c in cells)))
+        md_plain(cells[0]).strip(): dict(
+            zip(headers, (md_plain(c).strip() for c in cells), strict=True)
+        )
         for cells in rows[2:]
     }
 
@@ -627,8 +750,12 @@ def _stage_table(markdown: str) -> dict[str, dict[str, str]]:
     ids=["failed", "blocked", "run-level"],
 )
 def test_a_stage_that_is_not_certified_says_which_gates_made_it_so(
-    runs: dict[str, Path], capfd: pytest.CaptureFixture[str], tmp_path: Path,
-    run: str, stage: str, decided: str,
+    runs: dict[str, Path],
+    capfd: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    run: str,
+    stage: str,
+    decided: str,
 ) -> None:
     status, markdown, _ = report(capfd, "--certificate", str(runs[run]))
     assert status == 0

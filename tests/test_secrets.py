@@ -365,8 +365,19 @@ def test_whole_pipeline_writes_and_prints_no_credential(tmp_path: Path, tls: Tls
         loadcert("collect", "prometheus", "--url", prom.url, *common, "--delay-s", "5",
                  "--bearer-token-env", "PROM_TOKEN")  # fmt: skip
         first = {p: p.read_bytes() for p in evidence.rglob("prometheus.json")}
-        loadcert("collect", "prometheus", "--url", prom.url, *common, "--delay-s", "5",
-                 "--basic-auth-user", PROM_USER, "--basic-auth-password-env", "PROM_PASSWORD")
+        loadcert(
+            "collect",
+            "prometheus",
+            "--url",
+            prom.url,
+            *common,
+            "--delay-s",
+            "5",
+            "--basic-auth-user",
+            PROM_USER,
+            "--basic-auth-password-env",
+            "PROM_PASSWORD",
+        )
         loadcert("collect", "k8s", "--namespace", "shop", "--kubeconfig", str(config), *common)
         loadcert("collect", "grafana", "--url", graf.url, "--dashboard-uid", UID, *common,
                  "--token-env", "GRAFANA_TOKEN", "--snapshot")  # fmt: skip
@@ -374,10 +385,29 @@ def test_whole_pipeline_writes_and_prints_no_credential(tmp_path: Path, tls: Tls
     loadcert("collect", "git", "--repo", str(repo), *common)
     bound = bf.loadcert(files)["artifacts"]["images"]
     images = [f"--image={image['name']}={image['digest']}" for image in bound]
-    loadcert("seal", *common, "--run-id", "checkout-secrets", "--environment", "staging",
-             *images, "--k8s-manifest", str(inputs / "manifest.yaml"), "--git-repo", str(repo))
-    loadcert("certify", *common, "--", f"--junitxml={out}/certificate.xml",
-             f"--html={out}/report.html", "--self-contained-html", "-p", "no:cacheprovider")
+    loadcert(
+        "seal",
+        *common,
+        "--run-id",
+        "checkout-secrets",
+        "--environment",
+        "staging",
+        *images,
+        "--k8s-manifest",
+        str(inputs / "manifest.yaml"),
+        "--git-repo",
+        str(repo),
+    )
+    loadcert(
+        "certify",
+        *common,
+        "--",
+        f"--junitxml={out}/certificate.xml",
+        f"--html={out}/report.html",
+        "--self-contained-html",
+        "-p",
+        "no:cacheprovider",
+    )
     for fmt, name in (("md", "report.md"), ("html", "report-page.html"),
                       ("intoto", "statement.json")):  # fmt: skip
         loadcert("report", "--certificate", str(out / "certificate.json"), "--format", fmt,
@@ -409,8 +439,7 @@ def test_whole_pipeline_writes_and_prints_no_credential(tmp_path: Path, tls: Tls
     assert leaks(all_secrets(tls), {**written, **loadcert.printed}) == []
     # The search does find them where they are meant to be: the inputs the user gave.
     found = leaks(all_secrets(tls), tree(inputs, "inputs"))
-    assert {"kubernetes token in inputs/kubeconfig", "client key in inputs/kubeconfig"} <= {
-        *found}
+    assert {"kubernetes token in inputs/kubeconfig", "client key in inputs/kubeconfig"} <= {*found}
 
 
 # ----------------------------------------------------------------------------- failures
@@ -475,8 +504,12 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
 
 
 def http_secrets() -> dict[str, str]:
-    return {"prometheus token": PROM_TOKEN, "password": PROM_PASSWORD,
-            "basic credentials": f"{PROM_USER}:{PROM_PASSWORD}", "grafana token": GRAFANA_TOKEN}
+    return {
+        "prometheus token": PROM_TOKEN,
+        "password": PROM_PASSWORD,
+        "basic credentials": f"{PROM_USER}:{PROM_PASSWORD}",
+        "grafana token": GRAFANA_TOKEN,
+    }
 
 
 def echo_everything(status: int, content: str) -> Any:
@@ -555,8 +588,15 @@ def status_echo(code: int, reason: str, login: str) -> dict[str, Any]:
         quoted = f"'Basic {b64(pair)}' ({pair}, password {KUBE_PASSWORD})"
     else:
         quoted = f"'Bearer {KUBE_TOKEN}' (token {KUBE_TOKEN})"
-    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-            "message": f"credential {quoted} refused", "reason": reason, "code": code}
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": f"credential {quoted} refused",
+        "reason": reason,
+        "code": code,
+    }
 
 
 def with_basic_auth(config: Path) -> Path:
@@ -587,8 +627,11 @@ def test_kubernetes_errors_quoting_the_credential_are_redacted(
                                   capsys)  # fmt: skip
     assert status == 1
     assert f"HTTP {code}" in printed and "[REDACTED]" in printed
-    assert api.requests_for(plural)[0].headers["authorization"].startswith(
-        "Basic " if login == "basic" else "Bearer ")
+    assert (
+        api.requests_for(plural)[0]
+        .headers["authorization"]
+        .startswith("Basic " if login == "basic" else "Bearer ")
+    )
     assert leaks(kube_secrets(tls), {"output": printed.encode(), **tree(small, "evidence")}) == []
     assert not (small / "cluster").exists()
 
@@ -604,7 +647,8 @@ def test_kubernetes_unreachable_and_untrusted_print_no_credential(
         untrusted = kubeconfig(tmp_path / "untrusted", url, tls)
         document = json.loads(untrusted.read_text())  # the CA of another cluster
         document["clusters"][0]["cluster"]["certificate-authority-data"] = b64(
-            tls.client_cert.read_bytes())
+            tls.client_cert.read_bytes()
+        )
         untrusted.write_text(json.dumps(document))
         status, tls_printed = run_cli([*args, str(untrusted)], capsys)
     assert status == 1 and "CERTIFICATE_VERIFY_FAILED" in tls_printed

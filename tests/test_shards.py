@@ -115,8 +115,18 @@ def _records(*documents: dict[str, object]) -> dict[str, ShardRecord]:
 
 def _run(start_s: float, end_s: float, exit_code: int = 0) -> StageRun:
     start, end = T0 + timedelta(seconds=start_s), T0 + timedelta(seconds=end_s)
-    return StageRun("stages/100k/stage.json", "100k", start, end, exit_code, VERSION, 100000,
-                    format_utc(start), format_utc(end), {"1": "0:1/2", "2": "1/2:1"})
+    return StageRun(
+        "stages/100k/stage.json",
+        "100k",
+        start,
+        end,
+        exit_code,
+        VERSION,
+        100000,
+        format_utc(start),
+        format_utc(end),
+        {"1": "0:1/2", "2": "1/2:1"},
+    )
 
 
 def test_equal_segments_are_k6_operators() -> None:
@@ -149,8 +159,9 @@ def test_short_shards_within_tolerance_that_never_overlapped_are_refused() -> No
     """2 s shards 3 s apart: each within 5 s of the window's ends, but never running at once."""
     records = _records(_record("1", 0, 2), _record("2", 3, 5))
     with pytest.raises(EvidenceError, match="never ran at the same time") as raised:
-        check_shard_windows("stages/100k/stage.json", T0, T0 + timedelta(seconds=5),
-                            records.values(), 5)
+        check_shard_windows(
+            "stages/100k/stage.json", T0, T0 + timedelta(seconds=5), records.values(), 5
+        )
     assert raised.value.file == "stages/100k/shard-2.json"
 
 
@@ -180,8 +191,9 @@ def test_a_shard_record_missing_for_a_named_shard_blocks() -> None:
 
 
 def test_stage_exit_code_is_the_first_failed_shard_in_shard_order() -> None:
-    records = _records(*(_record(str(i), 0, 1, k6_exit_code=code)
-                         for i, code in ((1, 0), (10, 99), (2, 107))))
+    records = _records(
+        *(_record(str(i), 0, 1, k6_exit_code=code) for i, code in ((1, 0), (10, 99), (2, 107)))
+    )
     assert merged_exit_code(records.values()) == 107
     assert merged_exit_code(_records(_record("1", 0, 1)).values()) == 0
 
@@ -239,9 +251,23 @@ def test_run_stage_refuses_a_segment_after_double_dash(
 ) -> None:
     (tmp_path / "p.toml").write_text(PROFILE)
     (tmp_path / "s.js").write_text(SCRIPT)
-    status, _, err = _cli(["run-stage", "--evidence-dir", str(tmp_path / "ev"), "--stage", "dist",
-                           "--script", str(tmp_path / "s.js"), "--loadcert-profile",
-                           str(tmp_path / "p.toml"), *shard, "--", *extra], capsys)
+    status, _, err = _cli(
+        [
+            "run-stage",
+            "--evidence-dir",
+            str(tmp_path / "ev"),
+            "--stage",
+            "dist",
+            "--script",
+            str(tmp_path / "s.js"),
+            "--loadcert-profile",
+            str(tmp_path / "p.toml"),
+            *shard,
+            "--",
+            *extra,
+        ],
+        capsys,
+    )
     assert status == 4
     assert err.count("\n") == 1 and extra[0].split("=")[0] + " after `--`" in err
     assert "--shard I/N" in err
@@ -254,9 +280,20 @@ def test_run_stage_refuses_a_segment_from_the_environment(
     (tmp_path / "p.toml").write_text(PROFILE)
     (tmp_path / "s.js").write_text(SCRIPT)
     monkeypatch.setenv("K6_EXECUTION_SEGMENT", "0:1/2")
-    status, _, err = _cli(["run-stage", "--evidence-dir", str(tmp_path / "ev"), "--stage", "dist",
-                           "--script", str(tmp_path / "s.js"), "--loadcert-profile",
-                           str(tmp_path / "p.toml")], capsys)
+    status, _, err = _cli(
+        [
+            "run-stage",
+            "--evidence-dir",
+            str(tmp_path / "ev"),
+            "--stage",
+            "dist",
+            "--script",
+            str(tmp_path / "s.js"),
+            "--loadcert-profile",
+            str(tmp_path / "p.toml"),
+        ],
+        capsys,
+    )
     assert status == 4 and "$K6_EXECUTION_SEGMENT is set" in err
 
 
@@ -264,8 +301,20 @@ def test_run_stage_refuses_a_segment_from_the_environment(
 def test_run_stage_shard_must_be_i_of_n(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str, needle: str
 ) -> None:
-    status, _, err = _cli(["run-stage", "--evidence-dir", str(tmp_path), "--stage", "dist",
-                           "--script", "s.js", "--shard", value], capsys)
+    status, _, err = _cli(
+        [
+            "run-stage",
+            "--evidence-dir",
+            str(tmp_path),
+            "--stage",
+            "dist",
+            "--script",
+            "s.js",
+            "--shard",
+            value,
+        ],
+        capsys,
+    )
     assert status == 4 and needle in err
 
 
@@ -273,14 +322,31 @@ def test_merge_shards_declared_options_are_checked(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "p.toml").write_text(PROFILE)
-    base = ["merge-shards", "--evidence-dir", str(tmp_path / "b"), "--stage", "dist",
-            "--loadcert-profile", str(tmp_path / "p.toml")]
+    base = [
+        "merge-shards",
+        "--evidence-dir",
+        str(tmp_path / "b"),
+        "--stage",
+        "dist",
+        "--loadcert-profile",
+        str(tmp_path / "p.toml"),
+    ]
     status, _, err = _cli(base, capsys)
     assert status == 4 and "nothing to merge" in err
     status, _, err = _cli([*base, "--summary", "1=s.json", "--segment", "1=0:1"], capsys)
     assert status == 4 and "declared shard 1: --start, --end, --exit-code 1=... missing" in err
-    declared = ["--summary", "1=s.json", "--segment", "1=0:1", "--start", "1=yesterday",
-                "--end", "1=2026-05-01T00:00:01Z", "--exit-code", "1=0"]
+    declared = [
+        "--summary",
+        "1=s.json",
+        "--segment",
+        "1=0:1",
+        "--start",
+        "1=yesterday",
+        "--end",
+        "1=2026-05-01T00:00:01Z",
+        "--exit-code",
+        "1=0",
+    ]
     status, _, err = _cli([*base, *declared, "--script", "x.js", "--k6-version", "k6"], capsys)
     assert status == 4 and "--start 1=yesterday: not an RFC 3339 UTC time" in err
     declared[5] = "1=2026-05-01T00:00:00Z"
@@ -328,13 +394,33 @@ def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workers]:
     with start_service(0) as service:
         processes = {
             name: subprocess.Popen(
-                [sys.executable, "-m", "pytest_loadcert.cli", "run-stage", "--evidence-dir",
-                 str(root / name), "--stage", "dist", "--script", str(path),
-                 "--loadcert-profile", str(profile), "--shard", shard, "--",
-                 "--address", "127.0.0.1:0",  # k6's REST API: no clash between the four
-                 "-e", f"BASE_URL={service.url}", "-e", f"HS_OUT={root / name / 'hs.json'}",
-                 *extra],
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                [
+                    sys.executable,
+                    "-m",
+                    "pytest_loadcert.cli",
+                    "run-stage",
+                    "--evidence-dir",
+                    str(root / name),
+                    "--stage",
+                    "dist",
+                    "--script",
+                    str(path),
+                    "--loadcert-profile",
+                    str(profile),
+                    "--shard",
+                    shard,
+                    "--",
+                    "--address",
+                    "127.0.0.1:0",  # k6's REST API: no clash between the four
+                    "-e",
+                    f"BASE_URL={service.url}",
+                    "-e",
+                    f"HS_OUT={root / name / 'hs.json'}",
+                    *extra,
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
             )
             for name, (shard, path, extra) in runs.items()
         }
@@ -346,9 +432,23 @@ def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workers]:
 
 def _merge(workers: Workers, bundle: Path, *args: str) -> tuple[int, str, str]:
     done = subprocess.run(
-        [sys.executable, "-m", "pytest_loadcert.cli", "merge-shards", "--evidence-dir",
-         str(bundle), "--stage", "dist", "--loadcert-profile", str(workers.profile), *args],
-        capture_output=True, text=True, timeout=60, check=False,
+        [
+            sys.executable,
+            "-m",
+            "pytest_loadcert.cli",
+            "merge-shards",
+            "--evidence-dir",
+            str(bundle),
+            "--stage",
+            "dist",
+            "--loadcert-profile",
+            str(workers.profile),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     return done.returncode, done.stdout, done.stderr
 
@@ -356,33 +456,75 @@ def _merge(workers: Workers, bundle: Path, *args: str) -> tuple[int, str, str]:
 def _seal_and_certify(
     pytester: pytest.Pytester, workers: Workers, bundle: Path
 ) -> dict[str, object]:
-    status, _, err = _cli_subprocess(["collect", "prometheus", "--url", "http://127.0.0.1:9",
-                                      "--evidence-dir", str(bundle), "--loadcert-profile",
-                                      str(workers.profile)])  # no metrics: nothing is asked
+    status, _, err = _cli_subprocess(
+        [
+            "collect",
+            "prometheus",
+            "--url",
+            "http://127.0.0.1:9",
+            "--evidence-dir",
+            str(bundle),
+            "--loadcert-profile",
+            str(workers.profile),
+        ]
+    )  # no metrics: nothing is asked
     assert status == 0, err
     repo = bundle.parent / f"{bundle.name}-repo"
     repo.mkdir()
     for args in (["init", "-q"], ["commit", "-q", "--allow-empty", "-m", "under test"]):
-        subprocess.run(["git", "-C", str(repo), "-c", "user.name=t",
-                        "-c", "user.email=t@example.invalid", *args],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [
+                "git",
+                "-C",
+                str(repo),
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@example.invalid",
+                *args,
+            ],
+            check=True,
+            capture_output=True,
+        )
     manifest = bundle.parent / f"{bundle.name}-manifest.yaml"
     manifest.write_text("kind: List\n")
-    status, _, err = _cli_subprocess([
-        "seal", "--evidence-dir", str(bundle), "--run-id", "shards", "--environment", "test",
-        "--image", f"example-service=sha256:{'a' * 64}", "--k8s-manifest", str(manifest),
-        "--git-repo", str(repo)])
+    status, _, err = _cli_subprocess(
+        [
+            "seal",
+            "--evidence-dir",
+            str(bundle),
+            "--run-id",
+            "shards",
+            "--environment",
+            "test",
+            "--image",
+            f"example-service=sha256:{'a' * 64}",
+            "--k8s-manifest",
+            str(manifest),
+            "--git-repo",
+            str(repo),
+        ]
+    )
     assert status == 0, err
-    result = pytester.runpytest("-p", "no:cacheprovider", f"--evidence-dir={bundle}",
-                                f"--loadcert-profile={workers.profile}")
+    result = pytester.runpytest(
+        "-p",
+        "no:cacheprovider",
+        f"--evidence-dir={bundle}",
+        f"--loadcert-profile={workers.profile}",
+    )
     certificate: dict[str, object] = json.loads((pytester.path / "certificate.json").read_text())
     assert result.ret == certificate["exit_status"]
     return certificate
 
 
 def _cli_subprocess(args: list[str]) -> tuple[int, str, str]:
-    done = subprocess.run([sys.executable, "-m", "pytest_loadcert.cli", *args],
-                          capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest_loadcert.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     return done.returncode, done.stdout, done.stderr
 
 
@@ -413,7 +555,9 @@ def test_each_worker_ran_its_segment_and_recorded_it(workers: Workers) -> None:
     for name, shard, segment in (("w1", "1", "0:1/2"), ("w2", "2", "1/2:1")):
         stage_dir = workers.worker(name) / "stages/dist"
         assert sorted(p.name for p in stage_dir.iterdir()) == [
-            f"k6-summary.{shard}.json", f"shard-{shard}.json"]
+            f"k6-summary.{shard}.json",
+            f"shard-{shard}.json",
+        ]
         summary = json.loads((stage_dir / f"k6-summary.{shard}.json").read_text())
         assert summary["metrics"]["vus"]["max"] == 1  # k6 gave this segment 1 of the 2 VUs
         record = json.loads((stage_dir / f"shard-{shard}.json").read_text())
@@ -439,13 +583,16 @@ def test_two_shards_merge_seal_and_certify(
     workers: Workers, pytester: pytest.Pytester, tmp_path: Path
 ) -> None:
     bundle = tmp_path / "bundle"
-    status, out, err = _merge(workers, bundle, "--from", str(workers.worker("w1")),
-                              str(workers.worker("w2")))
+    status, out, err = _merge(
+        workers, bundle, "--from", str(workers.worker("w1")), str(workers.worker("w2"))
+    )
     assert status == 0, err
     assert "stages/dist/stage.json: 2 shards, k6 exit 0" in out
     stage = json.loads((bundle / "stages/dist/stage.json").read_text())
-    records = [json.loads((workers.worker(w) / f"stages/dist/shard-{i}.json").read_text())
-               for w, i in (("w1", 1), ("w2", 2))]
+    records = [
+        json.loads((workers.worker(w) / f"stages/dist/shard-{i}.json").read_text())
+        for w, i in (("w1", 1), ("w2", 2))
+    ]
     assert stage["shards"] == {"1": "0:1/2", "2": "1/2:1"}
     assert stage["start_time"] == min((r["start_time"] for r in records), key=_when)
     assert stage["end_time"] == max((r["end_time"] for r in records), key=_when)
@@ -453,7 +600,8 @@ def test_two_shards_merge_seal_and_certify(
     for name, shard in (("w1", "1"), ("w2", "2")):  # copied byte for byte
         for file in (f"k6-summary.{shard}.json", f"shard-{shard}.json"):
             assert (bundle / "stages/dist" / file).read_bytes() == (
-                workers.worker(name) / "stages/dist" / file).read_bytes()
+                workers.worker(name) / "stages/dist" / file
+            ).read_bytes()
     assert (bundle / "artifacts/k6-script.js").read_bytes() == workers.script.read_bytes()
 
     certificate = _seal_and_certify(pytester, workers, bundle)
@@ -470,8 +618,9 @@ def test_a_shard_whose_thresholds_failed_does_not_certify(
     workers: Workers, pytester: pytest.Pytester, tmp_path: Path
 ) -> None:
     bundle = tmp_path / "bundle"
-    status, _, err = _merge(workers, bundle, "--from", str(workers.worker("w1")),
-                            str(workers.worker("strict")))
+    status, _, err = _merge(
+        workers, bundle, "--from", str(workers.worker("w1")), str(workers.worker("strict"))
+    )
     assert status == 1 and "a shard's k6 exited 99; evidence written" in err
     assert json.loads((bundle / "stages/dist/stage.json").read_text())["k6_exit_code"] == 99
     certificate = _seal_and_certify(pytester, workers, bundle)
@@ -504,8 +653,11 @@ def test_merge_refuses_what_is_not_one_run(workers: Workers, tmp_path: Path) -> 
     cases.append((["--from", w1, str(version)], "the shards of one run use one k6"))
     late = _copy(workers, "w2", "late", tmp_path)
     record = json.loads((late / "stages/dist/shard-2.json").read_text())
-    _edit(late / "stages/dist/shard-2.json", start_time=_shift(record["start_time"], 3600),
-          end_time=_shift(record["end_time"], 3600))
+    _edit(
+        late / "stages/dist/shard-2.json",
+        start_time=_shift(record["start_time"], 3600),
+        end_time=_shift(record["end_time"], 3600),
+    )
     cases.append((["--from", w1, str(late)], "the shards did not run together"))
     cases.append((["--from", w1, str(bundle.parent)], "no shard of stage 'dist'"))
     for args, needle in cases:
@@ -521,8 +673,10 @@ def test_hand_assembled_shards_that_did_not_run_together_are_blocked(
     """The same rule in the gate: a bundle whose shard 2 record says it ran an hour earlier
     (stage.json widened to cover it, as someone assembling by hand would) is blocked."""
     bundle = tmp_path / "bundle"
-    assert _merge(workers, bundle, "--from", str(workers.worker("w1")),
-                  str(workers.worker("w2")))[0] == 0
+    assert (
+        _merge(workers, bundle, "--from", str(workers.worker("w1")), str(workers.worker("w2")))[0]
+        == 0
+    )
     record_path = bundle / "stages/dist/shard-2.json"
     record = json.loads(record_path.read_text())
     early_start = _shift(record["start_time"], -3600)
@@ -546,11 +700,18 @@ def test_declared_shards_of_runners_loadcert_did_not_run(
     declared: list[str] = []
     for name, shard in (("w1", "1"), ("w2", "2")):
         record = json.loads((workers.worker(name) / f"stages/dist/shard-{shard}.json").read_text())
-        declared += ["--summary", f"{shard}={workers.worker(name) / 'hs.json'}",
-                     "--segment", f"{shard}={record['execution_segment']}",
-                     "--start", f"{shard}={record['start_time']}",
-                     "--end", f"{shard}={record['end_time']}",
-                     "--exit-code", f"{shard}=0"]
+        declared += [
+            "--summary",
+            f"{shard}={workers.worker(name) / 'hs.json'}",
+            "--segment",
+            f"{shard}={record['execution_segment']}",
+            "--start",
+            f"{shard}={record['start_time']}",
+            "--end",
+            f"{shard}={record['end_time']}",
+            "--exit-code",
+            f"{shard}=0",
+        ]
     version = ["--k6-version", record["k6_version"], "--script", str(workers.script)]
 
     # Both "ended" 30 s later (say, the runner pods' finishedAt after lingering): the shards
@@ -579,7 +740,7 @@ def test_declared_shards_of_runners_loadcert_did_not_run(
                                "2": "declared to loadcert merge-shards"}  # fmt: skip
 
 
-# ----------------------------------------------------------------------------- one summary, two shards
+# ------------------------------------------------------------------------ one summary, two shards
 
 SHARDED = Path(__file__).parents[1] / "fixtures" / "bundles" / "valid_sharded_100k"
 
@@ -610,8 +771,15 @@ def test_merge_refuses_one_summary_declared_for_two_shards(tmp_path: Path) -> No
         for i in (1, 2, 3, 4)
     ]
     with pytest.raises(MergeError) as raised:
-        merge(tmp_path / "b", "100k", load_profile(None), workers=[], declared=declared,
-              script=SHARDED / "artifacts/k6-script.js", k6_version=record["k6_version"])
+        merge(
+            tmp_path / "b",
+            "100k",
+            load_profile(None),
+            workers=[],
+            declared=declared,
+            script=SHARDED / "artifacts/k6-script.js",
+            k6_version=record["k6_version"],
+        )
     assert "the same measurements" in str(raised.value)
     assert not (tmp_path / "b").exists()
 

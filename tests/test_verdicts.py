@@ -17,7 +17,9 @@ import pytest
 EXIT = {"certified": 0, "not_certified": 1, "blocked": 2}
 
 
-def certify(pytester: pytest.Pytester, bundle: Path, *args: str) -> tuple[pytest.RunResult, dict, ET.Element]:
+def certify(
+    pytester: pytest.Pytester, bundle: Path, *args: str
+) -> tuple[pytest.RunResult, dict, ET.Element]:
     xml = pytester.path / "certificate.xml"
     result = pytester.runpytest(
         "-p", "no:cacheprovider", f"--evidence-dir={bundle}", "--junitxml", str(xml), *args
@@ -68,7 +70,12 @@ def test_failure_message_names_observed_required_samples_source(
     assert "stages/100k/k6-summary.json" in gate["source"]
     case = next(c for c in root.iter("testcase") if c.get("name") == "test_p95_latency[100k]")
     message = case.find("failure").get("message")
-    for part in ("observed p(95) 450", "required <= 300 ms", "samples", "stages/100k/k6-summary.json"):
+    for part in (
+        "observed p(95) 450",
+        "required <= 300 ms",
+        "samples",
+        "stages/100k/k6-summary.json",
+    ):
         assert part in message
     stages = {s["name"]: s["verdict"] for s in certificate["stages"]}
     assert stages["100k"] == "not_certified" and stages["50k"] == "certified"
@@ -81,12 +88,16 @@ def test_blocked_message_names_file_and_field(pytester: pytest.Pytester, tmp_pat
     gate = next(g for g in certificate["gates"] if g["id"] == "observed_concurrency[100k]")
     assert gate["status"] == "blocked"
     assert "stages/100k/k6-summary.json: metrics.vus" in gate["message"]
-    error = next(c for c in root.iter("testcase") if c.get("name") == "test_observed_concurrency[100k]").find("error")
+    error = next(
+        c for c in root.iter("testcase") if c.get("name") == "test_observed_concurrency[100k]"
+    ).find("error")
     assert "stages/100k/k6-summary.json" in error.get("message")
     assert "Traceback" not in result.stdout.str()
 
 
-def test_certified_certificate_carries_every_binding(pytester: pytest.Pytester, tmp_path: Path) -> None:
+def test_certified_certificate_carries_every_binding(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
     bundle = bf.build_variant("valid", tmp_path / "bundle")
     manifest = json.loads((bundle / "loadcert.json").read_text())
     result, certificate, root = certify(pytester, bundle)
@@ -115,7 +126,12 @@ def test_certified_certificate_carries_every_binding(pytester: pytest.Pytester, 
 
 @pytest.mark.parametrize(
     "args",
-    [("-k", "not p99"), ("--deselect", "loadcert/builtin_gates.py::test_p95_latency[1k]"), ("-x",), ("--maxfail", "1")],
+    [
+        ("-k", "not p99"),
+        ("--deselect", "loadcert/builtin_gates.py::test_p95_latency[1k]"),
+        ("-x",),
+        ("--maxfail", "1"),
+    ],
     ids=["-k", "--deselect", "-x", "--maxfail"],
 )
 def test_incomplete_matrix_is_blocked(
@@ -143,8 +159,14 @@ def test_xdist_gives_identical_certificate(pytester: pytest.Pytester, tmp_path: 
             xml = tmp_path / f"{variant}{len(extra)}.xml"
             cert = tmp_path / f"{variant}{len(extra)}.json"
             result = pytester.runpytest_subprocess(
-                "-p", "no:cacheprovider", f"--evidence-dir={bundle}", "--junitxml", str(xml),
-                "--loadcert-certificate", str(cert), *extra,
+                "-p",
+                "no:cacheprovider",
+                f"--evidence-dir={bundle}",
+                "--junitxml",
+                str(xml),
+                "--loadcert-certificate",
+                str(cert),
+                *extra,
             )
             props = [
                 (p.get("name"), p.get("value"))
@@ -162,8 +184,18 @@ def test_snapshot_of_other_namespace_blocks_every_cluster_gate(
 ) -> None:
     bundle = bf.build_variant("snapshot_stale", tmp_path / "bundle")
     _, certificate, _ = certify(pytester, bundle)
-    cluster = [g for g in certificate["gates"] if g["gate"] in (
-        "cluster_snapshot", "workload_ready", "pod_readiness", "image_binding", "service_endpoints")]
+    cluster = [
+        g
+        for g in certificate["gates"]
+        if g["gate"]
+        in (
+            "cluster_snapshot",
+            "workload_ready",
+            "pod_readiness",
+            "image_binding",
+            "service_endpoints",
+        )
+    ]
     assert cluster and {g["status"] for g in cluster} == {"blocked"}
     assert all("max_snapshot_age_s" in g["message"] for g in cluster)
 

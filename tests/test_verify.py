@@ -30,8 +30,11 @@ def certified(pytester: pytest.Pytester, tmp_path: Path) -> tuple[Path, Path]:
     bundle = tmp_path / "bundle"
     shutil.copytree(EXAMPLE, bundle)
     result = pytester.runpytest(
-        "-p", "no:cacheprovider", f"--evidence-dir={bundle}",
-        f"--loadcert-profile={EXAMPLE_PROFILE}", "--loadcert-certificate=certificate.json",
+        "-p",
+        "no:cacheprovider",
+        f"--evidence-dir={bundle}",
+        f"--loadcert-profile={EXAMPLE_PROFILE}",
+        "--loadcert-certificate=certificate.json",
     )
     assert result.ret == 0
     return bundle, pytester.path / "certificate.json"
@@ -40,9 +43,7 @@ def certified(pytester: pytest.Pytester, tmp_path: Path) -> tuple[Path, Path]:
 def verify(
     capfd: pytest.CaptureFixture[str], certificate: Path, bundle: Path
 ) -> tuple[int, list[str], str]:
-    status = cli.main(
-        ["verify", "--certificate", str(certificate), "--evidence-dir", str(bundle)]
-    )
+    status = cli.main(["verify", "--certificate", str(certificate), "--evidence-dir", str(bundle)])
     out, err = capfd.readouterr()
     return status, out.splitlines(), err
 
@@ -70,7 +71,10 @@ def test_one_byte_changed(certified: tuple[Path, Path], capfd: pytest.CaptureFix
     actual = "sha256:" + hashlib.sha256(bytes(data)).hexdigest()
     assert status == 1
     assert out == [f"changed: {SUMMARY}: sha256 is {actual}, certified {recorded}"]
-    assert err == f"loadcert verify: error: {bundle} is not the bundle certified in {certificate}: 1 changed\n"
+    assert (
+        err == f"loadcert verify: error: {bundle} is not the bundle certified in {certificate}: "
+        "1 changed\n"
+    )
 
 
 def test_added_removed_and_replaced_manifest_are_all_named(
@@ -129,8 +133,9 @@ def test_unusable_certificate_or_directory_is_a_usage_error(
     # A run that could not read loadcert.json identifies no bundle to verify against.
     broken = bf.build_variant("valid", tmp_path / "broken")
     (broken / "loadcert.json").write_text("{")
-    pytester.runpytest("-p", "no:cacheprovider", f"--evidence-dir={broken}",
-                       "--loadcert-certificate=blocked.json")
+    pytester.runpytest(
+        "-p", "no:cacheprovider", f"--evidence-dir={broken}", "--loadcert-certificate=blocked.json"
+    )
     status, _, err = verify(capfd, pytester.path / "blocked.json", broken)
     assert status == 4
     assert "bindings.bundle_sha256 is null" in err and err.count("\n") == 1
@@ -147,4 +152,6 @@ def test_sparse_giant_in_place_of_a_file_is_reported_not_read(
         handle.truncate(100 << 30)
     status, out, _ = verify(capfd, certificate, bundle)
     assert status == 1
-    assert out == [f"changed: {SUMMARY}: is {100 << 30} bytes, over the {64 << 20}-byte cap; not hashed"]
+    assert out == [
+        f"changed: {SUMMARY}: is {100 << 30} bytes, over the {64 << 20}-byte cap; not hashed"
+    ]

@@ -35,8 +35,16 @@ def bundles() -> list[tuple[str, Path, Path | None]]:
 def digest(name: str, bundle: Path, profile: Path | None) -> str:
     with tempfile.TemporaryDirectory() as work:
         certificate = Path(work) / "certificate.json"
-        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                   f"--evidence-dir={bundle}", f"--loadcert-certificate={certificate}"]
+        command = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--evidence-dir={bundle}",
+            f"--loadcert-certificate={certificate}",
+        ]
         if profile is not None:
             command.append(f"--loadcert-profile={profile}")
         subprocess.run(command, cwd=work, capture_output=True, check=False, timeout=300)
