@@ -29,10 +29,10 @@ from typing import Any
 
 from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.evidence.jsonio import json_bytes, write_atomic
+from pytest_loadcert.evidence.layout import MANIFEST
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "https://in-toto.io/attestation/test-result/v0.1"
-BUNDLE_SUBJECT = "loadcert.json"
 GIT_SUBJECT = "git"
 
 PASSED, WARNED, FAILED = "PASSED", "WARNED", "FAILED"
@@ -66,7 +66,7 @@ def subjects(certificate: dict[str, Any]) -> list[dict[str, Any]]:
     if bindings["bundle_sha256"] is not None:
         found.append(
             {
-                "name": BUNDLE_SUBJECT,
+                "name": MANIFEST,
                 "digest": {"sha256": _hex(bindings["bundle_sha256"])},
                 "annotations": {
                     "runId": certificate["run_id"],

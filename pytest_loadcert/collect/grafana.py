@@ -43,11 +43,11 @@ from pytest_loadcert.collect.prometheus import CollectError, stage_windows
 from pytest_loadcert.config.profile import Profile
 from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.evidence.jsonio import json_bytes, write_atomic
+from pytest_loadcert.evidence.layout import GRAFANA
 from pytest_loadcert.evidence.observability import grafana_range
 
 HELP = "fetch a Grafana dashboard pinned to the run window (observability/grafana.json)"
 
-GRAFANA_JSON = "observability/grafana.json"
 #: Grafana's dashboard uid: at most 40 characters, letters, digits, '-' and '_'.
 UID_RE = re.compile(r"[A-Za-z0-9_-]{1,40}")
 TOKEN_OPTION = "--token-env"
@@ -264,22 +264,22 @@ def _write(
 ) -> None:
     # The gate's own reader: never write what the Grafana coverage gate would reject.
     try:
-        recorded = grafana_range(document, GRAFANA_JSON)
+        recorded = grafana_range(document, GRAFANA)
     except EvidenceError as exc:
         result.problems.append(f"{exc}; not recorded")
         return
     if recorded.start > start or recorded.end < end:
         result.problems.append(
-            f"{GRAFANA_JSON}: dashboard.time {recorded.start.isoformat()} .. "
+            f"{GRAFANA}: dashboard.time {recorded.start.isoformat()} .. "
             f"{recorded.end.isoformat()} as Grafana returned it does not cover the run "
             f"{start.isoformat()} .. {end.isoformat()}; not recorded"
         )
         return
     data = json_bytes(document)
     if client.contains_secret(data):
-        result.problems.append(f"{GRAFANA_JSON}: not written: it would contain a credential")
+        result.problems.append(f"{GRAFANA}: not written: it would contain a credential")
         return
-    path = evidence_dir / GRAFANA_JSON
+    path = evidence_dir / GRAFANA
     write_atomic(path, data)
     result.written = path
 

@@ -29,3 +29,8 @@ GIT_JSON = "artifacts/git.json"
 
 
 COLLECTION = "cluster/collection.json"
+
+#: The bound k6 script and the rendered Kubernetes manifest, copied in by ``loadcert
+#: run-stage`` and ``loadcert seal``.
+K6_SCRIPT = "artifacts/k6-script.js"
+K8S_MANIFEST = "artifacts/k8s-manifest.yaml"

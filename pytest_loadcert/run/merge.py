@@ -35,6 +35,7 @@ from pytest_loadcert import cliopts
 from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.evidence.hashing import sha256_bytes
 from pytest_loadcert.evidence.jsonio import json_bytes, parse_json, read_bytes, write_atomic
+from pytest_loadcert.evidence.layout import K6_SCRIPT
 from pytest_loadcert.evidence.shards import (
     MEASURED_BY_DECLARED,
     RECORD_PREFIX,
@@ -48,7 +49,6 @@ from pytest_loadcert.evidence.shards import (
     summary_name,
 )
 from pytest_loadcert.evidence.timeutil import parse_utc
-from pytest_loadcert.run.seal import K6_SCRIPT
 
 if TYPE_CHECKING:
     from pytest_loadcert.config.profile import Profile

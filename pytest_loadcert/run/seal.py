@@ -28,13 +28,10 @@ from pytest_loadcert.collect.git import GitError, git_state
 from pytest_loadcert.evidence.bundle import walk_bundle
 from pytest_loadcert.evidence.hashing import is_digest, sha256_bytes, sha256_file
 from pytest_loadcert.evidence.jsonio import write_atomic, write_json_atomic
-from pytest_loadcert.evidence.layout import MANIFEST
+from pytest_loadcert.evidence.layout import CLUSTER, K6_SCRIPT, K8S_MANIFEST, MANIFEST
 from pytest_loadcert.evidence.timeutil import format_utc, now_utc, parse_utc
 
 SCHEMA = "loadcert/v1"
-K6_SCRIPT = "artifacts/k6-script.js"
-K8S_MANIFEST = "artifacts/k8s-manifest.yaml"
-CLUSTER_SNAPSHOT = "cluster/kubernetes.json"
 
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 #: The manifest schema caps run_id and environment at this length.
@@ -253,9 +250,9 @@ def _cluster(root: Path, namespace: str | None, collected_at: str | None) -> dic
     if namespace is None or collected_at is None:
         if recorded is not None:
             return recorded
-        if _lexists(root / CLUSTER_SNAPSHOT):
+        if _lexists(root / CLUSTER):
             raise SealError(
-                f"{CLUSTER_SNAPSHOT} exists but --namespace and --cluster-collected-at are "
+                f"{CLUSTER} exists but --namespace and --cluster-collected-at are "
                 "missing: say which namespace was collected, and when (`loadcert collect k8s` "
                 "records both in cluster/collection.json)"
             )

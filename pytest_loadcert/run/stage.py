@@ -41,6 +41,7 @@ from pytest_loadcert import cliopts
 from pytest_loadcert.config.profile import Profile
 from pytest_loadcert.evidence.hashing import sha256_bytes, sha256_file
 from pytest_loadcert.evidence.jsonio import write_atomic, write_json_atomic
+from pytest_loadcert.evidence.layout import K6_SCRIPT
 from pytest_loadcert.evidence.shards import (
     MAX_SHARDS,
     MEASURED_BY_RUN_STAGE,
@@ -51,7 +52,6 @@ from pytest_loadcert.evidence.shards import (
 )
 from pytest_loadcert.evidence.timeutil import format_utc, now_utc
 from pytest_loadcert.run.k6bin import K6NotFound, find_k6, k6_version
-from pytest_loadcert.run.seal import K6_SCRIPT
 
 SUMMARY = "k6-summary.json"
 STAGE_JSON = "stage.json"
