@@ -39,7 +39,6 @@ ROOT = Path(__file__).resolve().parent.parent
 with atheris.instrument_imports(include=["pytest_loadcert"]):
     import pytest_loadcert.gates as gates
     import pytest_loadcert.gates as runtime_gates
-    from pytest_loadcert.certify.verdict import subjects
     from pytest_loadcert.config.profile import (
         BUILTIN_SOURCE,
         ProfileError,
@@ -53,6 +52,7 @@ with atheris.instrument_imports(include=["pytest_loadcert"]):
     from pytest_loadcert.evidence.observability import grafana_range, otel_spans
     from pytest_loadcert.evidence.prometheus import check_window, lookup, parse_prometheus
     from pytest_loadcert.evidence.stage import StageRun
+    from pytest_loadcert.gates.catalogue import subjects
 
 PROFILE = profile_from_mapping({}, BUILTIN_SOURCE)
 START = datetime(2026, 5, 1, tzinfo=UTC)

@@ -39,21 +39,11 @@ from hypothesis import strategies as st
 
 import pytest_loadcert.gates as gates
 import pytest_loadcert.gates as runtime_gates
-from pytest_loadcert.certify.verdict import (
-    CLUSTER_GATES,
-    FAILED,
-    GATE_BLOCKED,
-    PASSED,
-    GateKey,
-    Outcome,
-    Verdict,
-    decide,
-    expected_builtin,
-    subjects,
-)
+from pytest_loadcert.certify.verdict import FAILED, GATE_BLOCKED, PASSED, Outcome, Verdict, decide
 from pytest_loadcert.config.profile import BUILTIN_SOURCE, Profile, profile_from_mapping
 from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.evidence.bundle import Bundle
+from pytest_loadcert.gates.catalogue import CLUSTER_GATES, GateKey, expected_builtin, subjects
 
 Files = dict[str, Any]
 

@@ -22,7 +22,6 @@ from hypothesis import strategies as st
 
 import pytest_loadcert.gates as gates
 import pytest_loadcert.gates as runtime_gates
-from pytest_loadcert.certify.verdict import subjects
 from pytest_loadcert.config.profile import (
     DEFAULT_PROFILE,
     ProfileError,
@@ -49,6 +48,7 @@ from pytest_loadcert.evidence.prometheus import (
 )
 from pytest_loadcert.evidence.schema import SCHEMAS, validate
 from pytest_loadcert.evidence.stage import StageRun
+from pytest_loadcert.gates.catalogue import subjects
 
 # A failing example of a mutated cluster List is large; hypothesis warns before printing it.
 pytestmark = pytest.mark.filterwarnings("ignore:Generating overly large repr")

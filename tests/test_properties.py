@@ -34,13 +34,12 @@ from pytest_loadcert.certify.verdict import (
     NOT_RUN,
     PASSED,
     WAIVED,
-    GateKey,
     Outcome,
     decide,
-    expected_builtin,
 )
 from pytest_loadcert.config.profile import profile_from_mapping
 from pytest_loadcert.evidence.bundle import Bundle
+from pytest_loadcert.gates.catalogue import GateKey, expected_builtin
 from pytest_loadcert.run import seal as seal_module
 
 RANK = {CERTIFIED: 0, BLOCKED: 1, NOT_CERTIFIED: 2}

@@ -547,8 +547,8 @@ def test_playbook_documentation_is_generated_from_the_data() -> None:
 
 
 def test_playbook_rules_name_real_gates_and_metrics() -> None:
-    from pytest_loadcert.certify.verdict import CLUSTER_GATES, STAGE_GATES
     from pytest_loadcert.config.profile import DEFAULT_PROFILE
+    from pytest_loadcert.gates.catalogue import CLUSTER_GATES, STAGE_GATES
 
     known = (
         set(STAGE_GATES)

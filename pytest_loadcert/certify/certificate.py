@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from pytest_loadcert import __version__
-from pytest_loadcert.certify.verdict import EXIT_STATUS, GateKey, Outcome, Verdict, not_required
+from pytest_loadcert.certify.verdict import EXIT_STATUS, Outcome, Verdict
 from pytest_loadcert.config.profile import Profile
 from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.evidence.bundle import Bundle, Manifest
 from pytest_loadcert.evidence.jsonio import write_json_atomic
 from pytest_loadcert.evidence.timeutil import format_utc, now_utc
+from pytest_loadcert.gates.catalogue import GateKey, not_required
 from pytest_loadcert.gates.k6 import SUCCESS_TREND, failed_requests, peak_active_vus, request_count
 from pytest_loadcert.gates.prometheus import metric_sample
 

@@ -41,7 +41,7 @@ from pytest_loadcert.plugin.state import (
 )
 
 if TYPE_CHECKING:
-    from pytest_loadcert.certify.verdict import GateKey
+    from pytest_loadcert.gates.catalogue import GateKey
 
 BUILTIN_GATES = Path(__file__).with_name("builtin_gates.py")
 BUILTIN_NODEID = "loadcert/builtin_gates.py"
@@ -112,9 +112,9 @@ def pytest_configure(config: pytest.Config) -> None:
     settings = resolve(config)
     if not settings.active:
         return
-    from pytest_loadcert.certify.verdict import expected_builtin
     from pytest_loadcert.config.profile import ProfileError, load_profile
     from pytest_loadcert.evidence.bundle import Bundle
+    from pytest_loadcert.gates.catalogue import expected_builtin
 
     assert settings.evidence_dir is not None
     _check_rootdir(config)
@@ -325,7 +325,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         names = list(state.profile.stage_names)
         metafunc.parametrize("loadcert_stage", names, ids=names, indirect=True)
     if "loadcert_subject" in metafunc.fixturenames:
-        from pytest_loadcert.certify.verdict import SUBJECT_KINDS, subjects
+        from pytest_loadcert.gates.catalogue import SUBJECT_KINDS, subjects
 
         marker = metafunc.definition.get_closest_marker("loadcert_gate")
         kind = marker.kwargs.get("subjects") if marker else None
@@ -340,7 +340,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def _gate_key(item: pytest.Item) -> GateKey | None:
-    from pytest_loadcert.certify.verdict import GateKey
+    from pytest_loadcert.gates.catalogue import GateKey
 
     marker = item.get_closest_marker("loadcert_gate")
     fixturenames = getattr(item, "fixturenames", ())

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_loadcert.certify.verdict import GateKey, Outcome
+from pytest_loadcert.certify.verdict import Outcome
+from pytest_loadcert.gates.catalogue import GateKey
 
 if TYPE_CHECKING:
     from pytest_loadcert.config.profile import Profile
