@@ -6,13 +6,10 @@ no stage certified under a run level that is not), or refused naming the field.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pytest_loadcert.certify.verdict import CERTIFIED, EXIT_STATUS, NOT_CERTIFIED
 from pytest_loadcert.errors import EvidenceError
-
-if TYPE_CHECKING:
-    pass
 
 
 def read_certificate(path: Path) -> dict[str, Any]:

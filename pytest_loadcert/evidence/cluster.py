@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.evidence.layout import CLUSTER, COLLECTION
@@ -19,8 +19,6 @@ from pytest_loadcert.evidence.layout import CLUSTER, COLLECTION
 #: A Kubernetes namespace name (RFC 1123 label).
 NAMESPACE_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
-if TYPE_CHECKING:
-    pass
 DIGEST_IN_IMAGE_ID = re.compile(r"(sha256:[0-9a-f]{64})$")
 
 

@@ -33,15 +33,11 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pytest_loadcert import cliopts
 from pytest_loadcert.certify.read import read_certificate
 from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.report.render import html_report, markdown_report
-
-if TYPE_CHECKING:
-    pass
 
 HELP = "render the certification report from certificate.json (Markdown, HTML or in-toto)"
 FORMATS = ("md", "html", "intoto")
