@@ -31,6 +31,7 @@ from typing import Any
 from urllib.parse import quote
 
 from pytest_loadcert import cliopts
+from pytest_loadcert.collect.base import CollectError, stage_windows
 from pytest_loadcert.collect.http import (
     HttpClient,
     HttpSettings,
@@ -39,7 +40,6 @@ from pytest_loadcert.collect.http import (
     check_base_url,
     response_json,
 )
-from pytest_loadcert.collect.prometheus import CollectError, stage_windows
 from pytest_loadcert.config.profile import Profile
 from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.evidence.jsonio import json_bytes, write_atomic

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_loadcert import cliopts
+from pytest_loadcert.collect.base import CollectError
 from pytest_loadcert.collect.redact import redact_items
 from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.evidence.cluster import COLLECTION_SCHEMA, NAMESPACE_RE
@@ -98,12 +99,6 @@ RESOURCES: tuple[Resource, ...] = (
         "list_namespaced_endpoint_slice",
     ),
 )
-
-
-class CollectError(cliopts.CommandError):
-    """Collection failed; ``exit_status`` 2 = usage, 1 = the API did not give a full answer."""
-
-    default_status = cliopts.EXIT_FAILED
 
 
 @dataclass

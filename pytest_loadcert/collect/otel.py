@@ -240,7 +240,7 @@ def collect(sources: Sequence[Path], evidence_dir: Path, profile: Profile) -> Ot
     Raises :class:`OtelError` (nothing written) for unusable input, a bundle without stage
     windows, or no span in the window.
     """
-    from pytest_loadcert.collect.prometheus import CollectError, stage_windows
+    from pytest_loadcert.collect.base import CollectError, stage_windows
 
     if not sources:
         raise OtelError("--from: at least one file is required", exit_status=cliopts.EXIT_USAGE)

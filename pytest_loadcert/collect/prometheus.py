@@ -28,7 +28,6 @@ fail.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_loadcert import cliopts
+from pytest_loadcert.collect.base import CollectError, stage_windows
 from pytest_loadcert.collect.http import (
     HttpClient,
     HttpSettings,
@@ -45,9 +45,7 @@ from pytest_loadcert.collect.http import (
     check_base_url,
     response_json,
 )
-from pytest_loadcert.config.profile import STAGE_NAME_RE, MetricSpec, Profile
-from pytest_loadcert.errors import EvidenceError
-from pytest_loadcert.evidence.bundle import Bundle
+from pytest_loadcert.config.profile import MetricSpec, Profile
 from pytest_loadcert.evidence.jsonio import json_bytes, write_atomic
 from pytest_loadcert.evidence.prometheus import window_seconds
 from pytest_loadcert.evidence.stage import StageRun
@@ -70,12 +68,6 @@ HTTP_TIMEOUT_S = (HttpSettings.connect_timeout_s, HttpSettings.read_timeout_s)
 DEFAULT_CONCURRENCY = 4
 MAX_CONCURRENCY = 64
 PROMETHEUS_JSON = "prometheus.json"
-
-
-class CollectError(cliopts.CommandError):
-    """Collection cannot start; ``exit_status`` 2 = usage, 1 = bad evidence in the bundle."""
-
-    default_status = cliopts.EXIT_FAILED
 
 
 @dataclass
@@ -104,51 +96,6 @@ def check_url(url: str) -> str:
         return check_base_url(url)
     except HttpUsageError as exc:
         raise CollectError(str(exc), exit_status=cliopts.EXIT_USAGE) from None
-
-
-def stage_windows(evidence_dir: Path, profile: Profile) -> list[StageRun]:
-    """Every stage directory holding a ``stage.json``, in the profile's ramp order.
-
-    Directories the profile does not name come last, by name. Raises :class:`CollectError`
-    for a stage.json that is unreadable or has no usable window.
-    """
-    stages_dir = evidence_dir / "stages"
-    if not evidence_dir.is_dir():
-        raise CollectError(
-            f"--evidence-dir {evidence_dir}: not a directory", exit_status=cliopts.EXIT_USAGE
-        )
-    names: list[str] = []
-    if stages_dir.is_dir() and not stages_dir.is_symlink():
-        for entry in os.scandir(stages_dir):
-            # Never follow a link: it could point at another run's evidence.
-            if entry.is_dir(follow_symlinks=False) and os.path.lexists(
-                Path(entry.path) / "stage.json"
-            ):
-                names.append(entry.name)
-    if not names:
-        raise CollectError(
-            f"{evidence_dir}: no stages/<stage>/stage.json to collect for; "
-            "run `loadcert run-stage` first",
-            exit_status=cliopts.EXIT_USAGE,
-        )
-    order = {name: index for index, name in enumerate(profile.stage_names)}
-    names.sort(key=lambda name: (order.get(name, len(order)), name))
-    bundle = Bundle(evidence_dir)
-    return [_read_window(bundle, name) for name in names]
-
-
-def _read_window(bundle: Bundle, stage: str) -> StageRun:
-    if not STAGE_NAME_RE.fullmatch(stage):
-        raise CollectError(f"stages/{stage}: not a valid stage name")
-    try:
-        run = bundle.stage_run(stage)
-    except EvidenceError as exc:
-        raise CollectError(str(exc)) from None
-    if run.end <= run.start:
-        raise CollectError(
-            f"{run.rel}: end_time {run.end_text} is not after start_time {run.start_text}"
-        )
-    return run
 
 
 @dataclass(frozen=True)

@@ -709,7 +709,8 @@ def _run_demo(out: Path, stage_seconds: int, deadline: Deadline, progress: Progr
 
 
 def _collect_prometheus(url: str, bundle: Path, profile: Profile, progress: Progress) -> None:
-    from pytest_loadcert.collect.prometheus import CollectError, collect
+    from pytest_loadcert.collect.base import CollectError
+    from pytest_loadcert.collect.prometheus import collect
 
     try:
         collected = collect(url, bundle, profile, log=progress.detail)
