@@ -207,6 +207,12 @@ def test_plugin_import_is_cheap() -> None:
         "pytest_html",
     ):
         assert heavy not in loaded
+    # Every pytest run in the environment imports the plugin: the evidence parsers and the
+    # gates load only when a certification run needs them.
+    ours = sorted(m for m in loaded if m.startswith("pytest_loadcert."))
+    assert not [m for m in ours if m.startswith("pytest_loadcert.evidence.")], ours
+    gates = {m for m in ours if m.startswith("pytest_loadcert.gates.")}
+    assert gates <= {"pytest_loadcert.gates.catalogue", "pytest_loadcert.gates.result"}, ours
 
 
 def test_core_is_pytest_free() -> None:

@@ -8,54 +8,51 @@ the bindings to the build (:mod:`~pytest_loadcert.gates.bindings`), the cluster
 
 pytest-free. Imports ``evidence``, ``config`` and ``errors`` only. A team's own gate imports
 what it needs from here (see docs/writing-gates.md).
+
+Each name loads its module on first use: importing one gate module (the plugin imports
+:mod:`~pytest_loadcert.gates.catalogue` and :mod:`~pytest_loadcert.gates.result`) does not
+import the others.
 """
 
-from pytest_loadcert.gates.bindings import (
-    artifact_binding,
-    bundle_integrity,
-    git_binding,
-)
-from pytest_loadcert.gates.cluster import (
-    cluster_snapshot,
-    fresh_snapshot,
-    hpa,
-    image_binding,
-    pdb,
-    pod_readiness,
-    service,
-    workload_ready,
-)
-from pytest_loadcert.gates.k6 import (
-    achieved_concurrency,
-    checks_rate,
-    error_rate,
-    failed_requests,
-    k6_thresholds,
-    latency_percentile,
-    observed_concurrency,
-    peak_active_vus,
-    request_count,
-    requests_sent,
-    require_requests,
-)
-from pytest_loadcert.gates.observability import (
-    grafana_coverage,
-    otel_coverage,
-)
-from pytest_loadcert.gates.prometheus import (
-    critical_metric,
-    metric_sample,
-    stability,
-)
-from pytest_loadcert.gates.result import (
-    GateResult,
-)
-from pytest_loadcert.gates.window import (
-    check_run_duration,
-    run_window,
-    stage_window,
-)
+from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
+#: Each public gate function (and GateResult), and the module it lives in.
+_PUBLIC = {
+    "GateResult": "pytest_loadcert.gates.result",
+    "achieved_concurrency": "pytest_loadcert.gates.k6",
+    "artifact_binding": "pytest_loadcert.gates.bindings",
+    "bundle_integrity": "pytest_loadcert.gates.bindings",
+    "check_run_duration": "pytest_loadcert.gates.window",
+    "checks_rate": "pytest_loadcert.gates.k6",
+    "cluster_snapshot": "pytest_loadcert.gates.cluster",
+    "critical_metric": "pytest_loadcert.gates.prometheus",
+    "error_rate": "pytest_loadcert.gates.k6",
+    "failed_requests": "pytest_loadcert.gates.k6",
+    "fresh_snapshot": "pytest_loadcert.gates.cluster",
+    "git_binding": "pytest_loadcert.gates.bindings",
+    "grafana_coverage": "pytest_loadcert.gates.observability",
+    "hpa": "pytest_loadcert.gates.cluster",
+    "image_binding": "pytest_loadcert.gates.cluster",
+    "k6_thresholds": "pytest_loadcert.gates.k6",
+    "latency_percentile": "pytest_loadcert.gates.k6",
+    "metric_sample": "pytest_loadcert.gates.prometheus",
+    "observed_concurrency": "pytest_loadcert.gates.k6",
+    "otel_coverage": "pytest_loadcert.gates.observability",
+    "pdb": "pytest_loadcert.gates.cluster",
+    "peak_active_vus": "pytest_loadcert.gates.k6",
+    "pod_readiness": "pytest_loadcert.gates.cluster",
+    "request_count": "pytest_loadcert.gates.k6",
+    "requests_sent": "pytest_loadcert.gates.k6",
+    "require_requests": "pytest_loadcert.gates.k6",
+    "run_window": "pytest_loadcert.gates.window",
+    "service": "pytest_loadcert.gates.cluster",
+    "stability": "pytest_loadcert.gates.prometheus",
+    "stage_window": "pytest_loadcert.gates.window",
+    "workload_ready": "pytest_loadcert.gates.cluster",
+}
 __all__ = [
     "GateResult",
     "achieved_concurrency",
@@ -89,3 +86,42 @@ __all__ = [
     "stage_window",
     "workload_ready",
 ]
+
+if TYPE_CHECKING:  # for type checkers; at run time __getattr__ loads each name
+    from pytest_loadcert.gates.bindings import artifact_binding, bundle_integrity, git_binding
+    from pytest_loadcert.gates.cluster import (
+        cluster_snapshot,
+        fresh_snapshot,
+        hpa,
+        image_binding,
+        pdb,
+        pod_readiness,
+        service,
+        workload_ready,
+    )
+    from pytest_loadcert.gates.k6 import (
+        achieved_concurrency,
+        checks_rate,
+        error_rate,
+        failed_requests,
+        k6_thresholds,
+        latency_percentile,
+        observed_concurrency,
+        peak_active_vus,
+        request_count,
+        requests_sent,
+        require_requests,
+    )
+    from pytest_loadcert.gates.observability import grafana_coverage, otel_coverage
+    from pytest_loadcert.gates.prometheus import critical_metric, metric_sample, stability
+    from pytest_loadcert.gates.result import GateResult
+    from pytest_loadcert.gates.window import check_run_duration, run_window, stage_window
+
+
+def __getattr__(name: str) -> Any:
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pytest_loadcert.gates' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
