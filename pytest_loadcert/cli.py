@@ -350,7 +350,7 @@ COMMANDS: dict[str, Command] = {
 
 #: ``loadcert <command>`` implemented in a module of its own (see :mod:`pytest_loadcert.cliopts`).
 COMMAND_MODULES: dict[str, str] = {
-    "demo": "pytest_loadcert.demo.pipeline",
+    "demo": "pytest_loadcert.demo.command",
     "merge-shards": "pytest_loadcert.run.merge",
     "report": "pytest_loadcert.report.command",
     "verify": "pytest_loadcert.run.verify",

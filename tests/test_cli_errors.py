@@ -19,7 +19,9 @@ from pathlib import Path
 import pytest
 
 from pytest_loadcert import cli
-from pytest_loadcert.demo import pipeline as demo
+from pytest_loadcert.demo import command as demo
+from pytest_loadcert.demo import pipeline as demo_pipeline
+from pytest_loadcert.demo.processes import Progress
 from pytest_loadcert.run import k6bin
 from pytest_loadcert.run import seal as seal_module
 
@@ -150,11 +152,11 @@ def test_demo_removes_what_it_wrote_when_a_module_is_found_missing_late(
     extra, and the run's directory goes: it holds nothing worth keeping. An empty directory
     the user named stays, empty."""
 
-    def late(out: Path, bundle: Path, progress: demo.Progress) -> bool:
+    def late(out: Path, bundle: Path, progress: Progress) -> bool:
         raise ModuleNotFoundError("No module named 'opentelemetry'", name="opentelemetry")
 
     monkeypatch.setattr(demo, "check_requirements", lambda: None)
-    monkeypatch.setattr(demo, "_record_git", late)
+    monkeypatch.setattr(demo_pipeline, "record_git", late)
     out = tmp_path / "demo-out"
     if given == "empty":
         out.mkdir()

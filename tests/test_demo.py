@@ -247,8 +247,9 @@ def test_the_demo_binds_a_snapshot_of_what_ran_never_the_current_repository(
 ) -> None:
     """A clean repository around the demo is not what the demo tests: its HEAD is never bound."""
     from pytest_loadcert.demo import exampleservice, otlpjson
-    from pytest_loadcert.demo import pipeline as demo
     from pytest_loadcert.demo import service as demoservice
+    from pytest_loadcert.demo.processes import Deadline, Progress
+    from pytest_loadcert.demo.snapshot import record_git
     from pytest_loadcert.evidence.git import read_record
 
     out, plain = tmp_path / "out", tmp_path / "plain"
@@ -258,7 +259,7 @@ def test_the_demo_binds_a_snapshot_of_what_ran_never_the_current_repository(
     (out / "profile.toml").write_text("target_concurrency = 1\n")
     monkeypatch.chdir(repo if where == "clean-repository" else plain)
     lines = io.StringIO()
-    assert demo._record_git(out, out / "bundle", demo.Progress(demo.Deadline(60), lines))
+    assert record_git(out, out / "bundle", Progress(Deadline(60), lines))
 
     record = read_record(out / "bundle")
     source = out / "source"

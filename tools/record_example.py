@@ -4,7 +4,7 @@
     .venv/bin/python tools/record_example.py --out DIR  # somewhere else
 
 What it does, all on 127.0.0.1 and bounded (about 40 s; it gives up after 60 s), with the
-machinery ``loadcert demo`` uses (pytest_loadcert/demo/pipeline.py):
+machinery ``loadcert demo`` uses (pytest_loadcert/demo/):
 
 1. starts the example service (``python -m pytest_loadcert.demo.exampleservice --port 0``);
 2. starts a real Prometheus (Debian's ``prometheus``) with its own storage in a temporary
@@ -40,18 +40,16 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from pytest_loadcert.config.profile import load_profile  # noqa: E402
-from pytest_loadcert.demo.pipeline import (  # noqa: E402
+from pytest_loadcert.demo.processes import (  # noqa: E402
     Deadline,
     PipelineError,
     Processes,
     Progress,
-    empty_prometheus_answers,
-    find_prometheus,
-    illustrative_manifest,
-    run_stages,
     start_listening_service,
-    start_prometheus,
 )
+from pytest_loadcert.demo.prometheus_server import find_prometheus, start_prometheus  # noqa: E402
+from pytest_loadcert.demo.snapshot import illustrative_manifest  # noqa: E402
+from pytest_loadcert.demo.stages import empty_prometheus_answers, run_stages  # noqa: E402
 from pytest_loadcert.evidence.hashing import sha256_file  # noqa: E402
 from pytest_loadcert.evidence.timeutil import now_utc  # noqa: E402
 
