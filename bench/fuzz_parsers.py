@@ -14,7 +14,7 @@ The input is parsed as JSON first, so JSON-shaped seeds matter: the real recordi
 fixtures/k6, the files of evidence/example and its profile are written into the first
 corpus directory given (a temporary one when none is).
 
-The contract is the one tests/test_fuzz_parsers.py checks with hypothesis in CI: the only
+The contract is the one tests/evidence/test_fuzz_parsers.py checks with hypothesis in CI: the only
 outcomes are a value, EvidenceError (ProfileError for the profile). Any other exception is
 a crash: libFuzzer stops, prints the traceback and writes the input to ``crash-<sha1>``.
 Reproduce it with ``.venv/bin/python bench/fuzz_parsers.py crash-<sha1>``.

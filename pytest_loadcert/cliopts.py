@@ -16,19 +16,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+# The one exit-status table (pytest_loadcert.status), re-exported for the commands.
+from pytest_loadcert.status import EXIT_FAILED as EXIT_FAILED
+from pytest_loadcert.status import EXIT_INTERNAL as EXIT_INTERNAL
+from pytest_loadcert.status import EXIT_INTERRUPTED as EXIT_INTERRUPTED
+from pytest_loadcert.status import EXIT_OK as EXIT_OK
+from pytest_loadcert.status import EXIT_USAGE as EXIT_USAGE
+
 if TYPE_CHECKING:
     from pytest_loadcert.config.profile import Profile
-
-#: One table for ``pytest --evidence-dir`` and every ``loadcert`` command (docs/cli.md, "Exit
-#: statuses"): 0 certified or done; 1 not certified, or a run or collection that failed; 2
-#: blocked (a verdict only: no command refuses with it); 3 a bug (pytest's own internal
-#: error is 3 as well); 4 a usage error or a refusal (pytest's usage error is 4 as well);
-#: 130 interrupted.
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_INTERNAL = 3
-EXIT_USAGE = 4
-EXIT_INTERRUPTED = 130
 
 
 class CommandError(Exception):

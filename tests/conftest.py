@@ -21,7 +21,7 @@ import requests  # noqa: F401
 
 # Hypothesis profiles (tests/strategies.py EXAMPLES holds the per-property counts):
 # "ci", the default, is deterministic and has no deadline; "long" draws fresh random
-# examples, twenty times as many: HYPOTHESIS_PROFILE=long pytest tests/test_properties.py
+# examples, twenty times as many: HYPOTHESIS_PROFILE=long pytest tests/gates/test_properties.py
 settings.register_profile("ci", derandomize=True, deadline=None, database=None, print_blob=True)
 settings.register_profile("long", deadline=None, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

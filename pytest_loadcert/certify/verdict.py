@@ -10,16 +10,32 @@ from dataclasses import dataclass, field
 
 from pytest_loadcert.config.profile import Profile
 from pytest_loadcert.gates.catalogue import GateKey
+from pytest_loadcert.status import (  # the words, re-exported for the certify layer
+    BLOCKED,
+    CERTIFIED,
+    EXIT_STATUS,
+    FAILED,
+    GATE_BLOCKED,
+    NOT_CERTIFIED,
+    NOT_RUN,
+    PASSED,
+    WAIVED,
+)
 
-CERTIFIED = "certified"
-NOT_CERTIFIED = "not_certified"
-BLOCKED = "blocked"
-
-#: Exit statuses of a certification run (pytest's own 3 and 4 keep their meaning).
-EXIT_STATUS = {CERTIFIED: 0, NOT_CERTIFIED: 1, BLOCKED: 2}
-
-#: Gate statuses as the certificate records them.
-PASSED, FAILED, GATE_BLOCKED, WAIVED, NOT_RUN = "passed", "failed", "blocked", "waived", "not_run"
+__all__ = [
+    "BLOCKED",
+    "CERTIFIED",
+    "EXIT_STATUS",
+    "FAILED",
+    "GATE_BLOCKED",
+    "NOT_CERTIFIED",
+    "NOT_RUN",
+    "PASSED",
+    "WAIVED",
+    "Outcome",
+    "Verdict",
+    "decide",
+]
 
 
 @dataclass

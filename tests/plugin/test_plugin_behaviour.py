@@ -11,7 +11,7 @@ from pathlib import Path
 import bundlefactory as bf
 import pytest
 
-DOCS_EXAMPLE = Path(__file__).parents[1] / "docs" / "examples" / "test_example_gate.py"
+DOCS_EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "test_example_gate.py"
 
 
 def test_inert_without_evidence_dir(pytester: pytest.Pytester) -> None:

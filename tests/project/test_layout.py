@@ -13,13 +13,14 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "pytest_loadcert"
+PACKAGE = Path(__file__).resolve().parents[2] / "pytest_loadcert"
 
 #: Layer of each top-level part: a module may import its own subpackage, or a lower layer.
 #: Parts on the same layer (evidence and cliopts; collect and report; plugin and run; cli and
 #: demo) do not import each other. Keep in step with README "Layout".
 LAYERS = {
     "errors": 0,
+    "status": 0,
     "config": 1,
     "evidence": 2,
     "cliopts": 2,
@@ -34,8 +35,8 @@ LAYERS = {
     "__main__": 8,
 }
 #: Subpackages that must never import pytest, nor the libraries of an optional extra.
-PYTEST_FREE = {"errors", "config", "evidence", "gates", "certify", "report", "collect", "run",
-               "cliopts", "cli"}  # fmt: skip
+PYTEST_FREE = {"errors", "status", "config", "evidence", "gates", "certify", "report",
+               "collect", "run", "cliopts", "cli"}  # fmt: skip
 PYTEST_MODULES = ("pytest", "_pytest", "pluggy", "xdist", "pytest_html")
 
 

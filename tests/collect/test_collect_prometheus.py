@@ -42,7 +42,7 @@ from pytest_loadcert.demo.exampleservice import start_service
 from pytest_loadcert.evidence.hashing import sha256_file
 from pytest_loadcert.evidence.timeutil import parse_utc
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 TOKEN = "tok-9f3c1e7a-not-a-real-token"
 PASSWORD = "pw-51d2aa0c-not-a-real-password"
 STAGES = {

@@ -24,7 +24,7 @@ from pytest_loadcert.run.k6bin import K6NotFound, find_k6
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 PROFILE = REPO / "evidence" / "example.toml"
 SCRIPT = REPO / "evidence" / "example-script.js"
 SERVICE_SOURCE = REPO / "pytest_loadcert" / "demo" / "exampleservice.py"

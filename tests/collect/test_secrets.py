@@ -45,7 +45,7 @@ from pytest_loadcert import cli
 from pytest_loadcert.collect.k8s import RESOURCES
 from pytest_loadcert.collect.redact import LAST_APPLIED, REDACTED
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 PROM_TOKEN = "promtok-SECRET-7c41e09a2b"
 PROM_USER = "reader"

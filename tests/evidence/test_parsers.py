@@ -19,7 +19,7 @@ from pytest_loadcert.evidence.observability import grafana_range, otel_spans
 from pytest_loadcert.evidence.prometheus import lookup, parse_prometheus, window_seconds_accepted
 from pytest_loadcert.evidence.stage import StageRun
 
-K6 = Path(__file__).parents[1] / "fixtures" / "k6"
+K6 = Path(__file__).parents[2] / "fixtures" / "k6"
 CASES = ("pass", "threshold-fail", "target-down", "no-requests")
 
 

@@ -24,7 +24,7 @@ from pytest_loadcert import cli
 from pytest_loadcert.report import command as report_module
 from pytest_loadcert.report import playbook
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "evidence" / "example"
 EXAMPLE_PROFILE = REPO / "evidence" / "example.toml"
 HOSTILE = 'evil | run\n<script>alert("x")</script> @octocat #1 [click](http://127.0.0.1/) **b** `c`'

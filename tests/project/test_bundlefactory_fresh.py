@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]
 REPO = TESTS.parent
 BUNDLES = REPO / "fixtures" / "bundles"
 K6_RECORDINGS = REPO / "fixtures" / "k6"

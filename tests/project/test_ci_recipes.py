@@ -25,7 +25,7 @@ import yaml
 
 from pytest_loadcert import cli
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "ci.md"
 EXAMPLE = REPO / "evidence" / "example"
 EXAMPLE_PROFILE = REPO / "evidence" / "example.toml"

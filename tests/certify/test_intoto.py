@@ -21,7 +21,7 @@ from in_toto_attestation.v1 import statement_pb2
 from in_toto_attestation.v1.statement import Statement
 from jsonschema import Draft202012Validator
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "evidence" / "example"
 EXAMPLE_PROFILE = REPO / "evidence" / "example.toml"
 

@@ -32,7 +32,7 @@ import pytest
 from pytest_loadcert.plugin import html as htmlreport
 from pytest_loadcert.report import chart
 
-REPO = Path(__file__).parents[1]
+REPO = Path(__file__).parents[2]
 EXAMPLE = REPO / "evidence" / "example"
 EXAMPLE_PROFILE = REPO / "evidence" / "example.toml"
 CHROMIUM = Path("/usr/bin/chromium")

@@ -742,7 +742,7 @@ def test_declared_shards_of_runners_loadcert_did_not_run(
 
 # ------------------------------------------------------------------------ one summary, two shards
 
-SHARDED = Path(__file__).parents[1] / "fixtures" / "bundles" / "valid_sharded_100k"
+SHARDED = Path(__file__).parents[2] / "fixtures" / "bundles" / "valid_sharded_100k"
 
 
 def test_one_summary_stored_as_two_shards_blocks(tmp_path: Path) -> None:

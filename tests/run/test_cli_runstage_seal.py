@@ -2,7 +2,7 @@
 
 Fast tests: k6 is replaced by a small fake binary (``--k6``) that writes a summary file the
 way k6 does, Prometheus by a local HTTP server answering in Prometheus's format. The real
-tools run in tests/test_real_k6.py (marked slow).
+tools run in tests/run/test_real_k6.py (marked slow).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from pytest_loadcert.collect.prometheus import collect, evaluation_time, window_
 from pytest_loadcert.config.profile import load_profile
 from pytest_loadcert.demo.exampleservice import start_service, stop_service
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 DIGEST_A = "sha256:" + "a" * 64
 DIGEST_B = "sha256:" + "b" * 64
 

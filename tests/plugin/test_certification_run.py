@@ -107,7 +107,7 @@ def test_the_profile_is_named_and_stages_it_does_not_know_block(
     import shutil
 
     bundle = tmp_path / "example"
-    shutil.copytree(Path(__file__).parents[1] / "evidence" / "example", bundle)
+    shutil.copytree(Path(__file__).parents[2] / "evidence" / "example", bundle)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--evidence-dir={bundle}")
     out = result.stdout.str()
     header = out.split("collected", 1)[0]

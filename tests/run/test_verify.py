@@ -18,7 +18,7 @@ import pytest
 
 from pytest_loadcert import cli
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "evidence" / "example"
 EXAMPLE_PROFILE = REPO / "evidence" / "example.toml"
 SUMMARY = "stages/smoke/k6-summary.json"

@@ -219,7 +219,7 @@ def test_digit_strings_longer_than_int_can_parse_are_evidence_errors() -> None:
 # arbitrary or mutated input. The only allowed outcomes are a value and EvidenceError
 # (ProfileError for the profile); anything else propagates and fails the test.
 
-K6_FIXTURES = Path(__file__).parents[1] / "fixtures" / "k6"
+K6_FIXTURES = Path(__file__).parents[2] / "fixtures" / "k6"
 REAL_SUMMARIES = {
     path.name: json.loads(path.read_bytes())
     for path in sorted(K6_FIXTURES.glob("*.json"))
