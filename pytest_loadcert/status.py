@@ -3,15 +3,15 @@
 The verdict words, the gate statuses the certificate records, and the exit statuses shared
 by ``pytest --evidence-dir`` and every ``loadcert`` command (docs/cli.md, "Exit statuses"):
 
-==  =======================================================================================
-0   certified, or a command that did what it was asked
-1   not certified, or a run or collection that failed
-2   blocked (a verdict only: no command refuses with it)
-3   a bug (pytest's own internal error is 3 as well)
-4   a usage error or a refusal (pytest's usage error is 4 as well)
-5   no tests ran (pytest's own)
-130 interrupted
-==  =======================================================================================
+===  ======================================================================================
+0    certified, or a command that did what it was asked
+1    not certified, or a run or collection that failed
+2    blocked (a verdict only: no command refuses with it)
+3    a bug (pytest's own internal error is 3 as well)
+4    a usage error or a refusal (pytest's usage error is 4 as well)
+5    no tests ran (pytest's own)
+130  interrupted
+===  ======================================================================================
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from typing import Final
 CERTIFIED: Final = "certified"
 NOT_CERTIFIED: Final = "not_certified"
 BLOCKED: Final = "blocked"
-VERDICTS: Final = (CERTIFIED, NOT_CERTIFIED, BLOCKED)
 
 #: Gate statuses as the certificate records them.
 PASSED: Final = "passed"
@@ -36,7 +35,6 @@ EXIT_FAILED: Final = 1
 EXIT_BLOCKED: Final = 2
 EXIT_INTERNAL: Final = 3
 EXIT_USAGE: Final = 4
-EXIT_NO_TESTS: Final = 5
 EXIT_INTERRUPTED: Final = 130
 
 #: The exit status of each verdict.

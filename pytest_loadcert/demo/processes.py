@@ -28,7 +28,8 @@ LOG_TAIL_CHARS = 2000
 
 
 class PipelineError(cliopts.CommandError):
-    """A step of the pipeline failed; the message names the step (``exit_status`` 2: usage)."""
+    """A step of the pipeline failed; the message names the step (exit status 1 unless the
+    step says otherwise, e.g. 4 for a usage error)."""
 
     default_status = cliopts.EXIT_FAILED
 
