@@ -1,10 +1,16 @@
-"""Print one line per committed bundle: its name, verdict and the sha256 of the certificate
-the plugin writes for it, without ``generated_at`` (the only field that names the moment).
+"""Print one line per bundle: its name, verdict and the sha256 of the certificate the
+plugin writes for it, without ``generated_at`` (the only field that names the moment).
 
-Run it before and after a change that must not change behaviour (a refactoring, a move of
-modules) and compare the two outputs: every certificate must be byte-identical.
+The bundles are the example plus every variant of ``tests/bundlefactory.py``, built once
+into BUNDLES_DIR with ``fixtures/build.py`` (``fixtures/bundles/`` keeps only a few golden
+ones). Run it before and after a change that must not change behaviour (a refactoring, a
+move of modules), with the same BUNDLES_DIR, and compare the two outputs: every
+certificate must be byte-identical. The plugin that judges is the one ``sys.executable``
+imports, so two checkouts with their own venvs can be compared on one set of bundles:
 
-    .venv/bin/python tools/certificate_digests.py > before.txt
+    .venv/bin/python fixtures/build.py /tmp/variants
+    .venv/bin/python tools/certificate_digests.py /tmp/variants > after.txt
+    ../old/.venv/bin/python tools/certificate_digests.py /tmp/variants > before.txt
 """
 
 from __future__ import annotations
@@ -20,15 +26,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 
-def bundles() -> list[tuple[str, Path, Path | None]]:
-    """(name, bundle, profile): the example with its profile, every fixture bundle with the
-    built-in profile they were built for."""
+def bundles(variants: Path) -> list[tuple[str, Path, Path | None]]:
+    """(name, bundle, profile): the example with its profile, every variant under
+    ``variants`` with the built-in profile they were built for."""
     found: list[tuple[str, Path, Path | None]] = [
         ("evidence/example", REPO / "evidence/example", REPO / "evidence/example.toml")
     ]
-    for path in sorted((REPO / "fixtures/bundles").iterdir()):
+    for path in sorted(variants.iterdir()):
         if path.is_dir():
-            found.append((f"fixtures/bundles/{path.name}", path, None))
+            found.append((path.name, path, None))
     return found
 
 
@@ -56,12 +62,15 @@ def digest(name: str, bundle: Path, profile: Path | None) -> str:
         return f"{name} {document.get('verdict')} sha256:{hashlib.sha256(data).hexdigest()}"
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
+    if len(argv) != 1 or not Path(argv[0]).is_dir():
+        print("usage: certificate_digests.py BUNDLES_DIR (written by fixtures/build.py)")
+        return 4
     with ThreadPoolExecutor(max_workers=2) as pool:
-        for line in pool.map(lambda b: digest(*b), bundles()):
+        for line in pool.map(lambda b: digest(*b), bundles(Path(argv[0]).resolve())):
             print(line)
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,4 +1,5 @@
-"""The committed fixture bundles are exactly what the bundle factory writes today.
+"""The committed golden bundles are exactly what the bundle factory writes today, and every
+variant the factory builds is internally consistent.
 
 If a test here fails after a change to ``tests/bundlefactory.py``, regenerate with
 ``.venv/bin/python fixtures/build.py`` and commit ``fixtures/bundles/``.
@@ -51,8 +52,14 @@ def _sha(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
+@pytest.fixture(scope="module")
+def variants(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every variant, built once for this module."""
+    return build.build(tmp_path_factory.mktemp("variants") / "bundles")
+
+
 def test_committed_bundles_are_byte_identical_to_a_fresh_build(tmp_path: Path) -> None:
-    fresh = _tree(build.build(tmp_path / "bundles"))
+    fresh = _tree(build.build(tmp_path / "bundles", build.GOLDEN))
     committed = _tree(BUNDLES)
     hint = "fixtures/bundles is stale: run `.venv/bin/python fixtures/build.py` and commit"
     assert sorted(committed) == sorted(fresh), (
@@ -64,19 +71,29 @@ def test_committed_bundles_are_byte_identical_to_a_fresh_build(tmp_path: Path) -
     assert not changed, f"{hint} (changed: {changed[:10]})"
 
 
-def test_index_lists_every_variant_with_its_verdict() -> None:
-    index = json.loads((BUNDLES / "INDEX.json").read_text())
+def test_index_lists_every_variant_with_its_verdict(variants: Path) -> None:
+    index = json.loads((variants / "INDEX.json").read_text())
     names = [v.name for v in bundlefactory.VARIANTS]
     assert len(names) == len(set(names))
-    assert list(index) == sorted(names) == sorted(p.name for p in BUNDLES.iterdir() if p.is_dir())
+    assert list(index) == sorted(names) == sorted(p.name for p in variants.iterdir() if p.is_dir())
     for v in bundlefactory.VARIANTS:
         assert v.expected in {"certified", "not_certified", "blocked"}
         assert index[v.name] == {"expected": v.expected, "description": v.description}
 
 
+def test_golden_bundles_show_every_verdict_and_the_seal() -> None:
+    expected = {v.name: v for v in bundlefactory.VARIANTS}
+    assert set(build.GOLDEN) <= set(expected)
+    verdicts = {expected[name].expected for name in build.GOLDEN}
+    assert verdicts == {"certified", "not_certified", "blocked"}
+    assert any(not expected[name].reseal for name in build.GOLDEN)
+    committed = json.loads((BUNDLES / "INDEX.json").read_text())
+    assert list(committed) == sorted(build.GOLDEN)
+
+
 @pytest.mark.parametrize("name", RESEALED)
-def test_recorded_hashes_recompute(name: str) -> None:
-    root = BUNDLES / name
+def test_recorded_hashes_recompute(name: str, variants: Path) -> None:
+    root = variants / name
     manifest = json.loads((root / "loadcert.json").read_text())
     on_disk = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
     assert set(manifest["files"]) == on_disk - {"loadcert.json"}
@@ -89,9 +106,9 @@ def test_recorded_hashes_recompute(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", CERTIFIED)
-def test_certified_variants_are_internally_consistent(name: str) -> None:
+def test_certified_variants_are_internally_consistent(name: str, variants: Path) -> None:
     """Cheap cross-checks of the valid bundles against DESIGN's contract."""
-    root = BUNDLES / name
+    root = variants / name
     manifest = json.loads((root / "loadcert.json").read_text())
     assert set(manifest) == {
         "schema",
