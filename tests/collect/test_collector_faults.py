@@ -36,7 +36,7 @@ from k8sapi import KubeAPI, load
 from promserver import FakeHttpServer, Reply, Seen
 
 from pytest_loadcert import cli
-from pytest_loadcert.collect import k8s as collect_k8s
+from pytest_loadcert.collect import k8s_list
 from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.evidence.bundle import Bundle
 from pytest_loadcert.evidence.cluster import read_record as read_collection_record
@@ -547,7 +547,7 @@ def test_a_run_after_a_failed_one_equals_a_clean_run(stages: Path, tmp_path: Pat
 def test_kubernetes_api_slower_than_the_read_timeout_fails_and_writes_nothing(
     evidence: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(collect_k8s, "REQUEST_TIMEOUT_S", (2.0, 0.3))  # 60 s in real life
+    monkeypatch.setattr(k8s_list, "REQUEST_TIMEOUT_S", (2.0, 0.3))  # 60 s in real life
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     with FakeHttpServer(lambda seen, attempt: Reply(200, b"{}", delay_s=5)) as server:
         status = cli.main(k8s_args(server.url, evidence))
