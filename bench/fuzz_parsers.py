@@ -39,12 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 with atheris.instrument_imports(include=["pytest_loadcert"]):
     import pytest_loadcert.gates as gates
     import pytest_loadcert.gates as runtime_gates
-    from pytest_loadcert.config.profile import (
-        BUILTIN_SOURCE,
-        ProfileError,
-        load_profile,
-        profile_from_mapping,
-    )
+    from pytest_loadcert.config.load import load_profile, profile_from_mapping
+    from pytest_loadcert.config.profile import BUILTIN_SOURCE, ProfileError
     from pytest_loadcert.errors import EvidenceError
     from pytest_loadcert.evidence.cluster import ClusterSnapshot, parse_cluster
     from pytest_loadcert.evidence.jsonio import parse_json

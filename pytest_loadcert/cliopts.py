@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 # The one exit-status table (pytest_loadcert.status), re-exported for the commands.
+from pytest_loadcert import envvars
 from pytest_loadcert.status import EXIT_FAILED as EXIT_FAILED
 from pytest_loadcert.status import EXIT_INTERNAL as EXIT_INTERNAL
 from pytest_loadcert.status import EXIT_INTERRUPTED as EXIT_INTERRUPTED
@@ -54,8 +55,6 @@ EXTRA_MODULES: dict[str, tuple[str, ...]] = {
     "demo": ("requests", "urllib3", "opentelemetry", "google", "prometheus_client"),
     "html": ("pytest_html", "matplotlib"),
 }
-#: Environment variable that turns on ``--debug``.
-ENV_DEBUG = "LOADCERT_DEBUG"
 
 
 def missing_extra_message(modules: Sequence[str], extra: str) -> str:
@@ -98,7 +97,7 @@ def debug_enabled(ns: argparse.Namespace | None = None) -> bool:
     ``off``."""
     if ns is not None and getattr(ns, "debug", False):
         return True
-    value = os.environ.get(ENV_DEBUG, "").strip().lower()
+    value = os.environ.get(envvars.DEBUG, "").strip().lower()
     return value not in ("", "0", "false", "no", "off")
 
 
@@ -194,13 +193,12 @@ def load_profile(ns: argparse.Namespace) -> Profile:
     """
     import os
 
-    from pytest_loadcert.config.profile import ENV_PROFILE
-    from pytest_loadcert.config.profile import load_profile as load
+    from pytest_loadcert.config.load import load_profile as load
 
     folder = Path.cwd()
     path: Path | None = ns.loadcert_profile
-    if path is None and os.environ.get(ENV_PROFILE):
-        path = folder / os.environ[ENV_PROFILE]
+    if path is None and os.environ.get(envvars.PROFILE):
+        path = folder / os.environ[envvars.PROFILE]
     if path is None:
         path = _ini_profile(folder)
     return load(path, folder / "pyproject.toml")

@@ -40,7 +40,8 @@ from hypothesis import strategies as st
 import pytest_loadcert.gates as gates
 import pytest_loadcert.gates as runtime_gates
 from pytest_loadcert.certify.verdict import FAILED, GATE_BLOCKED, PASSED, Outcome, Verdict, decide
-from pytest_loadcert.config.profile import BUILTIN_SOURCE, Profile, profile_from_mapping
+from pytest_loadcert.config.load import profile_from_mapping
+from pytest_loadcert.config.profile import BUILTIN_SOURCE, Profile
 from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.evidence.bundle import Bundle
 from pytest_loadcert.gates.catalogue import CLUSTER_GATES, GateKey, expected_builtin, subjects

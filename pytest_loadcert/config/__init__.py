@@ -1,6 +1,6 @@
-"""What a certification requires: the profile (stages, bounds, metrics, cluster, waivers),
-loaded from TOML with the built-in defaults, and the environment names that choose it.
+"""What a certification requires: the profile (stages, bounds, metrics, cluster, waivers).
 
-Imports only :mod:`pytest_loadcert.errors` and the standard library: everything else may
-import it, it imports nothing of the rest.
+``profile`` is the typed model the gates read, ``defaults`` the built-in profile, ``load``
+reads TOML over the defaults. Imports only :mod:`pytest_loadcert.errors` and the standard
+library: everything else may import it, it imports nothing of the rest.
 """

@@ -153,7 +153,7 @@ def _remove_run(out: Path, created: bool) -> None:
 
 
 def _run_demo(out: Path, stage_seconds: int, deadline: Deadline, progress: Progress) -> DemoResult:
-    from pytest_loadcert.config.profile import load_profile
+    from pytest_loadcert.config.load import load_profile
 
     result = DemoResult(out)
     bundle, logs, telemetry = out / "bundle", out / "logs", out / "telemetry"

@@ -16,12 +16,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from pytest_loadcert import envvars
 from pytest_loadcert.errors import EvidenceError
 
 #: Default cap for one evidence file; k6 summaries and API responses are far smaller.
 MAX_FILE_BYTES = 64 * 1024 * 1024
-#: Environment variable that replaces the cap (a positive number of bytes).
-ENV_MAX_FILE_BYTES = "LOADCERT_MAX_FILE_BYTES"
 
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
@@ -42,12 +41,12 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def max_file_bytes() -> int:
     """The cap for one evidence file: ``LOADCERT_MAX_FILE_BYTES`` when set, else 64 MiB."""
-    raw = os.environ.get(ENV_MAX_FILE_BYTES, "").strip()
+    raw = os.environ.get(envvars.MAX_FILE_BYTES, "").strip()
     if not raw:
         return MAX_FILE_BYTES
     if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
         raise EvidenceError(
-            ENV_MAX_FILE_BYTES, "", f"is {raw!r}; it must be a positive number of bytes"
+            envvars.MAX_FILE_BYTES, "", f"is {raw!r}; it must be a positive number of bytes"
         )
     return int(raw)
 

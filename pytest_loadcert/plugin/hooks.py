@@ -112,7 +112,8 @@ def pytest_configure(config: pytest.Config) -> None:
     settings = resolve(config)
     if not settings.active:
         return
-    from pytest_loadcert.config.profile import ProfileError, load_profile
+    from pytest_loadcert.config.load import load_profile
+    from pytest_loadcert.config.profile import ProfileError
     from pytest_loadcert.evidence.bundle import Bundle
     from pytest_loadcert.gates.catalogue import expected_builtin
 

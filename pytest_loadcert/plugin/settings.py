@@ -7,12 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_loadcert.config.profile import ENV_PROFILE
-
-ENV_EVIDENCE_DIR = "LOADCERT_EVIDENCE_DIR"
-ENV_GIT_SHA = "LOADCERT_GIT_SHA"
-ENV_CERTIFICATE = "LOADCERT_CERTIFICATE"
-ENV_INTOTO = "LOADCERT_INTOTO"
+from pytest_loadcert import envvars
 
 
 @dataclass(frozen=True)
@@ -44,7 +39,7 @@ def evidence_requested(config: Any, option: str | None) -> bool:
     """Whether a certification run was asked for, before the command line is fully parsed
     (``option`` is ``--evidence-dir`` from pytest's early parse)."""
     ini = config.getini("loadcert_evidence_dir")
-    return bool(option or os.environ.get(ENV_EVIDENCE_DIR) or ini)
+    return bool(option or os.environ.get(envvars.EVIDENCE_DIR) or ini)
 
 
 def gate_paths(config: Any) -> tuple[Path, ...]:
@@ -65,15 +60,15 @@ def resolve(config: Any) -> Settings:
             return Path(invocation / os.environ[env]).resolve()
         return _ini_path(config, ini) if ini else None
 
-    evidence = pick("loadcert_evidence_dir", ENV_EVIDENCE_DIR, "loadcert_evidence_dir")
-    profile = pick("loadcert_profile", ENV_PROFILE, "loadcert_profile")
-    sha = config.getoption("loadcert_git_sha") or os.environ.get(ENV_GIT_SHA) or None
-    certificate = pick("loadcert_certificate", ENV_CERTIFICATE, "loadcert_certificate")
+    evidence = pick("loadcert_evidence_dir", envvars.EVIDENCE_DIR, "loadcert_evidence_dir")
+    profile = pick("loadcert_profile", envvars.PROFILE, "loadcert_profile")
+    sha = config.getoption("loadcert_git_sha") or os.environ.get(envvars.GIT_SHA) or None
+    certificate = pick("loadcert_certificate", envvars.CERTIFICATE, "loadcert_certificate")
     if certificate is None:
         xml = config.getoption("xmlpath", None)
         folder = (invocation / xml).resolve().parent if xml else invocation
         certificate = folder / "certificate.json"
-    intoto = pick("loadcert_intoto", ENV_INTOTO, "loadcert_intoto")
+    intoto = pick("loadcert_intoto", envvars.INTOTO, "loadcert_intoto")
     if intoto is None:
         from pytest_loadcert.certify.intoto import default_path
 

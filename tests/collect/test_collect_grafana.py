@@ -20,7 +20,7 @@ import requests  # noqa: F401
 from promserver import FakeHttpServer, Reply, Seen, free_port
 
 from pytest_loadcert import cli
-from pytest_loadcert.config.profile import load_profile
+from pytest_loadcert.config.load import load_profile
 from pytest_loadcert.evidence.bundle import Bundle
 from pytest_loadcert.evidence.observability import grafana_range
 from pytest_loadcert.gates.observability import grafana_coverage

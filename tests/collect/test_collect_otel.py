@@ -18,7 +18,7 @@ import pytest
 
 import pytest_loadcert.gates as runtime_gates
 from pytest_loadcert import cli
-from pytest_loadcert.config.profile import load_profile
+from pytest_loadcert.config.load import load_profile
 from pytest_loadcert.demo.service import start_service
 from pytest_loadcert.evidence.bundle import Bundle
 from pytest_loadcert.evidence.observability import otel_spans

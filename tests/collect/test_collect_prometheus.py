@@ -37,7 +37,7 @@ from pytest_loadcert import cli
 from pytest_loadcert.collect.base import CollectError
 from pytest_loadcert.collect.http import HttpSettings
 from pytest_loadcert.collect.prometheus import collect, evaluation_time
-from pytest_loadcert.config.profile import load_profile
+from pytest_loadcert.config.load import load_profile
 from pytest_loadcert.demo.exampleservice import start_service
 from pytest_loadcert.evidence.hashing import sha256_file
 from pytest_loadcert.evidence.timeutil import parse_utc

@@ -22,12 +22,9 @@ from hypothesis import strategies as st
 
 import pytest_loadcert.gates as gates
 import pytest_loadcert.gates as runtime_gates
-from pytest_loadcert.config.profile import (
-    DEFAULT_PROFILE,
-    ProfileError,
-    load_profile,
-    profile_from_mapping,
-)
+from pytest_loadcert.config.defaults import DEFAULT_PROFILE
+from pytest_loadcert.config.load import load_profile, profile_from_mapping
+from pytest_loadcert.config.profile import ProfileError
 from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.evidence.bundle import Bundle, walk_bundle
 from pytest_loadcert.evidence.cluster import (

@@ -37,7 +37,7 @@ from pytest_loadcert.certify.verdict import (
     Outcome,
     decide,
 )
-from pytest_loadcert.config.profile import profile_from_mapping
+from pytest_loadcert.config.load import profile_from_mapping
 from pytest_loadcert.evidence.bundle import Bundle
 from pytest_loadcert.gates.catalogue import GateKey, expected_builtin
 from pytest_loadcert.run import seal as seal_module

@@ -185,7 +185,7 @@ def test_generated_summaries_have_the_shape_of_real_k6(fmt: str) -> None:
 
 def test_factory_reproduces_the_plugins_built_in_profile() -> None:
     """The fixtures are for the built-in profile: fail loudly when it drifts."""
-    profile = pytest.importorskip("pytest_loadcert.config.profile")
+    profile = pytest.importorskip("pytest_loadcert.config.defaults")
     default = profile.DEFAULT_PROFILE
     assert default["target_concurrency"] == bundlefactory.STAGES[-1][1]
     assert [(s["name"], s["min_active_vus"]) for s in default["stages"]] == list(

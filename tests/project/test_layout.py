@@ -21,6 +21,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "pytest_loadcert"
 LAYERS = {
     "errors": 0,
     "status": 0,
+    "envvars": 0,
     "config": 1,
     "evidence": 2,
     "cliopts": 2,
@@ -35,7 +36,7 @@ LAYERS = {
     "__main__": 8,
 }
 #: Subpackages that must never import pytest, nor the libraries of an optional extra.
-PYTEST_FREE = {"errors", "status", "config", "evidence", "gates", "certify", "report",
+PYTEST_FREE = {"errors", "status", "envvars", "config", "evidence", "gates", "certify", "report",
                "collect", "run", "cliopts", "cli"}  # fmt: skip
 PYTEST_MODULES = ("pytest", "_pytest", "pluggy", "xdist", "pytest_html")
 

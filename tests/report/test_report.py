@@ -547,7 +547,7 @@ def test_playbook_documentation_is_generated_from_the_data() -> None:
 
 
 def test_playbook_rules_name_real_gates_and_metrics() -> None:
-    from pytest_loadcert.config.profile import DEFAULT_PROFILE
+    from pytest_loadcert.config.defaults import DEFAULT_PROFILE
     from pytest_loadcert.gates.catalogue import CLUSTER_GATES, STAGE_GATES
 
     known = (
@@ -626,7 +626,7 @@ def test_stage_without_a_successful_request_has_no_latency_figures(tmp_path: Pat
     that submetric with count 0 and every percentile 0 (recorded with k6 v1.1.0). The
     certificate, and so every report, must say n/a there, never 0 ms."""
     from pytest_loadcert.certify.certificate import stage_facts
-    from pytest_loadcert.config.profile import load_profile
+    from pytest_loadcert.config.load import load_profile
     from pytest_loadcert.evidence.bundle import Bundle
 
     files = bf.variant_files("vacuous_target_down")

@@ -26,7 +26,7 @@ import pytest
 
 from pytest_loadcert import cli
 from pytest_loadcert.collect.prometheus import collect, evaluation_time, window_seconds
-from pytest_loadcert.config.profile import load_profile
+from pytest_loadcert.config.load import load_profile
 from pytest_loadcert.demo.exampleservice import start_service, stop_service
 
 REPO = Path(__file__).resolve().parents[2]

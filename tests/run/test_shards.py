@@ -761,7 +761,7 @@ def test_one_summary_stored_as_two_shards_blocks(tmp_path: Path) -> None:
 
 
 def test_merge_refuses_one_summary_declared_for_two_shards(tmp_path: Path) -> None:
-    from pytest_loadcert.config.profile import load_profile
+    from pytest_loadcert.config.load import load_profile
     from pytest_loadcert.run.merge import Declared, MergeError, merge
 
     record = json.loads((SHARDED / "stages/100k/shard-1.json").read_text())
@@ -787,7 +787,7 @@ def test_merge_refuses_one_summary_declared_for_two_shards(tmp_path: Path) -> No
 def test_shard_records_of_another_script_than_the_bound_one_block(tmp_path: Path) -> None:
     """Records that agree with each other but name a script other than the bundle's
     artifacts.k6_script ran something the certificate does not bind."""
-    from pytest_loadcert.config.profile import load_profile
+    from pytest_loadcert.config.load import load_profile
     from pytest_loadcert.evidence.bundle import Bundle
     from pytest_loadcert.gates.window import stage_window
 

@@ -1,0 +1,312 @@
+"""Loading the profile: a TOML file, else ``[tool.loadcert]`` in ``pyproject.toml``, else
+the built-in one, validated over the built-in defaults.
+
+Validation is strict: an unknown key, a wrong type or a negative bound raises
+:class:`~pytest_loadcert.config.profile.ProfileError` naming the key and the file.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import sys
+import tomllib
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from pytest_loadcert.config.defaults import DEFAULT_PROFILE
+from pytest_loadcert.config.profile import (
+    BUILTIN_SOURCE,
+    GATE_NAME_RE,
+    STAGE_NAME_RE,
+    ClusterSpec,
+    K6Bounds,
+    MetricSpec,
+    Profile,
+    ProfileError,
+    StabilitySpec,
+    StageSpec,
+    Waiver,
+)
+
+
+def load_profile(path: Path | None, pyproject: Path | None = None) -> Profile:
+    """Resolve the profile: an explicit TOML file, else ``[tool.loadcert]``, else built-in.
+
+    ``path`` holds the keys at top level; ``pyproject`` is read only when it has a
+    ``[tool.loadcert]`` table.
+    """
+    if path is not None:
+        raw = _read_toml(path)
+        return profile_from_mapping(raw, str(path))
+    if pyproject is not None and pyproject.is_file():
+        data = _read_toml(pyproject)
+        tool = data.get("tool")
+        if isinstance(tool, dict) and "loadcert" in tool:
+            section = tool["loadcert"]
+            if not isinstance(section, dict):
+                raise ProfileError(f"{pyproject}: tool.loadcert must be a table")
+            return profile_from_mapping(section, f"{pyproject} [tool.loadcert]")
+    return profile_from_mapping({}, BUILTIN_SOURCE)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ProfileError(f"{path}: profile file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProfileError(f"{path}: cannot read profile: {exc}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(f"{path}: not valid TOML: {exc}") from None
+
+
+def profile_from_mapping(raw: dict[str, Any], source: str) -> Profile:
+    """Validate ``raw`` (keys as in the TOML) over the built-in defaults."""
+    checker = _Checker(source)
+    checker.keys(raw, "", DEFAULT_PROFILE.keys())
+    merged = copy.deepcopy(DEFAULT_PROFILE)
+    for key, value in raw.items():
+        if key in ("k6", "cluster", "observability") and isinstance(value, dict):
+            checker.keys(value, key, DEFAULT_PROFILE[key].keys())
+            merged[key].update(value)
+        else:
+            merged[key] = value
+
+    target = checker.positive_int(merged["target_concurrency"], "target_concurrency")
+    stages = checker.stages(merged["stages"])
+    k6 = checker.k6(merged["k6"])
+    metrics = checker.metrics(merged["metrics"])
+    stability = checker.stability(merged["stability"], {m.name for m in metrics})
+    cluster = checker.cluster(merged["cluster"])
+    observability = checker.table(merged["observability"], "observability")
+    grafana = checker.boolean(observability["grafana"], "observability.grafana")
+    otel = checker.boolean(observability["otel"], "observability.otel")
+    waivers = checker.waivers(merged["waivers"], {s.name for s in stages})
+    canonical = json.dumps(merged, sort_keys=True, separators=(",", ":"), default=str)
+    return Profile(
+        source=source,
+        target_concurrency=target,
+        stages=stages,
+        k6=k6,
+        metrics=metrics,
+        stability=stability,
+        cluster=cluster,
+        grafana=grafana,
+        otel=otel,
+        waivers=waivers,
+        digest="sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest(),
+    )
+
+
+class _Checker:
+    """Type checks that raise ProfileError naming the source and the key."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, key: str, problem: str) -> ProfileError:
+        return ProfileError(f"{self.source}: {key}: {problem}")
+
+    def keys(self, table: object, prefix: str, allowed: Any) -> None:
+        if not isinstance(table, dict):
+            raise self.fail(prefix or "profile", "must be a table")
+        allowed_set = set(allowed)
+        for key in table:
+            if key not in allowed_set:
+                where = f"{prefix}.{key}" if prefix else key
+                raise self.fail(where, f"unknown key (allowed: {', '.join(sorted(allowed_set))})")
+
+    def table(self, value: object, key: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(key, "must be a table")
+        return value
+
+    def boolean(self, value: object, key: str) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail(key, f"must be true or false, got {value!r}")
+        return value
+
+    def string(self, value: object, key: str) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(key, f"must be a non-empty string, got {value!r}")
+        return value
+
+    def number(self, value: object, key: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(key, f"must be a number, got {value!r}")
+        if isinstance(value, int) and abs(value) > sys.float_info.max:
+            raise self.fail(key, "must be finite, got an integer beyond the float range")
+        if not math.isfinite(value):
+            raise self.fail(key, f"must be finite, got {value!r}")
+        return float(value)
+
+    def non_negative(self, value: object, key: str) -> float:
+        number = self.number(value, key)
+        if number < 0:
+            raise self.fail(key, f"must not be negative, got {value!r}")
+        return number
+
+    def ratio(self, value: object, key: str) -> float:
+        number = self.non_negative(value, key)
+        if number > 1:
+            raise self.fail(key, f"is a ratio and must be between 0 and 1, got {value!r}")
+        return number
+
+    def positive_int(self, value: object, key: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise self.fail(key, f"must be a positive integer, got {value!r}")
+        return value
+
+    def str_list(self, value: object, key: str) -> tuple[str, ...]:
+        if not isinstance(value, list):
+            raise self.fail(key, "must be a list of strings")
+        items = tuple(self.string(item, f"{key}[{i}]") for i, item in enumerate(value))
+        if len(set(items)) != len(items):
+            raise self.fail(key, "lists a name twice")
+        return items
+
+    def array_of_tables(self, value: object, key: str) -> list[dict[str, Any]]:
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise self.fail(key, "must be an array of tables ([[...]])")
+        return value
+
+    def stages(self, value: object) -> tuple[StageSpec, ...]:
+        tables = self.array_of_tables(value, "stages")
+        if not tables:
+            raise self.fail("stages", "must list at least one stage")
+        result: list[StageSpec] = []
+        for i, table in enumerate(tables):
+            where = f"stages[{i}]"
+            self.keys(table, where, ("name", "min_active_vus"))
+            for required in ("name", "min_active_vus"):
+                if required not in table:
+                    raise self.fail(f"{where}.{required}", "is required")
+            name = self.string(table["name"], f"{where}.name")
+            if not STAGE_NAME_RE.fullmatch(name):
+                raise self.fail(
+                    f"{where}.name", f"{name!r} must be letters, digits, '.', '_' or '-'"
+                )
+            vus = self.positive_int(table["min_active_vus"], f"{where}.min_active_vus")
+            result.append(StageSpec(name, vus))
+        names = [s.name for s in result]
+        if len(set(names)) != len(names):
+            raise self.fail("stages", "lists a stage name twice")
+        return tuple(result)
+
+    def k6(self, value: object) -> K6Bounds:
+        table = self.table(value, "k6")
+        min_requests = table["min_requests"]
+        return K6Bounds(
+            p95_ms_max=self.non_negative(table["p95_ms_max"], "k6.p95_ms_max"),
+            p99_ms_max=self.non_negative(table["p99_ms_max"], "k6.p99_ms_max"),
+            http_req_failed_max=self.ratio(table["http_req_failed_max"], "k6.http_req_failed_max"),
+            checks_min=self.ratio(table["checks_min"], "k6.checks_min"),
+            min_requests=self.positive_int(min_requests, "k6.min_requests"),
+            duration_tolerance_s=self.non_negative(
+                table["duration_tolerance_s"], "k6.duration_tolerance_s"
+            ),
+            eval_delay_max_s=self.non_negative(table["eval_delay_max_s"], "k6.eval_delay_max_s"),
+        )
+
+    def metrics(self, value: object) -> tuple[MetricSpec, ...]:
+        result: list[MetricSpec] = []
+        for i, table in enumerate(self.array_of_tables(value, "metrics")):
+            where = f"metrics[{i}]"
+            self.keys(table, where, ("name", "promql", "min", "max"))
+            for required in ("name", "promql"):
+                if required not in table:
+                    raise self.fail(f"{where}.{required}", "is required")
+            name = self.string(table["name"], f"{where}.name")
+            if not GATE_NAME_RE.fullmatch(name):
+                raise self.fail(f"{where}.name", f"{name!r} must match [a-z][a-z0-9_]*")
+            low = self.number(table["min"], f"{where}.min") if "min" in table else None
+            high = self.number(table["max"], f"{where}.max") if "max" in table else None
+            if low is None and high is None:
+                raise self.fail(where, "needs a bound: min, max or both")
+            if low is not None and high is not None and low > high:
+                raise self.fail(where, "min is greater than max")
+            promql = self.string(table["promql"], f"{where}.promql")
+            result.append(MetricSpec(name, promql, low, high))
+        names = [m.name for m in result]
+        if len(set(names)) != len(names):
+            raise self.fail("metrics", "lists a metric name twice")
+        return tuple(result)
+
+    def stability(self, value: object, metric_names: set[str]) -> tuple[StabilitySpec, ...]:
+        result: list[StabilitySpec] = []
+        for i, table in enumerate(self.array_of_tables(value, "stability")):
+            where = f"stability[{i}]"
+            self.keys(table, where, ("name", "total", "dropped", "min"))
+            for required in ("name", "total", "dropped", "min"):
+                if required not in table:
+                    raise self.fail(f"{where}.{required}", "is required")
+            name = self.string(table["name"], f"{where}.name")
+            refs = []
+            for ref_key in ("total", "dropped"):
+                ref = self.string(table[ref_key], f"{where}.{ref_key}")
+                if ref not in metric_names:
+                    raise self.fail(
+                        f"{where}.{ref_key}", f"names no metric of the profile: {ref!r}"
+                    )
+                refs.append(ref)
+            result.append(
+                StabilitySpec(name, refs[0], refs[1], self.ratio(table["min"], f"{where}.min"))
+            )
+        return tuple(result)
+
+    def cluster(self, value: object) -> ClusterSpec:
+        table = self.table(value, "cluster")
+        return ClusterSpec(
+            required=self.boolean(table["required"], "cluster.required"),
+            namespace=self.string(table["namespace"], "cluster.namespace"),
+            deployments=self.str_list(table["deployments"], "cluster.deployments"),
+            statefulsets=self.str_list(table["statefulsets"], "cluster.statefulsets"),
+            hpas=self.str_list(table["hpas"], "cluster.hpas"),
+            pdbs=self.str_list(table["pdbs"], "cluster.pdbs"),
+            services=self.str_list(table["services"], "cluster.services"),
+            max_snapshot_age_s=self.non_negative(
+                table["max_snapshot_age_s"], "cluster.max_snapshot_age_s"
+            ),
+        )
+
+    def waivers(self, value: object, stage_names: set[str]) -> tuple[Waiver, ...]:
+        result: list[Waiver] = []
+        for i, table in enumerate(self.array_of_tables(value, "waivers")):
+            where = f"waivers[{i}]"
+            self.keys(table, where, ("gate", "stage", "subject", "owner", "reason", "expires"))
+            for required in ("gate", "owner", "reason", "expires"):
+                if required not in table:
+                    raise self.fail(f"{where}.{required}", "is required")
+            stage = None
+            if "stage" in table:
+                stage = self.string(table["stage"], f"{where}.stage")
+                if stage not in stage_names:
+                    raise self.fail(f"{where}.stage", f"names no stage of the profile: {stage!r}")
+            subject = (
+                self.string(table["subject"], f"{where}.subject") if "subject" in table else None
+            )
+            expires = table["expires"]
+            if isinstance(expires, str):
+                try:
+                    expires = date.fromisoformat(expires)
+                except ValueError:
+                    raise self.fail(f"{where}.expires", "must be a date YYYY-MM-DD") from None
+            if not isinstance(expires, date) or hasattr(expires, "hour"):
+                raise self.fail(f"{where}.expires", "must be a date YYYY-MM-DD")
+            result.append(
+                Waiver(
+                    gate=self.string(table["gate"], f"{where}.gate"),
+                    stage=stage,
+                    subject=subject,
+                    owner=self.string(table["owner"], f"{where}.owner"),
+                    reason=self.string(table["reason"], f"{where}.reason"),
+                    expires=expires,
+                )
+            )
+        return tuple(result)

@@ -1,0 +1,24 @@
+"""Every environment variable the product reads, in one place (imports nothing).
+
+A setting given on the command line wins over its variable, and the variable over the ini
+file (``plugin/settings.py``); the README lists them for users.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+#: The bundle to certify (``--evidence-dir``); its presence makes a certification run.
+EVIDENCE_DIR: Final = "LOADCERT_EVIDENCE_DIR"
+#: The profile file (``--loadcert-profile``).
+PROFILE: Final = "LOADCERT_PROFILE"
+#: The commit the bundle must be bound to (``--loadcert-git-sha``).
+GIT_SHA: Final = "LOADCERT_GIT_SHA"
+#: Where certificate.json is written (``--loadcert-certificate``).
+CERTIFICATE: Final = "LOADCERT_CERTIFICATE"
+#: Where the in-toto Statement is written (``--loadcert-intoto``).
+INTOTO: Final = "LOADCERT_INTOTO"
+#: Turns on ``loadcert --debug`` (tracebacks of bugs) unless empty, 0, false, no or off.
+DEBUG: Final = "LOADCERT_DEBUG"
+#: Replaces the size cap of one evidence file (a positive number of bytes).
+MAX_FILE_BYTES: Final = "LOADCERT_MAX_FILE_BYTES"
