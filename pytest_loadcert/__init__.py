@@ -27,6 +27,7 @@ _PUBLIC = {
     "Bundle": "pytest_loadcert.evidence.bundle",
     "StageRun": "pytest_loadcert.evidence.stage",
     "K6Summary": "pytest_loadcert.evidence.k6",
+    "LoadSummary": "pytest_loadcert.evidence.load",
     "MetricSample": "pytest_loadcert.evidence.prometheus",
     "ClusterSnapshot": "pytest_loadcert.evidence.cluster",
     "Profile": "pytest_loadcert.config.profile",
@@ -42,6 +43,7 @@ __all__ = [
     "EvidenceError",
     "GateResult",
     "K6Summary",
+    "LoadSummary",
     "MetricSample",
     "Profile",
     "PrometheusLookup",
@@ -59,6 +61,7 @@ if TYPE_CHECKING:  # for type checkers only; at run time __getattr__ loads each 
     from pytest_loadcert.evidence.bundle import Bundle
     from pytest_loadcert.evidence.cluster import ClusterSnapshot
     from pytest_loadcert.evidence.k6 import K6Summary
+    from pytest_loadcert.evidence.load import LoadSummary
     from pytest_loadcert.evidence.prometheus import MetricSample
     from pytest_loadcert.evidence.stage import StageRun
     from pytest_loadcert.gates.k6 import failed_requests, peak_active_vus, request_count

@@ -50,7 +50,7 @@ class Metric:
 
 @dataclass(frozen=True)
 class K6Summary:
-    """A parsed k6 summary file."""
+    """A parsed k6 summary file; a :class:`~pytest_loadcert.evidence.load.LoadSummary`."""
 
     rel: str
     format: Format
@@ -77,6 +77,11 @@ class K6Summary:
     def has(self, metric: str) -> bool:
         """True when the summary holds ``metric``."""
         return metric in self.metrics
+
+    def has_value(self, metric: str, key: str) -> bool:
+        """True when the summary holds ``key`` of ``metric``."""
+        entry = self.metrics.get(metric)
+        return entry is not None and key in entry.values
 
     def value(self, metric: str, key: str) -> float:
         """A measured value; missing is an :class:`EvidenceError`, never zero."""

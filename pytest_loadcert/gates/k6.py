@@ -16,7 +16,7 @@ from __future__ import annotations
 from pytest_loadcert.config.profile import Profile
 from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.evidence.bundle import Bundle
-from pytest_loadcert.evidence.k6 import K6Summary
+from pytest_loadcert.evidence.load import LoadSummary
 from pytest_loadcert.evidence.stage import StageRun
 from pytest_loadcert.gates.result import GateResult, fmt
 
@@ -26,18 +26,18 @@ SUCCESS_TREND = "http_req_duration{expected_response:true}"
 # ----------------------------------------------------------------------------- k6 facts
 
 
-def _sum_count(summaries: tuple[K6Summary, ...], metric: str, key: str) -> tuple[int, str]:
+def _sum_count(summaries: tuple[LoadSummary, ...], metric: str, key: str) -> tuple[int, str]:
     total = sum(s.count(metric, key) for s in summaries)
     return total, ", ".join(f"{s.rel} {s.field(metric, key)}" for s in summaries)
 
 
-def _require_metric(summaries: tuple[K6Summary, ...], metric: str, why: str) -> None:
+def _require_metric(summaries: tuple[LoadSummary, ...], metric: str, why: str) -> None:
     for summary in summaries:
         if not summary.has(metric):
             raise EvidenceError(summary.rel, summary.field(metric), f"is missing: {why}")
 
 
-def peak_active_vus(summaries: tuple[K6Summary, ...]) -> tuple[int, str]:
+def peak_active_vus(summaries: tuple[LoadSummary, ...]) -> tuple[int, str]:
     """Observed concurrency: the peak of ``vus`` (its ``max``), summed over shards.
 
     ``vus_max`` (the allocated pool) and ``vus.value`` (the last sample) are never used.
@@ -53,13 +53,13 @@ def peak_active_vus(summaries: tuple[K6Summary, ...]) -> tuple[int, str]:
     return total, ", ".join(f"{s.rel} {s.field('vus', 'max')}" for s in summaries)
 
 
-def request_count(summaries: tuple[K6Summary, ...]) -> tuple[int, str]:
+def request_count(summaries: tuple[LoadSummary, ...]) -> tuple[int, str]:
     """HTTP requests sent (``http_reqs.count``), summed over shards."""
     _require_metric(summaries, "http_reqs", "the stage sent no HTTP request")
     return _sum_count(summaries, "http_reqs", "count")
 
 
-def require_requests(summaries: tuple[K6Summary, ...], profile: Profile) -> int:
+def require_requests(summaries: tuple[LoadSummary, ...], profile: Profile) -> int:
     """Raise (blocked) unless the stage sent at least ``k6.min_requests`` requests."""
     count, _ = request_count(summaries)
     if count < profile.k6.min_requests:
@@ -72,7 +72,7 @@ def require_requests(summaries: tuple[K6Summary, ...], profile: Profile) -> int:
     return count
 
 
-def failed_requests(summaries: tuple[K6Summary, ...]) -> tuple[int, int, str]:
+def failed_requests(summaries: tuple[LoadSummary, ...]) -> tuple[int, int, str]:
     """(failed, total) from ``http_req_failed``: ``passes`` counts *failed* requests."""
     failed, source = _sum_count(summaries, "http_req_failed", "passes")
     ok, _ = _sum_count(summaries, "http_req_failed", "fails")
@@ -83,7 +83,7 @@ def failed_requests(summaries: tuple[K6Summary, ...]) -> tuple[int, int, str]:
 
 
 def observed_concurrency(
-    summaries: tuple[K6Summary, ...], profile: Profile, required: int
+    summaries: tuple[LoadSummary, ...], profile: Profile, required: int
 ) -> GateResult:
     """Peak active VUs (observed by k6) reach the stage's requirement."""
     require_requests(summaries, profile)
@@ -100,7 +100,7 @@ def observed_concurrency(
     )
 
 
-def requests_sent(summaries: tuple[K6Summary, ...], profile: Profile) -> GateResult:
+def requests_sent(summaries: tuple[LoadSummary, ...], profile: Profile) -> GateResult:
     """The stage sent requests: zero (or under ``min_requests``) is no evidence at all."""
     count, source = request_count(summaries)
     require_requests(summaries, profile)
@@ -110,7 +110,7 @@ def requests_sent(summaries: tuple[K6Summary, ...], profile: Profile) -> GateRes
 
 
 def latency_percentile(
-    summaries: tuple[K6Summary, ...], profile: Profile, stat: str, bound_ms: float
+    summaries: tuple[LoadSummary, ...], profile: Profile, stat: str, bound_ms: float
 ) -> GateResult:
     """A percentile of successful requests' ``http_req_duration`` is within the bound."""
     require_requests(summaries, profile)
@@ -128,7 +128,7 @@ def latency_percentile(
             if summary.count("http_req_failed", "fails") == 0:
                 continue  # this shard had no successful request: nothing to measure
             raise EvidenceError(summary.rel, summary.field(SUCCESS_TREND), "is missing")
-        if stat not in summary.metrics[SUCCESS_TREND].values:
+        if not summary.has_value(SUCCESS_TREND, stat):
             raise EvidenceError(
                 summary.rel,
                 summary.field(SUCCESS_TREND, stat),
@@ -151,7 +151,7 @@ def latency_percentile(
     )
 
 
-def error_rate(summaries: tuple[K6Summary, ...], profile: Profile) -> GateResult:
+def error_rate(summaries: tuple[LoadSummary, ...], profile: Profile) -> GateResult:
     """The failed-request ratio (``http_req_failed``) is within the bound."""
     require_requests(summaries, profile)
     failed, total, source = failed_requests(summaries)
@@ -172,7 +172,7 @@ def error_rate(summaries: tuple[K6Summary, ...], profile: Profile) -> GateResult
     )
 
 
-def checks_rate(summaries: tuple[K6Summary, ...], profile: Profile) -> GateResult:
+def checks_rate(summaries: tuple[LoadSummary, ...], profile: Profile) -> GateResult:
     """The ratio of passed ``check()`` calls is at least the bound; no checks blocks."""
     require_requests(summaries, profile)
     _require_metric(
@@ -194,7 +194,9 @@ def checks_rate(summaries: tuple[K6Summary, ...], profile: Profile) -> GateResul
     )
 
 
-def k6_thresholds(summaries: tuple[K6Summary, ...], profile: Profile, run: StageRun) -> GateResult:
+def k6_thresholds(
+    summaries: tuple[LoadSummary, ...], profile: Profile, run: StageRun
+) -> GateResult:
     """Every threshold k6 evaluated passed, and k6's exit code agrees."""
     require_requests(summaries, profile)
     failed = [

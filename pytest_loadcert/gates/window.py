@@ -9,14 +9,14 @@ from datetime import datetime
 from pytest_loadcert.config.profile import Profile
 from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.evidence.bundle import Bundle
-from pytest_loadcert.evidence.k6 import K6Summary
+from pytest_loadcert.evidence.load import LoadSummary
 from pytest_loadcert.evidence.shards import check_shard_records
 from pytest_loadcert.evidence.stage import StageRun
 from pytest_loadcert.gates.result import GateResult
 
 
 def stage_window(
-    bundle: Bundle, profile: Profile, stage: str, summaries: tuple[K6Summary, ...]
+    bundle: Bundle, profile: Profile, stage: str, summaries: tuple[LoadSummary, ...]
 ) -> GateResult:
     """start < end; k6's run duration agrees; stages in ramp order and not overlapping."""
     run = bundle.stage_run(stage)
@@ -70,7 +70,7 @@ def stage_window(
     )
 
 
-def check_run_duration(summary: K6Summary, run: StageRun, tolerance: float) -> bool:
+def check_run_duration(summary: LoadSummary, run: StageRun, tolerance: float) -> bool:
     """k6's own run duration (handleSummary ``state.testRunDurationMs``) agrees with the
     stage window within ``tolerance`` seconds; False when the summary has no duration."""
     if summary.duration_ms is None:

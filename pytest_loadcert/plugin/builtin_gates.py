@@ -16,7 +16,7 @@ from pytest_loadcert import gates
 from pytest_loadcert.config.profile import Profile, StageSpec
 from pytest_loadcert.evidence.bundle import Bundle
 from pytest_loadcert.evidence.cluster import ClusterSnapshot
-from pytest_loadcert.evidence.k6 import K6Summary
+from pytest_loadcert.evidence.load import LoadSummary
 from pytest_loadcert.evidence.stage import StageRun
 from pytest_loadcert.gates.result import GateResult
 
@@ -45,7 +45,7 @@ def test_stage_evidence(
 
 
 def test_observed_concurrency(
-    loadcert_k6: tuple[K6Summary, ...],
+    loadcert_k6: tuple[LoadSummary, ...],
     loadcert_profile: Profile,
     loadcert_stage: StageSpec,
     loadcert_judge: Judge,
@@ -57,14 +57,14 @@ def test_observed_concurrency(
 
 
 def test_requests_sent(
-    loadcert_k6: tuple[K6Summary, ...], loadcert_profile: Profile, loadcert_judge: Judge
+    loadcert_k6: tuple[LoadSummary, ...], loadcert_profile: Profile, loadcert_judge: Judge
 ) -> None:
     """The stage sent at least ``k6.min_requests`` HTTP requests (fewer blocks)."""
     loadcert_judge(gates.requests_sent(loadcert_k6, loadcert_profile))
 
 
 def test_p95_latency(
-    loadcert_k6: tuple[K6Summary, ...], loadcert_profile: Profile, loadcert_judge: Judge
+    loadcert_k6: tuple[LoadSummary, ...], loadcert_profile: Profile, loadcert_judge: Judge
 ) -> None:
     """p(95) of successful requests' duration is at most ``k6.p95_ms_max``."""
     loadcert_judge(
@@ -75,7 +75,7 @@ def test_p95_latency(
 
 
 def test_p99_latency(
-    loadcert_k6: tuple[K6Summary, ...], loadcert_profile: Profile, loadcert_judge: Judge
+    loadcert_k6: tuple[LoadSummary, ...], loadcert_profile: Profile, loadcert_judge: Judge
 ) -> None:
     """p(99) of successful requests' duration is at most ``k6.p99_ms_max``."""
     loadcert_judge(
@@ -86,21 +86,21 @@ def test_p99_latency(
 
 
 def test_error_rate(
-    loadcert_k6: tuple[K6Summary, ...], loadcert_profile: Profile, loadcert_judge: Judge
+    loadcert_k6: tuple[LoadSummary, ...], loadcert_profile: Profile, loadcert_judge: Judge
 ) -> None:
     """The failed-request ratio is at most ``k6.http_req_failed_max``."""
     loadcert_judge(gates.error_rate(loadcert_k6, loadcert_profile))
 
 
 def test_checks_rate(
-    loadcert_k6: tuple[K6Summary, ...], loadcert_profile: Profile, loadcert_judge: Judge
+    loadcert_k6: tuple[LoadSummary, ...], loadcert_profile: Profile, loadcert_judge: Judge
 ) -> None:
     """The ratio of passed checks is at least ``k6.checks_min``; no checks blocks."""
     loadcert_judge(gates.checks_rate(loadcert_k6, loadcert_profile))
 
 
 def test_k6_thresholds(
-    loadcert_k6: tuple[K6Summary, ...],
+    loadcert_k6: tuple[LoadSummary, ...],
     loadcert_profile: Profile,
     loadcert_stage_run: StageRun,
     loadcert_judge: Judge,
@@ -113,7 +113,7 @@ def test_stage_window(
     loadcert_bundle: Bundle,
     loadcert_profile: Profile,
     loadcert_stage: StageSpec,
-    loadcert_k6: tuple[K6Summary, ...],
+    loadcert_k6: tuple[LoadSummary, ...],
     loadcert_judge: Judge,
 ) -> None:
     """start < end, k6's run duration agrees, stages in ramp order without overlap."""

@@ -202,3 +202,15 @@ def test_the_gate_authors_names_come_from_one_place_and_load_lazily() -> None:
         capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip
     assert loaded == "['pytest_loadcert']"
+
+
+def test_the_load_gates_read_the_load_summary_seam_not_the_k6_reader() -> None:
+    """A second load tool's reader is one new module: no gate names k6's own reader."""
+    readers = {
+        f"{module_name_to_file(source)}:{line}"
+        for source, targets in graph().items()
+        if part(source) == "gates" or source == "plugin.builtin_gates"
+        for target, line in targets.items()
+        if target == "evidence.k6"
+    }
+    assert not readers, f"import evidence.load.LoadSummary instead: {sorted(readers)}"
