@@ -21,9 +21,18 @@ from pytest_loadcert.plugin.state import (
     key_from_json,
     report_message,
 )
+from pytest_loadcert.status import (
+    BLOCKED,
+    CERTIFIED,
+    FAILED,
+    GATE_BLOCKED,
+    NOT_CERTIFIED,
+    PASSED,
+    WAIVED,
+)
 
-_RANK = {"passed": 0, "waived": 1, "blocked": 2, "failed": 3}
-_COLOUR = {"certified": "green", "not_certified": "red", "blocked": "yellow"}
+_RANK = {PASSED: 0, WAIVED: 1, GATE_BLOCKED: 2, FAILED: 3}
+_COLOUR = {CERTIFIED: "green", NOT_CERTIFIED: "red", BLOCKED: "yellow"}
 
 
 class CertificationRun:
@@ -58,7 +67,7 @@ class CertificationRun:
         self.state.outcomes[key] = Outcome(
             key=key,
             status=status,
-            message=report_message(report) if status != "passed" else "",
+            message=report_message(report) if status != PASSED else "",
             nodeid=report.nodeid,
             **{name: str(props.get(f"loadcert.{name}", "")) for name in RESULT_PROPERTIES},
         )

@@ -39,6 +39,7 @@ from pytest_loadcert.plugin.state import (
     record_comparison,
     report_message,
 )
+from pytest_loadcert.status import FAILED, GATE_BLOCKED, PASSED, WAIVED
 
 if TYPE_CHECKING:
     from pytest_loadcert.gates.catalogue import GateKey
@@ -467,7 +468,7 @@ def _block(report: pytest.TestReport, message: str) -> None:
     report.outcome = "failed"
     _as_error(report)
     report.longrepr = f"blocked: {message}"
-    report.loadcert_status = "blocked"  # type: ignore[attr-defined]
+    report.loadcert_status = GATE_BLOCKED  # type: ignore[attr-defined]
 
 
 @pytest.hookimpl(wrapper=True, specname="pytest_runtest_makereport")
@@ -485,7 +486,7 @@ def pytest_runtest_makereport_classify(item: pytest.Item, call: pytest.CallInfo[
         _block(report, f"gate {key.id} is marked xfail; an expected failure proves nothing")
     elif report.skipped:
         if waiver is not None and not waiver.startswith("expired:"):
-            report.loadcert_status = "waived"  # type: ignore[attr-defined]
+            report.loadcert_status = WAIVED  # type: ignore[attr-defined]
         else:
             reason = excinfo.exconly() if excinfo else "skipped"
             _block(report, f"gate {key.id} was skipped ({reason}); a skipped gate is not evidence")
@@ -497,17 +498,17 @@ def pytest_runtest_makereport_classify(item: pytest.Item, call: pytest.CallInfo[
             and excinfo is not None
             and excinfo.errisinstance((AssertionError, pytest.fail.Exception))
         ):
-            report.loadcert_status = "failed"  # type: ignore[attr-defined]
+            report.loadcert_status = FAILED  # type: ignore[attr-defined]
         else:
-            report.loadcert_status = "blocked"  # type: ignore[attr-defined]
+            report.loadcert_status = GATE_BLOCKED  # type: ignore[attr-defined]
             _as_error(report)
     elif report.when == "call":
-        report.loadcert_status = "passed"  # type: ignore[attr-defined]
+        report.loadcert_status = PASSED  # type: ignore[attr-defined]
     status = getattr(report, "loadcert_status", None)
     if status is not None:
         report.loadcert_gate = key_to_json(key)  # type: ignore[attr-defined]
         item.user_properties.append(("loadcert.status", status))
-        if status != "passed":
+        if status != PASSED:
             item.user_properties.append(("loadcert.message", report_message(report)))
     return report
 
@@ -536,8 +537,8 @@ def pytest_assertrepr_compare(config: pytest.Config, op: str, left: object, righ
 
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:
     status = getattr(report, "loadcert_status", None)
-    if status == "blocked":
+    if status == GATE_BLOCKED:
         return "error", "B", ("BLOCKED", {"red": True})
-    if status == "waived":
+    if status == WAIVED:
         return "waived", "w", ("WAIVED", {"yellow": True})
     return None

@@ -23,6 +23,17 @@ from __future__ import annotations
 from html import escape
 from typing import TYPE_CHECKING, Any
 
+from pytest_loadcert.status import (
+    BLOCKED,
+    CERTIFIED,
+    FAILED,
+    GATE_BLOCKED,
+    NOT_CERTIFIED,
+    NOT_RUN,
+    PASSED,
+    WAIVED,
+)
+
 if TYPE_CHECKING:
     import pytest
 
@@ -30,21 +41,21 @@ if TYPE_CHECKING:
 
 #: Verdict words and colours (background, text). Blocked is amber, so it never reads as red.
 VERDICT_STYLE = {
-    "certified": ("CERTIFIED", "#1a7f37", "#ffffff"),
-    "not_certified": ("NOT CERTIFIED", "#cf222e", "#ffffff"),
-    "blocked": ("BLOCKED", "#d4a72c", "#1f2328"),
+    CERTIFIED: ("CERTIFIED", "#1a7f37", "#ffffff"),
+    NOT_CERTIFIED: ("NOT CERTIFIED", "#cf222e", "#ffffff"),
+    BLOCKED: ("BLOCKED", "#d4a72c", "#1f2328"),
 }
 PENDING_STYLE = ("NO VERDICT", "#6e7781", "#ffffff")
 #: The verdict's colour as text on the white page (the page title): amber darkened to read.
-TITLE_COLOURS = {"certified": "#1a7f37", "not_certified": "#cf222e", "blocked": "#9a6700"}
+TITLE_COLOURS = {CERTIFIED: "#1a7f37", NOT_CERTIFIED: "#cf222e", BLOCKED: "#9a6700"}
 
 #: Gate statuses as the results table spells them.
 STATUS_WORDS = {
-    "passed": "PASSED",
-    "failed": "FAILED",
-    "blocked": "BLOCKED",
-    "waived": "WAIVED",
-    "not_run": "NOT RUN",
+    PASSED: "PASSED",
+    FAILED: "FAILED",
+    GATE_BLOCKED: "BLOCKED",
+    WAIVED: "WAIVED",
+    NOT_RUN: "NOT RUN",
 }
 
 UNKNOWN = '<span class="loadcert-unknown">unknown</span>'
@@ -172,7 +183,7 @@ def _gate_counts(cert: dict[str, Any]) -> str:
     gates = cert.get("gates") or []
     counts = {status: 0 for status in STATUS_WORDS}
     for gate in gates:
-        counts[gate.get("status", "not_run")] = counts.get(gate.get("status", "not_run"), 0) + 1
+        counts[gate.get("status", NOT_RUN)] = counts.get(gate.get("status", NOT_RUN), 0) + 1
     parts = ", ".join(f"{counts[s]} {word.lower()}" for s, word in STATUS_WORDS.items())
     return (
         f'<p id="loadcert-gate-counts">{len(gates)} expected gates: {escape(parts)}.</p>'
@@ -215,7 +226,7 @@ def _waived(cert: dict[str, Any]) -> str:
         f"<code>{escape(str(g.get('id')))}</code>: "
         f"{escape(str(g.get('message')).removeprefix('Skipped: '))}"
         for g in cert.get("gates") or []
-        if g.get("status") == "waived"
+        if g.get("status") == WAIVED
     ]
     return _listing("Waived gates (not passed)", "loadcert-waived", items, None)
 
@@ -394,7 +405,7 @@ def gate_status(report: Any) -> str | None:
     if status is not None:
         return str(status)
     if getattr(report, "when", None) == "collect" and getattr(report, "failed", False):
-        return "blocked"  # a collection error blocks the run
+        return GATE_BLOCKED  # a collection error blocks the run
     return None
 
 

@@ -16,22 +16,24 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from pytest_loadcert.status import BLOCKED, CERTIFIED, NOT_CERTIFIED
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 #: Verdict colours, shared with the HTML report so the chart and the page agree.
 VERDICT_COLOURS = {
-    "certified": "#1a7f37",
-    "not_certified": "#cf222e",
-    "blocked": "#9a6700",
+    CERTIFIED: "#1a7f37",
+    NOT_CERTIFIED: "#cf222e",
+    BLOCKED: "#9a6700",
 }
 UNKNOWN_COLOUR = "#6e7781"
 REQUIRED_COLOUR = "#8c959f"
 OBSERVED_COLOUR = "#0969da"
 P95_COLOUR = "#8250df"
 P99_COLOUR = "#bc4c00"
-OVER_COLOUR = VERDICT_COLOURS["not_certified"]
+OVER_COLOUR = VERDICT_COLOURS[NOT_CERTIFIED]
 
 
 #: The largest value drawn; an axis reaches 6x the largest value, which must stay finite.

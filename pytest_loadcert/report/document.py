@@ -14,7 +14,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pytest_loadcert.certify.verdict import BLOCKED, CERTIFIED, NOT_CERTIFIED
+from pytest_loadcert.status import (
+    BLOCKED,
+    CERTIFIED,
+    FAILED,
+    GATE_BLOCKED,
+    NOT_CERTIFIED,
+    NOT_RUN,
+    PASSED,
+    WAIVED,
+)
 
 if TYPE_CHECKING:
     from pytest_loadcert.report.playbook import Rule
@@ -30,13 +39,13 @@ CLUSTER_GATES = (
     "image_binding",
 )
 #: Order of gate statuses in lists: what needs attention first.
-STATUS_ORDER = {"failed": 0, "blocked": 1, "not_run": 2, "waived": 3, "passed": 4}
+STATUS_ORDER = {FAILED: 0, GATE_BLOCKED: 1, NOT_RUN: 2, WAIVED: 3, PASSED: 4}
 STATUS_MARK = {
-    "passed": "✅",
-    "failed": "❌",
-    "blocked": "⛔",
-    "not_run": "⚪",
-    "waived": "\u2796",  # heavy minus sign
+    PASSED: "✅",
+    FAILED: "❌",
+    GATE_BLOCKED: "⛔",
+    NOT_RUN: "⚪",
+    WAIVED: "\u2796",  # heavy minus sign
     CERTIFIED: "✅",
     NOT_CERTIFIED: "❌",
     BLOCKED: "⛔",
@@ -197,7 +206,7 @@ def _claim(cert: dict[str, Any]) -> list[Block]:
     gates = cert["gates"]
     stages = cert["stages"]
     if cert["verdict"] == CERTIFIED:
-        waived = [g for g in gates if g["status"] == "waived"]
+        waived = [g for g in gates if g["status"] == WAIVED]
         top = max(
             (s for s in stages if s["peak_active_vus"] is not None),
             key=lambda s: s["peak_active_vus"],
@@ -252,7 +261,7 @@ def _claim(cert: dict[str, Any]) -> list[Block]:
         names = [s["name"] for s in stages]
         upto = set(names[: names.index(highest) + 1])
         # A stage counts as certified with waived gates in it, but a waived gate never passed.
-        skipped = sum(1 for g in gates if g["status"] == "waived" and g["stage"] in upto)
+        skipped = sum(1 for g in gates if g["status"] == WAIVED and g["stage"] in upto)
         blocks.append(
             Para(
                 (
@@ -270,7 +279,7 @@ def _pending(cert: dict[str, Any], limits: Limits) -> Section | None:
     if cert["verdict"] == CERTIFIED:
         return None
     open_gates = sorted(
-        (g for g in cert["gates"] if g["status"] in ("failed", "blocked", "not_run")),
+        (g for g in cert["gates"] if g["status"] in (FAILED, GATE_BLOCKED, NOT_RUN)),
         key=lambda g: STATUS_ORDER[g["status"]],
     )
     shown = open_gates[: limits.rows]
@@ -361,7 +370,7 @@ def decided_by(cert: dict[str, Any], stage: dict[str, Any]) -> Text:
         (
             g
             for g in cert["gates"]
-            if g["stage"] == stage["name"] and g["status"] in ("failed", "blocked", "not_run")
+            if g["stage"] == stage["name"] and g["status"] in (FAILED, GATE_BLOCKED, NOT_RUN)
         ),
         key=lambda g: STATUS_ORDER[g["status"]],
     )
@@ -461,7 +470,7 @@ def _dependency_health(cert: dict[str, Any], limits: Limits) -> Section:
             total += 1
             if len(rows) >= limits.rows:
                 continue
-            gate_status = status.get((stage["name"], metric["name"]), "not_run")
+            gate_status = status.get((stage["name"], metric["name"]), NOT_RUN)
             rows.append(
                 (
                     (ident(stage["name"]),),
@@ -558,7 +567,7 @@ def _gate_results(cert: dict[str, Any], limits: Limits) -> Section:
 
 
 def _waivers(cert: dict[str, Any], limits: Limits) -> Section | None:
-    waived = [g for g in cert["gates"] if g["status"] == "waived"]
+    waived = [g for g in cert["gates"] if g["status"] == WAIVED]
     if not waived:
         return None
     shown = waived[: limits.rows]

@@ -35,11 +35,12 @@ from typing import Any
 
 from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.evidence.jsonio import parse_json, read_json
+from pytest_loadcert.status import FAILED, GATE_BLOCKED, NOT_RUN, PASSED, WAIVED
 
 SCHEMA = "loadcert-playbook/v1"
 BUILTIN = "pytest_loadcert/report/playbook.json"
 #: Gate statuses a rule may address.
-STATUSES = ("failed", "blocked", "not_run")
+STATUSES = (FAILED, GATE_BLOCKED, NOT_RUN)
 #: Stage-table columns a condition may name (``peak_vus_ratio`` = peak / required VUs).
 STAGE_FACTS = (
     "peak_active_vus",
@@ -218,7 +219,7 @@ def _condition(raw: object, rel: str, field: str) -> Condition:
             raise EvidenceError(rel, f"{field}.{op}", "a gate: fact takes status_in")
         if not _GATE_RE.fullmatch(fact[5:]) or fact[5:] == "*":
             raise EvidenceError(rel, f"{field}.fact", f"{fact!r} does not name a gate")
-        allowed = ("passed", "failed", "blocked", "waived", "not_run")
+        allowed = (PASSED, FAILED, GATE_BLOCKED, WAIVED, NOT_RUN)
         if (
             not isinstance(value, list)
             or not value
