@@ -16,7 +16,12 @@ by ``pytest --evidence-dir`` and every ``loadcert`` command (docs/cli.md, "Exit 
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, Literal
+
+#: A verdict word, as a type.
+VerdictWord = Literal["certified", "not_certified", "blocked"]
+#: A gate status, as a type.
+GateStatus = Literal["passed", "failed", "blocked", "waived", "not_run"]
 
 #: The three verdicts; ``not_certified`` dominates ``blocked``, which dominates ``certified``.
 CERTIFIED: Final = "certified"

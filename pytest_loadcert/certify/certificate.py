@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_loadcert import __version__
+from pytest_loadcert.certify.model import Bindings, Certificate, GateEntry
 from pytest_loadcert.certify.verdict import EXIT_STATUS, Outcome, Verdict
 from pytest_loadcert.config.profile import Profile
 from pytest_loadcert.errors import EvidenceError
@@ -21,6 +22,7 @@ from pytest_loadcert.evidence.timeutil import format_utc, now_utc
 from pytest_loadcert.gates.catalogue import GateKey, not_required
 from pytest_loadcert.gates.k6 import SUCCESS_TREND, failed_requests, peak_active_vus, request_count
 from pytest_loadcert.gates.prometheus import metric_sample
+from pytest_loadcert.status import CERTIFIED
 
 SCHEMA = "loadcert-certificate/v1"
 
@@ -175,12 +177,12 @@ def build(
     expected: list[GateKey],
     outcomes: dict[GateKey, Outcome],
     expected_sha: str | None,
-) -> dict[str, Any]:
-    """The certificate as a JSON-able dict."""
+) -> Certificate:
+    """The certificate (JSON-able as it is)."""
     manifest = _manifest(bundle)
     raw = manifest.raw if manifest else {}
     artifacts = raw.get("artifacts", {})
-    bindings = {
+    bindings: Bindings = {
         "git_sha": raw.get("git", {}).get("sha"),
         "git_ref": raw.get("git", {}).get("ref"),
         "git_dirty": raw.get("git", {}).get("dirty"),
@@ -195,7 +197,7 @@ def build(
     # loadcert.json itself was replaced.
     files = raw.get("files", {}) if isinstance(raw.get("files"), dict) else {}
     facts = stage_facts(bundle, profile)
-    gates = []
+    gates: list[GateEntry] = []
     ordered = list(expected) + sorted(k for k in outcomes if k not in set(expected))
     for key in ordered:
         outcome = outcomes.get(key)
@@ -283,7 +285,7 @@ def _text(value: object) -> str:
     return str(value)
 
 
-def suite_properties(certificate: dict[str, Any]) -> list[tuple[str, str]]:
+def suite_properties(certificate: Certificate) -> list[tuple[str, str]]:
     """The junit ``<testsuite>`` properties, sorted by name."""
     bindings = certificate["bindings"]
     props = {
@@ -312,7 +314,7 @@ def suite_properties(certificate: dict[str, Any]) -> list[tuple[str, str]]:
     return sorted(props.items())
 
 
-def write_json(path: Path, certificate: dict[str, Any]) -> None:
+def write_json(path: Path, certificate: Certificate) -> None:
     """Write atomically: a reader never sees half a certificate."""
     write_json_atomic(path, certificate)
 
@@ -321,7 +323,7 @@ def _num(value: float | int | None, fmt: str) -> str:
     return "n/a" if value is None else format(value, fmt)
 
 
-def summary_lines(certificate: dict[str, Any]) -> list[str]:
+def summary_lines(certificate: Certificate) -> list[str]:
     """The terminal summary: verdict, stage table, highest certified stage, bindings."""
     lines = [
         f"VERDICT: {certificate['verdict'].upper()}  (run {_text(certificate['run_id'])}, "
@@ -340,8 +342,8 @@ def summary_lines(certificate: dict[str, Any]) -> list[str]:
     lines.append(f"profile: {_text(certificate['profile_source'])}")
     rows = [header]
     for stage in certificate["stages"]:
-        standing = stage["verdict"]
-        if stage.get("stage_gates_verdict") == "certified" and standing != "certified":
+        standing: str = stage["verdict"]
+        if stage.get("stage_gates_verdict") == CERTIFIED and standing != CERTIFIED:
             standing = f"{standing} (stage gates passed)"
         rows.append(
             (
@@ -360,9 +362,9 @@ def summary_lines(certificate: dict[str, Any]) -> list[str]:
         lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
     for problem in certificate["problems"][:10]:
         lines.append(f"problem: {problem}")
-    run_level = certificate.get("run_level") or {}
-    if run_level.get("verdict", "certified") != "certified" and not certificate["problems"]:
-        lines.append(f"run level {run_level['verdict']}: {_text(run_level.get('reason'))}")
+    run_level = certificate.get("run_level")
+    if run_level is not None and run_level["verdict"] != CERTIFIED and not certificate["problems"]:
+        lines.append(f"run level {run_level['verdict']}: {_text(run_level['reason'])}")
     lines.append(
         f"highest certified stage: {certificate['highest_certified_stage'] or 'none'}"
         f" (target {certificate['target_concurrency']} concurrent users)"

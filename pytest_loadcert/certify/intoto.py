@@ -27,6 +27,7 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
+from pytest_loadcert.certify.model import Certificate
 from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.evidence.jsonio import json_bytes, write_atomic
 from pytest_loadcert.evidence.layout import MANIFEST
@@ -50,7 +51,7 @@ def _hex(digest: str) -> str:
     return value
 
 
-def result(certificate: dict[str, Any]) -> str:
+def result(certificate: Certificate) -> str:
     """The predicate's ``result`` for the certificate's verdict (see the module docstring)."""
     if certificate["verdict"] != "certified":
         return FAILED
@@ -59,7 +60,7 @@ def result(certificate: dict[str, Any]) -> str:
     return PASSED
 
 
-def subjects(certificate: dict[str, Any]) -> list[dict[str, Any]]:
+def subjects(certificate: Certificate) -> list[dict[str, Any]]:
     """The statement's subjects; empty when the run could not read the bundle manifest."""
     bindings = certificate["bindings"]
     found: list[dict[str, Any]] = []
@@ -88,7 +89,7 @@ def subjects(certificate: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
-def configuration(certificate: dict[str, Any]) -> list[dict[str, Any]]:
+def configuration(certificate: Certificate) -> list[dict[str, Any]]:
     """ResourceDescriptors of what configured the run: profile, k6 script, manifest."""
     bindings = certificate["bindings"]
     found: list[dict[str, Any]] = [
@@ -101,17 +102,16 @@ def configuration(certificate: dict[str, Any]) -> list[dict[str, Any]]:
             },
         }
     ]
-    for key, media_type in (
-        ("k6_script", "text/javascript"),
-        ("k8s_manifest", "application/yaml"),
+    for key, digest, media_type in (
+        ("k6_script", bindings["k6_script_sha256"], "text/javascript"),
+        ("k8s_manifest", bindings["k8s_manifest_sha256"], "application/yaml"),
     ):
-        digest = bindings[f"{key}_sha256"]
         if digest is not None:
             found.append({"name": key, "digest": {"sha256": _hex(digest)}, "mediaType": media_type})
     return found
 
 
-def statement(certificate: dict[str, Any], *, rel: str = "certificate.json") -> dict[str, Any]:
+def statement(certificate: Certificate, *, rel: str = "certificate.json") -> dict[str, Any]:
     """The in-toto Statement of a certificate dict (as :func:`certificate.build` makes it).
 
     Raises :class:`EvidenceError` when the certificate binds no subject: without a readable
@@ -142,12 +142,12 @@ def statement(certificate: dict[str, Any], *, rel: str = "certificate.json") -> 
     }
 
 
-def statement_bytes(certificate: dict[str, Any], *, rel: str = "certificate.json") -> bytes:
+def statement_bytes(certificate: Certificate, *, rel: str = "certificate.json") -> bytes:
     """The statement as the run writes it (UTF-8 JSON, 2-space indent, newline)."""
     return json_bytes(statement(certificate, rel=rel))
 
 
-def write(path: Path, certificate: dict[str, Any]) -> str:
+def write(path: Path, certificate: Certificate) -> str:
     """Write the statement atomically to ``path``; returns the line the run prints.
 
     When there is nothing to attest, a statement left at ``path`` by an earlier run is

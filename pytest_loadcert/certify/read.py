@@ -8,11 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pytest_loadcert.certify.model import Certificate
 from pytest_loadcert.certify.verdict import CERTIFIED, EXIT_STATUS, NOT_CERTIFIED
 from pytest_loadcert.errors import EvidenceError
 
 
-def read_certificate(path: Path) -> dict[str, Any]:
+def read_certificate(path: Path) -> Certificate:
     """Read, validate and consistency-check ``certificate.json``.
 
     Raises :class:`EvidenceError` naming ``path`` (as given) and the field.
@@ -24,7 +25,8 @@ def read_certificate(path: Path) -> dict[str, Any]:
     document = read_json(path, rel)
     validate("certificate", document, rel)
     _check_consistent(document, rel)
-    return dict(document)
+    certificate: Certificate = document  # the schema and the checks above vouch for it
+    return certificate
 
 
 def _check_consistent(cert: dict[str, Any], rel: str) -> None:

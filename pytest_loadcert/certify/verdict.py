@@ -20,6 +20,8 @@ from pytest_loadcert.status import (  # the words, re-exported for the certify l
     NOT_RUN,
     PASSED,
     WAIVED,
+    GateStatus,
+    VerdictWord,
 )
 
 __all__ = [
@@ -43,7 +45,7 @@ class Outcome:
     """How one gate ended, as the controller saw it."""
 
     key: GateKey
-    status: str
+    status: GateStatus
     message: str = ""
     nodeid: str = ""
     observed: str = ""
@@ -56,20 +58,20 @@ class Outcome:
 class Verdict:
     """The aggregated verdict."""
 
-    verdict: str
+    verdict: VerdictWord
     #: Each stage's standing in this run: never ``certified`` while the run level is not.
-    stages: dict[str, str]
+    stages: dict[str, VerdictWord]
     highest_certified_stage: str | None
     not_run: list[str]
     problems: list[str] = field(default_factory=list)
     #: Each stage's own gates alone (``stages`` differs where the run level holds it back).
-    stage_gates: dict[str, str] = field(default_factory=dict)
+    stage_gates: dict[str, VerdictWord] = field(default_factory=dict)
     #: The run-level gates (bindings, cluster, observability) and run problems together.
-    run_level: str = CERTIFIED
+    run_level: VerdictWord = CERTIFIED
     run_level_reason: str | None = None
 
 
-def _worst(statuses: list[str]) -> str:
+def _worst(statuses: list[GateStatus]) -> VerdictWord:
     if FAILED in statuses:
         return NOT_CERTIFIED
     if any(s in (GATE_BLOCKED, NOT_RUN) for s in statuses):
@@ -84,7 +86,7 @@ def decide(
     problems: list[str],
 ) -> Verdict:
     """Aggregate gate outcomes over the expected matrix into the verdict."""
-    statuses: dict[GateKey, str] = {key: NOT_RUN for key in expected}
+    statuses: dict[GateKey, GateStatus] = {key: NOT_RUN for key in expected}
     for key, outcome in outcomes.items():
         statuses[key] = outcome.status
     not_run = [key.id for key, status in statuses.items() if status == NOT_RUN]
@@ -102,7 +104,8 @@ def decide(
         if key.stage is None and key.gate != "achieved_concurrency"
     }
     held = [key.id for key, status in run_gates.items() if status not in (PASSED, WAIVED)]
-    run_level = _worst([*run_gates.values(), *([GATE_BLOCKED] if problems else [])])
+    held_back: list[GateStatus] = [GATE_BLOCKED] if problems else []
+    run_level = _worst([*run_gates.values(), *held_back])
     reason = None
     if problems:
         reason = problems[0] + (f" (and {len(problems) - 1} more problems)" if problems[1:] else "")

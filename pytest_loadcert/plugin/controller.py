@@ -170,7 +170,8 @@ class CertificationRun:
         cert = self.state.certificate
         if cert is None:
             return
-        reason = (cert.get("run_level") or {}).get("reason")
+        run_level = cert.get("run_level")
+        reason = run_level["reason"] if run_level is not None else None
         config.get_terminal_writer().line(
             f"loadcert verdict: {cert['verdict']} (exit {cert['exit_status']}); highest "
             f"certified stage: {cert['highest_certified_stage'] or 'none'}"

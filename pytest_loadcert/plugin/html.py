@@ -37,6 +37,7 @@ from pytest_loadcert.status import (
 if TYPE_CHECKING:
     import pytest
 
+    from pytest_loadcert.certify.model import Certificate
     from pytest_loadcert.plugin.state import RunState
 
 #: Verdict words and colours (background, text). Blocked is amber, so it never reads as red.
@@ -138,7 +139,7 @@ def verdict_style(verdict: str | None) -> tuple[str, str, str]:
     return VERDICT_STYLE.get(verdict or "", PENDING_STYLE)
 
 
-def _verdict_banner(cert: dict[str, Any] | None) -> str:
+def _verdict_banner(cert: Certificate | None) -> str:
     if cert is None:
         word, background, colour = PENDING_STYLE
         detail = "the certification run ended before a certificate was written"
@@ -165,7 +166,7 @@ def _rows(rows: list[tuple[str, str]], table_id: str) -> str:
     return f'<table id="{table_id}">{body}</table>'
 
 
-def _run_table(cert: dict[str, Any]) -> str:
+def _run_table(cert: Certificate) -> str:
     return _rows(
         [
             ("run id", _text(cert.get("run_id"))),
@@ -179,7 +180,7 @@ def _run_table(cert: dict[str, Any]) -> str:
     )
 
 
-def _gate_counts(cert: dict[str, Any]) -> str:
+def _gate_counts(cert: Certificate) -> str:
     gates = cert.get("gates") or []
     counts = {status: 0 for status in STATUS_WORDS}
     for gate in gates:
@@ -208,7 +209,7 @@ def _listing(title: str, box_id: str, items: list[str], empty: str | None) -> st
     )
 
 
-def _not_run(cert: dict[str, Any]) -> str:
+def _not_run(cert: Certificate) -> str:
     items = [
         f"<code>{escape(str(g))}</code> &mdash; blocked: did not run"
         for g in cert.get("not_run") or []
@@ -216,12 +217,12 @@ def _not_run(cert: dict[str, Any]) -> str:
     return _listing("Gates that did not run", "loadcert-not-run", items, "Every expected gate ran.")
 
 
-def _problems(cert: dict[str, Any]) -> str:
+def _problems(cert: Certificate) -> str:
     items = [escape(str(p)) for p in cert.get("problems") or []]
     return _listing("Run problems", "loadcert-problems", items, None)
 
 
-def _waived(cert: dict[str, Any]) -> str:
+def _waived(cert: Certificate) -> str:
     items = [
         f"<code>{escape(str(g.get('id')))}</code>: "
         f"{escape(str(g.get('message')).removeprefix('Skipped: '))}"
@@ -231,7 +232,7 @@ def _waived(cert: dict[str, Any]) -> str:
     return _listing("Waived gates (not passed)", "loadcert-waived", items, None)
 
 
-def _stage_table(cert: dict[str, Any]) -> str:
+def _stage_table(cert: Certificate) -> str:
     thresholds = cert.get("thresholds") or {}
     p95_max = thresholds.get("p95_ms_max")
     p99_max = thresholds.get("p99_ms_max")
@@ -286,7 +287,7 @@ def _stage_table(cert: dict[str, Any]) -> str:
     )
 
 
-def _chart(cert: dict[str, Any]) -> str:
+def _chart(cert: Certificate) -> str:
     try:
         from pytest_loadcert.report.chart import ChartError, stage_ladder_svg
     except ImportError as exc:  # pragma: no cover - chart.py has no module-level dependency
@@ -314,7 +315,7 @@ def _chart(cert: dict[str, Any]) -> str:
     )
 
 
-def _bindings(cert: dict[str, Any]) -> str:
+def _bindings(cert: Certificate) -> str:
     bindings = cert.get("bindings") or {}
     git = _code(bindings.get("git_sha"))
     extras = []
@@ -347,7 +348,7 @@ def _bindings(cert: dict[str, Any]) -> str:
     return _rows(rows, "loadcert-bindings")
 
 
-def _not_required(cert: dict[str, Any]) -> str:
+def _not_required(cert: Certificate) -> str:
     kinds = cert.get("not_required") or []
     if not kinds:
         return (
@@ -362,7 +363,7 @@ def _not_required(cert: dict[str, Any]) -> str:
     )
 
 
-def summary_html(cert: dict[str, Any] | None) -> str:
+def summary_html(cert: Certificate | None) -> str:
     """The certificate section of the report as one HTML fragment (with its own style)."""
     verdict = cert.get("verdict") if cert else None
     colour = TITLE_COLOURS.get(str(verdict), PENDING_STYLE[1])
@@ -387,7 +388,7 @@ def summary_html(cert: dict[str, Any] | None) -> str:
     return f'{style}<section id="loadcert-summary" class="loadcert">{"".join(parts)}</section>'
 
 
-def title(cert: dict[str, Any] | None, current: str) -> str:
+def title(cert: Certificate | None, current: str) -> str:
     """The page title: the verdict first, then the run id, then pytest-html's own title."""
     if cert is None:
         return f"{PENDING_STYLE[0]} - {current}"

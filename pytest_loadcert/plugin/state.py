@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -12,6 +12,7 @@ from pytest_loadcert.certify.verdict import Outcome
 from pytest_loadcert.gates.catalogue import GateKey
 
 if TYPE_CHECKING:
+    from pytest_loadcert.certify.model import Certificate
     from pytest_loadcert.config.profile import Profile
     from pytest_loadcert.evidence.bundle import Bundle
     from pytest_loadcert.gates.result import GateResult
@@ -29,7 +30,7 @@ class RunState:
     collected: dict[str, GateKey] = field(default_factory=dict)  # nodeid -> key (pre-deselect)
     outcomes: dict[GateKey, Outcome] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
-    certificate: dict[str, Any] | None = None
+    certificate: Certificate | None = None
 
 
 STATE_KEY = pytest.StashKey[RunState]()

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
+    from pytest_loadcert.certify.model import Certificate
+
 #: Verdict colours, shared with the HTML report so the chart and the page agree.
 VERDICT_COLOURS = {
     CERTIFIED: "#1a7f37",
@@ -71,7 +73,7 @@ def _number(value: Any, field: str) -> float | None:
     return number
 
 
-def _stages(certificate: dict[str, Any]) -> list[_Stage]:
+def _stages(certificate: Certificate) -> list[_Stage]:
     stages = certificate.get("stages")
     if not isinstance(stages, list):
         raise ChartError("certificate: stages is missing or not a list")
@@ -99,7 +101,7 @@ def _stages(certificate: dict[str, Any]) -> list[_Stage]:
     return rows
 
 
-def _bounds(certificate: dict[str, Any]) -> tuple[float | None, float | None]:
+def _bounds(certificate: Certificate) -> tuple[float | None, float | None]:
     thresholds = certificate.get("thresholds")
     if thresholds is None:
         return None, None
@@ -268,7 +270,7 @@ def _draw_latency(
     ax.legend(handles=handles, loc="upper left", fontsize=7, frameon=False, ncol=2)
 
 
-def _figure(certificate: dict[str, Any]) -> Figure:
+def _figure(certificate: Certificate) -> Figure:
     from matplotlib.figure import Figure
 
     stages = _stages(certificate)
@@ -317,7 +319,7 @@ def _rc_context() -> AbstractContextManager[None]:
     )
 
 
-def stage_ladder_svg(certificate: dict[str, Any]) -> str:
+def stage_ladder_svg(certificate: Certificate) -> str:
     """The stage-ladder chart of a certificate dict as one standalone ``<svg>`` element.
 
     ``certificate`` is what :func:`pytest_loadcert.certify.certificate.build` returns (or
@@ -334,7 +336,7 @@ def stage_ladder_svg(certificate: dict[str, Any]) -> str:
     return text[start:].strip()
 
 
-def stage_ladder_png_base64(certificate: dict[str, Any], dpi: int = 110) -> str:
+def stage_ladder_png_base64(certificate: Certificate, dpi: int = 110) -> str:
     """The same chart as a base64-encoded PNG (for a ``data:image/png;base64,`` URL)."""
     with _rc_context():
         fig = _figure(certificate)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pytest_loadcert.status import (
     BLOCKED,
@@ -26,6 +26,7 @@ from pytest_loadcert.status import (
 )
 
 if TYPE_CHECKING:
+    from pytest_loadcert.certify.model import Certificate, GateEntry, StageEntry, StageMetric
     from pytest_loadcert.report.playbook import Rule
 
 #: Gates of the live cluster shown under dependency health.
@@ -156,7 +157,7 @@ def _throughput(value: object) -> str:
     return f"{value:.0f} B/s"
 
 
-def _bound(metric: dict[str, Any]) -> str:
+def _bound(metric: StageMetric) -> str:
     low, high = metric["min"], metric["max"]
     if low is not None and high is not None:
         return f"{_general(low)} .. {_general(high)}"
@@ -182,11 +183,11 @@ class Limits:
     cell: int
 
 
-def _gate_text(gate: dict[str, Any]) -> Text:
+def _gate_text(gate: GateEntry) -> Text:
     return (ident(gate["id"]),)
 
 
-def _stage_times(cert: dict[str, Any]) -> str:
+def _stage_times(cert: Certificate) -> str:
     starts = [s["start"] for s in cert["stages"] if s["start"]]
     ends = [s["end"] for s in cert["stages"] if s["end"]]
     if not starts or not ends:
@@ -201,7 +202,7 @@ def _stage_times(cert: dict[str, Any]) -> str:
     return f"{first} .. {last}{span}"
 
 
-def _claim(cert: dict[str, Any]) -> list[Block]:
+def _claim(cert: Certificate) -> list[Block]:
     bindings = cert["bindings"]
     gates = cert["gates"]
     stages = cert["stages"]
@@ -209,7 +210,7 @@ def _claim(cert: dict[str, Any]) -> list[Block]:
         waived = [g for g in gates if g["status"] == WAIVED]
         top = max(
             (s for s in stages if s["peak_active_vus"] is not None),
-            key=lambda s: s["peak_active_vus"],
+            key=lambda s: s["peak_active_vus"] or 0,
         )
         last = stages[-1]
         sentence: Text = (
@@ -275,7 +276,7 @@ def _claim(cert: dict[str, Any]) -> list[Block]:
     return blocks
 
 
-def _pending(cert: dict[str, Any], limits: Limits) -> Section | None:
+def _pending(cert: Certificate, limits: Limits) -> Section | None:
     if cert["verdict"] == CERTIFIED:
         return None
     open_gates = sorted(
@@ -315,7 +316,7 @@ def _pending(cert: dict[str, Any], limits: Limits) -> Section | None:
     return section
 
 
-def _summary(cert: dict[str, Any], limits: Limits) -> Section:
+def _summary(cert: Certificate, limits: Limits) -> Section:
     b = cert["bindings"]
     git: Text = (ident(b["git_sha"]),)
     if b["git_ref"]:
@@ -361,7 +362,7 @@ def _summary(cert: dict[str, Any], limits: Limits) -> Section:
 DECIDING_GATES = 3
 
 
-def decided_by(cert: dict[str, Any], stage: dict[str, Any]) -> Text:
+def decided_by(cert: Certificate, stage: StageEntry) -> Text:
     """Why a stage is not certified: its own gates that failed, were blocked or did not run
     (worst first), else what holds the run back (a run-level gate, a run problem)."""
     if stage["verdict"] == CERTIFIED:
@@ -375,7 +376,8 @@ def decided_by(cert: dict[str, Any], stage: dict[str, Any]) -> Text:
         key=lambda g: STATUS_ORDER[g["status"]],
     )
     if not own:
-        reason = (cert.get("run_level") or {}).get("reason")
+        run_level = cert.get("run_level")
+        reason = run_level["reason"] if run_level is not None else None
         return (f"run level: {reason}" if reason else "run level (see the run's problems)",)
     text: Text = ()
     for number, gate in enumerate(own[:DECIDING_GATES]):
@@ -385,7 +387,7 @@ def decided_by(cert: dict[str, Any], stage: dict[str, Any]) -> Text:
     return text
 
 
-def _stages(cert: dict[str, Any], limits: Limits) -> Section:
+def _stages(cert: Certificate, limits: Limits) -> Section:
     stages = cert["stages"]
     shown = stages[: limits.rows]
     rows: list[tuple[Text, ...]] = [
@@ -456,7 +458,7 @@ def _stages(cert: dict[str, Any], limits: Limits) -> Section:
     return Section("Stage results", blocks)
 
 
-def _dependency_health(cert: dict[str, Any], limits: Limits) -> Section:
+def _dependency_health(cert: Certificate, limits: Limits) -> Section:
     section = Section("Dependency health")
     status = {
         (g["stage"], g["subject"]): g["status"]
@@ -517,7 +519,7 @@ def _dependency_health(cert: dict[str, Any], limits: Limits) -> Section:
     return section
 
 
-def _hints(cert: dict[str, Any], rules: Sequence[Rule], limits: Limits) -> Section | None:
+def _hints(cert: Certificate, rules: Sequence[Rule], limits: Limits) -> Section | None:
     from pytest_loadcert.report.playbook import hints
 
     found = hints(cert, rules)
@@ -542,7 +544,7 @@ def _hints(cert: dict[str, Any], rules: Sequence[Rule], limits: Limits) -> Secti
     return section
 
 
-def _gate_results(cert: dict[str, Any], limits: Limits) -> Section:
+def _gate_results(cert: Certificate, limits: Limits) -> Section:
     gates = sorted(cert["gates"], key=lambda g: STATUS_ORDER[g["status"]])
     shown = gates[: limits.rows]
     return Section(
@@ -566,7 +568,7 @@ def _gate_results(cert: dict[str, Any], limits: Limits) -> Section:
     )
 
 
-def _waivers(cert: dict[str, Any], limits: Limits) -> Section | None:
+def _waivers(cert: Certificate, limits: Limits) -> Section | None:
     waived = [g for g in cert["gates"] if g["status"] == WAIVED]
     if not waived:
         return None
@@ -582,7 +584,7 @@ def _waivers(cert: dict[str, Any], limits: Limits) -> Section | None:
     )
 
 
-def build(cert: dict[str, Any], rules: Sequence[Rule], limits: Limits) -> Document:
+def build(cert: Certificate, rules: Sequence[Rule], limits: Limits) -> Document:
     """The report as a format-neutral document."""
     verdict = cert["verdict"]
     title: Text = (

@@ -27,12 +27,13 @@ from __future__ import annotations
 import math
 import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from pytest_loadcert.certify.model import Certificate, GateEntry, StageEntry
 from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.evidence.jsonio import parse_json, read_json
 from pytest_loadcert.status import FAILED, GATE_BLOCKED, NOT_RUN, PASSED, WAIVED
@@ -81,7 +82,7 @@ class Condition:
     op: str  # a key of COMPARISONS, "outside_bound" or "status_in"
     value: float | tuple[str, ...] | None = None
 
-    def holds(self, stage: dict[str, Any] | None, statuses: dict[str, set[str]]) -> bool:
+    def holds(self, stage: Mapping[str, Any] | None, statuses: dict[str, set[str]]) -> bool:
         """Whether the condition holds for a gate of ``stage`` (None: a run-level gate)."""
         if stage is None:
             return False
@@ -130,7 +131,10 @@ class Rule:
         return self.gates == ("*",)
 
     def applies(
-        self, gate: dict[str, Any], stage: dict[str, Any] | None, statuses: dict[str, set[str]]
+        self,
+        gate: Mapping[str, Any],
+        stage: Mapping[str, Any] | None,
+        statuses: dict[str, set[str]],
     ) -> bool:
         if gate["status"] not in self.statuses:
             return False
@@ -171,14 +175,14 @@ def _number_text(value: object) -> str:
     return str(value)
 
 
-def _metric(stage: dict[str, Any], name: str) -> dict[str, Any] | None:
+def _metric(stage: Mapping[str, Any], name: str) -> Mapping[str, Any] | None:
     for metric in stage.get("metrics", []):
         if isinstance(metric, dict) and metric.get("name") == name:
             return metric
     return None
 
 
-def _stage_fact(stage: dict[str, Any], fact: str) -> float | None:
+def _stage_fact(stage: Mapping[str, Any], fact: str) -> float | None:
     if fact == "peak_vus_ratio":
         peak = _number(stage.get("peak_active_vus"))
         required = _number(stage.get("required_active_vus"))
@@ -350,7 +354,7 @@ def load(extra: Path | None = None) -> list[Rule]:
 # ----------------------------------------------------------------------------- matching
 
 
-def _statuses_by_stage(certificate: dict[str, Any]) -> dict[str | None, dict[str, set[str]]]:
+def _statuses_by_stage(certificate: Certificate) -> dict[str | None, dict[str, set[str]]]:
     result: dict[str | None, dict[str, set[str]]] = {}
     for gate in certificate["gates"]:
         result.setdefault(gate["stage"], {}).setdefault(gate["gate"], set()).add(gate["status"])
@@ -359,8 +363,8 @@ def _statuses_by_stage(certificate: dict[str, Any]) -> dict[str | None, dict[str
 
 def select(
     rules: Sequence[Rule],
-    gate: dict[str, Any],
-    stage: dict[str, Any] | None,
+    gate: GateEntry,
+    stage: StageEntry | None,
     statuses: dict[str, set[str]],
 ) -> list[Rule]:
     """The rules that explain ``gate``, most specific first.
@@ -379,7 +383,7 @@ def select(
 
 
 def hints(
-    certificate: dict[str, Any], rules: Sequence[Rule], statuses: Iterable[str] = STATUSES
+    certificate: Certificate, rules: Sequence[Rule], statuses: Iterable[str] = STATUSES
 ) -> list[Hint]:
     """One hint per rule that explains some failed, blocked or not-run gate, in rule order."""
     wanted = set(statuses)

@@ -11,9 +11,10 @@ import html
 import re
 import unicodedata
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from pytest_loadcert.certify.model import Certificate
     from pytest_loadcert.report.playbook import Rule
 
 from pytest_loadcert.report.document import (
@@ -120,7 +121,7 @@ MARKDOWN_LIMITS = (
 )
 
 
-def markdown_report(cert: dict[str, Any], rules: Sequence[Rule], max_bytes: int) -> str:
+def markdown_report(cert: Certificate, rules: Sequence[Rule], max_bytes: int) -> str:
     """The Markdown report, at most ``max_bytes`` bytes of UTF-8."""
     text = ""
     for limits in MARKDOWN_LIMITS:
@@ -183,7 +184,7 @@ def _no_chart(exc: ImportError) -> str:
     )
 
 
-def _chart_html(cert: dict[str, Any]) -> str:
+def _chart_html(cert: Certificate) -> str:
     try:
         from pytest_loadcert.report.chart import ChartError, stage_ladder_svg
     except ImportError as exc:  # the chart needs matplotlib (the html extra)
@@ -202,7 +203,7 @@ def _chart_html(cert: dict[str, Any]) -> str:
     )
 
 
-def render_html(document: Document, cert: dict[str, Any], limits: Limits) -> str:
+def render_html(document: Document, cert: Certificate, limits: Limits) -> str:
     """A self-contained HTML page."""
     title_text = "".join(p.text if isinstance(p, Code | Status) else p for p in document.title)
     out = [
@@ -255,6 +256,6 @@ def render_html(document: Document, cert: dict[str, Any], limits: Limits) -> str
 HTML_LIMITS = Limits(rows=5000, cell=2000)
 
 
-def html_report(cert: dict[str, Any], rules: Sequence[Rule]) -> str:
+def html_report(cert: Certificate, rules: Sequence[Rule]) -> str:
     """The HTML report."""
     return render_html(build(cert, rules, HTML_LIMITS), cert, HTML_LIMITS)

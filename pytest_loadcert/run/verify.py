@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_loadcert import cliopts
+from pytest_loadcert.certify.model import Certificate
 from pytest_loadcert.errors import EvidenceError
 
 HELP = "check that an evidence bundle is the one a certificate.json was issued for"
@@ -67,7 +68,7 @@ def _manifest(root: Path, certified: str) -> tuple[list[Difference], dict[str, A
     return [difference], files if isinstance(files, dict) else None
 
 
-def compare(certificate: dict[str, Any], root: Path) -> list[Difference]:
+def compare(certificate: Certificate, root: Path) -> list[Difference]:
     """Every difference between the bundle at ``root`` and the certified one."""
     from pytest_loadcert.evidence.bundle import walk_bundle
     from pytest_loadcert.evidence.hashing import sha256_file
@@ -75,7 +76,10 @@ def compare(certificate: dict[str, Any], root: Path) -> list[Difference]:
 
     cap = max_file_bytes()
     certified: dict[str, str] = certificate["evidence_files"]
-    differences, rebound = _manifest(root, certificate["bindings"]["bundle_sha256"])
+    bound = certificate["bindings"]["bundle_sha256"]
+    if bound is None:  # run() refuses such a certificate first
+        raise EvidenceError("certificate.json", "bindings.bundle_sha256", "is null")
+    differences, rebound = _manifest(root, bound)
     on_disk, odd = walk_bundle(root)
     unsafe = set()
     for problem in odd:
