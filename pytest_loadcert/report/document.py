@@ -1,19 +1,34 @@
 """The certification report as a document: what it says, built from ``certificate.json``.
 
-:func:`build` turns a checked certificate into a :class:`Document` (sections of paragraphs,
-tables and bullet lists whose text keeps values apart from wording), which
-:mod:`pytest_loadcert.report.render` renders as Markdown or HTML. The wording rule lives
-here: only a ``certified`` certificate produces the "certified for N concurrent users"
-sentence.
+:func:`build` turns a checked certificate into a
+:class:`~pytest_loadcert.report.blocks.Document`, which
+:mod:`pytest_loadcert.report.render` renders as Markdown, as the ``loadcert report`` HTML
+page, or as the summary of pytest-html's page (one document, every rendering). The wording
+rule lives here: only a ``certified`` certificate produces the "certified for N concurrent
+users" sentence.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from pytest_loadcert.report.blocks import (
+    Block,
+    Bullets,
+    Chart,
+    Code,
+    Document,
+    Over,
+    Para,
+    Section,
+    Status,
+    Table,
+    Text,
+    ident,
+    with_code,
+)
 from pytest_loadcert.status import (
     BLOCKED,
     CERTIFIED,
@@ -53,86 +68,6 @@ STATUS_MARK = {
 }
 
 
-# ----------------------------------------------------------------------------- document model
-
-
-@dataclass(frozen=True)
-class Code:
-    """Inline code: identifiers, digests, commands."""
-
-    text: str
-
-
-@dataclass(frozen=True)
-class Status:
-    """A verdict or gate status word, marked in both formats."""
-
-    text: str
-
-
-Inline = str | Code | Status
-Text = tuple[Inline, ...]
-
-
-@dataclass
-class Para:
-    text: Text
-    strong: bool = False
-
-
-@dataclass
-class Table:
-    headers: tuple[str, ...]
-    rows: list[tuple[Text, ...]]
-    omitted: str | None = None
-    #: Columns whose cells never wrap (stage names: "smoke" must not break into "smok/e").
-    keep: tuple[int, ...] = ()
-
-
-@dataclass
-class Bullets:
-    items: list[Text]
-    omitted: str | None = None
-
-
-@dataclass
-class Chart:
-    """The stage-ladder chart (HTML only)."""
-
-
-Block = Para | Table | Bullets | Chart
-
-
-@dataclass
-class Section:
-    title: str
-    blocks: list[Block] = field(default_factory=list)
-
-
-@dataclass
-class Document:
-    title: Text
-    verdict: str
-    sections: list[Section]
-
-
-_SAFE_IDENT = re.compile(r"^[A-Za-z0-9_.:/@\[\]+=,-]{1,200}$")
-
-
-def ident(value: object) -> Inline:
-    """An identifier, digest or name: code when it is plainly one, else escaped text."""
-    text = "unknown" if value is None else str(value)
-    return Code(text) if _SAFE_IDENT.fullmatch(text) else text
-
-
-def with_code(text: str) -> Text:
-    """Playbook prose: `backticked` parts become code, the rest text."""
-    parts = text.split("`")
-    if len(parts) % 2 == 0:  # unbalanced: keep it all as text
-        return (text,)
-    return tuple(Code(p) if i % 2 else p for i, p in enumerate(parts) if p)
-
-
 # ----------------------------------------------------------------------------- formatting
 
 
@@ -166,6 +101,17 @@ def _bound(metric: StageMetric) -> str:
     if high is not None:
         return f"<= {_general(high)}"
     return "none"
+
+
+def _judged(value: object, text: str, bound: object, *, below: bool = False) -> Text:
+    """A figure's cell, marked :class:`Over` when it is on the wrong side of its bound."""
+    number = (int, float)
+    if not isinstance(value, number) or isinstance(value, bool):
+        return (text,)
+    if not isinstance(bound, number) or isinstance(bound, bool):
+        return (text,)
+    over = value < bound if below else value > bound
+    return (Over(text),) if over else (text,)
 
 
 def _more(total: int, shown: int, what: str) -> str | None:
@@ -327,6 +273,7 @@ def _summary(cert: Certificate, limits: Limits) -> Section:
         (("verdict",), (Status(cert["verdict"]),)),
         (("run id",), (cert["run_id"] or "unknown",)),
         (("environment",), (cert["environment"] or "unknown",)),
+        (("evidence",), (ident(cert["evidence_dir"]),)),
         (("git commit",), git),
     ]
     if b["expected_git_sha"]:
@@ -348,14 +295,22 @@ def _summary(cert: Certificate, limits: Limits) -> Section:
         (("highest certified stage",), (ident(cert["highest_certified_stage"] or "none"),)),
     ]
     if cert["not_required"]:
-        rows.append((("not required by the profile",), (", ".join(cert["not_required"]),)))
+        kinds = ", ".join(cert["not_required"])
+        rows.append(
+            (
+                ("not required by the profile",),
+                (f"{kinds}: not checked; this certificate says nothing about them",),
+            )
+        )
+    else:
+        rows.append((("not required by the profile",), ("none: every evidence kind checked",)))
     rows.append(
         (
             ("generated",),
             (f"{cert['generated_at']} by loadcert {cert['loadcert_version']}",),
         )
     )
-    return Section("Summary", [Table(("field", "value"), rows)])
+    return Section("Summary", [Table(("field", "value"), rows, anchor="loadcert-bindings")])
 
 
 #: Gates named per stage in the "decided by" column; the rest are counted.
@@ -390,18 +345,24 @@ def decided_by(cert: Certificate, stage: StageEntry) -> Text:
 def _stages(cert: Certificate, limits: Limits) -> Section:
     stages = cert["stages"]
     shown = stages[: limits.rows]
+    t = cert["thresholds"]
     rows: list[tuple[Text, ...]] = [
         (
             (ident(s["name"]),),
             (s["start"] or "n/a",),
             (s["end"] or "n/a",),
             (_num(s["required_active_vus"], "d"),),
-            (_num(s["peak_active_vus"], "d"),),
+            _judged(
+                s["peak_active_vus"],
+                _num(s["peak_active_vus"], "d"),
+                s["required_active_vus"],
+                below=True,
+            ),
             (_num(s["rps"], ".1f"),),
             (_num(s["p50_ms"], ".1f"),),
-            (_num(s["p95_ms"], ".1f"),),
-            (_num(s["p99_ms"], ".1f"),),
-            (_num(s["error_rate"], ".4%"),),
+            _judged(s["p95_ms"], _num(s["p95_ms"], ".1f"), t["p95_ms_max"]),
+            _judged(s["p99_ms"], _num(s["p99_ms"], ".1f"), t["p99_ms_max"]),
+            _judged(s["error_rate"], _num(s["error_rate"], ".4%"), t["http_req_failed_max"]),
             (_throughput(s["data_received_bytes_per_s"]),),
             (Status(s["verdict"]),),
             decided_by(cert, s),
@@ -423,7 +384,6 @@ def _stages(cert: Certificate, limits: Limits) -> Section:
         "verdict",
         "decided by",
     )
-    t = cert["thresholds"]
     note = Para(
         (
             "Peak VUs are k6's observed peak of active VUs (vus max). Bounds: p95 <= "
@@ -431,11 +391,19 @@ def _stages(cert: Certificate, limits: Limits) -> Section:
             f"rate <= {_num(t['http_req_failed_max'], '.4%')}, checks >= "
             f"{_num(t['checks_min'], '.4%')}, at least {t['min_requests']} requests per "
             "stage. Throughput is data received. n/a: the evidence could not say. Decided by: "
-            "for a stage that is not certified, the gates that made it so.",
+            "for a stage that is not certified, the gates that made it so. A figure on the wrong "
+            "side of its bound is marked.",
         )
     )
     blocks: list[Block] = [
-        Table(headers, rows, _more(len(stages), len(shown), "stages"), keep=(0,)),
+        Table(
+            headers,
+            rows,
+            _more(len(stages), len(shown), "stages"),
+            keep=(0,),
+            anchor="loadcert-stages",
+            keys=tuple(s["name"] for s in shown),
+        ),
         note,
     ]
     for stage in shown:
@@ -584,8 +552,14 @@ def _waivers(cert: Certificate, limits: Limits) -> Section | None:
     )
 
 
-def build(cert: Certificate, rules: Sequence[Rule], limits: Limits) -> Document:
-    """The report as a format-neutral document."""
+def build(
+    cert: Certificate, rules: Sequence[Rule], limits: Limits, *, gate_results: bool = True
+) -> Document:
+    """The report as a format-neutral document.
+
+    ``gate_results=False`` leaves out the table of every gate: pytest-html's page has its own
+    results table, one row per gate, beside this document's summary.
+    """
     verdict = cert["verdict"]
     title: Text = (
         ("Load certification: ", Status(CERTIFIED))
@@ -603,8 +577,9 @@ def build(cert: Certificate, rules: Sequence[Rule], limits: Limits) -> Document:
         _summary(cert, limits),
         _stages(cert, limits),
         _dependency_health(cert, limits),
-        _gate_results(cert, limits),
     ]
+    if gate_results:
+        sections.append(_gate_results(cert, limits))
     waivers = _waivers(cert, limits)
     if waivers is not None:
         sections.append(waivers)

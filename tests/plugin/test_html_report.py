@@ -30,7 +30,7 @@ import bundlefactory as bf
 import pytest
 
 from pytest_loadcert.plugin import html as htmlreport
-from pytest_loadcert.report import chart
+from pytest_loadcert.report import chart, playbook, render
 
 REPO = Path(__file__).parents[2]
 EXAMPLE = REPO / "evidence" / "example"
@@ -163,31 +163,77 @@ def test_chart_import_has_no_side_effects() -> None:
 # ------------------------------------------------------------------- the summary fragment
 
 
-def test_summary_prints_unknown_never_zero() -> None:
-    cert = ladder()
-    cert.update(
-        exit_status=1,
-        run_id=None,
-        environment="staging",
-        highest_certified_stage="smoke",
-        target_concurrency=100000,
-        not_run=["p99_latency[10k]"],
-        problems=[],
-        gates=[],
-        not_required=["otel"],
-        bindings={"git_sha": None, "images": []},
+@pytest.fixture(scope="module")
+def example_certificate(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The certificate of the example bundle, from a real pytest run."""
+    out = tmp_path_factory.mktemp("example")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            f"--evidence-dir={EXAMPLE}",
+            f"--loadcert-profile={EXAMPLE_PROFILE}",
+            f"--loadcert-certificate={out / 'certificate.json'}",
+        ],
+        cwd=out,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    certificate: dict[str, Any] = json.loads((out / "certificate.json").read_text())
+    return certificate
+
+
+def _cells(fragment: str, stage: str) -> list[str]:
+    row = re.search(rf'<tr data-key="{re.escape(stage)}">(.*?)</tr>', fragment)
+    assert row is not None, stage
+    return re.findall(r"<td[^>]*>(.*?)</td>", row.group(1))
+
+
+def test_summary_prints_na_never_zero_and_marks_what_is_over(
+    example_certificate: dict[str, Any],
+) -> None:
+    cert = copy.deepcopy(example_certificate)
+    first, second = cert["stages"][0], cert["stages"][1]
+    second.update(peak_active_vus=None, p95_ms=None, p99_ms=None)
+    first["p95_ms"] = 450.5
+    cert["verdict"] = "not_certified"
+    gate = next(g for g in cert["gates"] if g["gate"] == "p99_latency")
+    gate.update(status="not_run", message="blocked: did not run")
     fragment = htmlreport.summary_html(cert)
-    row = re.search(r'<tr data-stage="10k">(.*?)</tr>', fragment)
-    assert row is not None
-    cells = re.findall(r"<td[^>]*>(.*?)</td>", row.group(1))
-    assert cells[3] == htmlreport.UNKNOWN  # peak active VUs
-    assert cells[7] == cells[8] == htmlreport.UNKNOWN  # p95, p99
-    assert ">0<" not in row.group(1)
+    cells = _cells(fragment, second["name"])
+    assert cells[4] == cells[7] == cells[8] == "n/a"  # peak VUs, p95, p99
+    assert ">0<" not in "".join(cells)
+    assert _cells(fragment, first["name"])[7] == '<span class="over">450.5</span>'
     assert 'data-verdict="not_certified"' in fragment and "NOT CERTIFIED" in fragment
-    assert "p99_latency[10k]</code> &mdash; blocked: did not run" in fragment
-    assert "<b>otel</b>: not checked" in fragment
-    assert "1k" in fragment and '<span class="loadcert-over">450.5</span>' in fragment
+    pending = fragment.split('id="loadcert-why-certification-is-pending"')[1]
+    assert f"<code>{gate['id']}</code>" in pending.split("</section>")[0]
+    assert '<span class="status not_run">not_run</span>' in pending
+    assert "cluster, grafana, otel: not checked" in fragment
+
+
+def test_summary_is_the_report_document(example_certificate: dict[str, Any]) -> None:
+    """pytest-html's summary and ``loadcert report --format html`` render one document: the
+    same sections in the same words; only the table of every gate is left to pytest-html's
+    own results table."""
+    cert = example_certificate
+    fragment = htmlreport.summary_html(cert)
+    page = render.html_report(cert, playbook.load())
+    sections = re.findall(r'<section id="(loadcert-[a-z-]+)"', fragment)
+    assert sections and "loadcert-gate-results" not in sections
+    assert re.findall(r'<section id="(loadcert-[a-z-]+)"', page) == [
+        *sections[:-1],
+        "loadcert-gate-results",
+        sections[-1],
+    ]
+    for name in sections:
+        body = fragment.split(f'<section id="{name}">')[1].split("</section>")[0]
+        assert body in page, name
 
 
 def test_summary_without_a_certificate_is_no_verdict() -> None:
@@ -268,12 +314,11 @@ def test_example_report_is_rendered_after_the_verdict(
     assert parser.title.startswith(f"CERTIFIED - load-test certificate {cert['run_id']}")
     assert {
         "loadcert-verdict",
+        "loadcert-bindings",
         "loadcert-stages",
         "loadcert-chart",
-        "loadcert-bindings",
-        "loadcert-not-required",
     } <= parser.ids
-    assert text.count("<svg") == 1
+    assert text.count('src="data:image/svg+xml;base64,') == 1
     bindings = cert["bindings"]
     for value in (
         bindings["git_sha"],
@@ -310,8 +355,9 @@ def test_blocked_and_not_run_gates_are_spelled_out(
     assert blocked[:2] == ["Error", "BLOCKED"]  # pytest-html's word, and ours
     assert blocked[3] == "unknown"
     assert cert["not_run"] and all(gate.startswith("p99_latency[") for gate in cert["not_run"])
+    pending = text.split('id="loadcert-why-certification-is-pending"')[1].split("</section>")[0]
     for gate in cert["not_run"]:
-        assert f"<code>{gate}</code> &mdash; blocked: did not run" in text
+        assert f'<code>{gate}</code></td><td><span class="status not_run">' in pending
     assert not any("p99_latency" in test_id for test_id in table)
 
 
@@ -326,8 +372,12 @@ def test_waived_gate_is_not_shown_as_passed(pytester: pytest.Pytester, tmp_path:
     assert cert["verdict"] == "certified"
     waived = rows(parser)["loadcert/builtin_gates.py::test_p99_latency[smoke]::setup"]
     assert waived[:2] == ["Skipped", "WAIVED"]
-    assert "<code>p99_latency[smoke]</code>: waived by sre-oncall until 2999-01-01" in text
-    assert "127 passed, 0 failed, 0 blocked, 1 waived, 0 not run" in text
+    waivers = text.split('id="loadcert-waivers"')[1].split("</section>")[0]
+    assert "<code>p99_latency[smoke]</code>: " in waivers
+    assert "waived by sre-oncall until 2999-01-01" in waivers
+    assert (
+        "all 128 expected gates over 6 stages ran on complete evidence and passed (1 waived" in text
+    )
 
 
 def test_report_under_xdist_carries_gate_data(pytester: pytest.Pytester, tmp_path: Path) -> None:
@@ -419,13 +469,11 @@ def _screenshot(driver: Any, path: Path) -> None:
 
 
 CHART_DECODES = """
-const svg = document.querySelector('#loadcert-chart svg');
+const image = document.querySelector('#loadcert-chart img');
 const done = arguments[arguments.length - 1];
-const image = new Image();
-image.onload = () => done([image.naturalWidth, image.naturalHeight]);
-image.onerror = () => done(null);
-image.src = 'data:image/svg+xml;base64,' +
-    btoa(unescape(encodeURIComponent(new XMLSerializer().serializeToString(svg))));
+const decoded = () => done([image.naturalWidth, image.naturalHeight]);
+if (image.complete) { decoded(); }
+else { image.onload = decoded; image.onerror = () => done(null); }
 """
 
 
@@ -469,11 +517,14 @@ def test_report_in_a_headless_browser(
     )
     assert size >= 32  # large
 
-    svg = browser.find_element(By.CSS_SELECTOR, "#loadcert-chart svg")
-    assert svg.size["width"] > 400 and svg.size["height"] > 150
+    image = browser.find_element(By.CSS_SELECTOR, "#loadcert-chart img")
+    assert image.size["width"] > 400 and image.size["height"] > 150
     decoded = browser.execute_async_script(CHART_DECODES)
     assert decoded is not None and decoded[0] > 0 and decoded[1] > 0
-    chart_text = svg.text
+    source = str(image.get_attribute("src")).removeprefix("data:image/svg+xml;base64,")
+    chart_text = " ".join(
+        t.text or "" for t in ET.fromstring(base64.b64decode(source)).iter(f"{SVG_NS}text")
+    )
     for stage in cert["stages"]:
         assert stage["name"] in chart_text
 
@@ -486,18 +537,18 @@ def test_report_in_a_headless_browser(
     ):
         assert value in bindings
     stages = browser.find_element(By.ID, "loadcert-stages").text
-    not_required = browser.find_element(By.ID, "loadcert-not-required").text
+    not_required = bindings
     statuses = {e.text for e in browser.find_elements(By.CSS_SELECTOR, "td.col-gateStatus")}
     if verdict == "certified":
-        assert "cluster: not checked" in not_required and "otel: not checked" in not_required
+        assert "cluster, grafana, otel: not checked" in not_required
         assert statuses == {"PASSED"}
     elif verdict == "not_certified":
         assert "450.1" in stages
         assert "FAILED" in statuses
-        assert browser.find_element(By.CSS_SELECTOR, ".loadcert-over").text == "450.1"
+        assert browser.find_element(By.CSS_SELECTOR, "#loadcert-stages .over").text == "450.1"
     else:
-        row = browser.find_element(By.CSS_SELECTOR, 'tr[data-stage="50k"]').text
-        assert row.count("unknown") >= 6
+        row = browser.find_element(By.CSS_SELECTOR, '#loadcert-stages tr[data-key="50k"]').text
+        assert row.count("n/a") >= 6
         assert "BLOCKED" in statuses and "FAILED" not in statuses
         assert "unknown" in chart_text
     _screenshot(browser, tmp_path / f"html-report-{name}.png")
@@ -514,9 +565,9 @@ def test_report_in_a_headless_browser(
     ids=["p95", "peak", "bound"],
 )
 def test_values_too_large_to_draw_are_refused_naming_the_field(
-    where: tuple[Any, ...], value: Any, field: str
+    where: tuple[Any, ...], value: Any, field: str, example_certificate: dict[str, Any]
 ) -> None:
-    cert = ladder()
+    cert = copy.deepcopy(example_certificate)
     node: Any = cert
     for key in where[:-1]:
         node = node[key]
@@ -524,7 +575,7 @@ def test_values_too_large_to_draw_are_refused_naming_the_field(
     with pytest.raises(chart.ChartError) as excinfo:
         chart.stage_ladder_svg(cert)
     assert str(excinfo.value).startswith(f"certificate: {field} is ")
-    summary = htmlreport.summary_html(dict(cert, gates=[], bindings={}))
+    summary = htmlreport.summary_html(cert)
     assert 'id="loadcert-chart-missing"' in summary and field in summary
 
 
