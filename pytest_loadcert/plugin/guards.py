@@ -1,0 +1,102 @@
+"""What a certification run refuses before any gate runs (each a ``pytest.UsageError``).
+
+A result path it could not write, a rootdir pytest moved because it read the evidence path
+as a test path, and configuration, code or gate tests that arrived with the bundle being
+judged.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+def check_output(option: str, path: Path) -> None:
+    """Refuse, before any gate runs, a path the run could not write its result to.
+
+    Found only at the end, it would crash the run after every gate had been judged.
+    """
+    if path.is_dir():
+        raise pytest.UsageError(f"{option} {path}: is a directory; name the file to write")
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise pytest.UsageError(f"{option} {path}: {parent} is not a directory")
+
+
+CONFIG_FILES = (
+    "pytest.toml",
+    ".pytest.toml",
+    "pytest.ini",
+    ".pytest.ini",
+    "pyproject.toml",
+    "tox.ini",
+    "setup.cfg",
+)
+
+
+def check_rootdir(config: pytest.Config) -> None:
+    """Refuse a run whose rootdir moved because pytest took the evidence path for a test path.
+
+    pytest chooses its rootdir before plugins add options, so in ``--evidence-dir PATH``
+    the PATH counts as a test path; a bundle outside the repository then moves the rootdir
+    above it and the repository's configuration (and profile) would silently be missed.
+    """
+    if "--evidence-dir" not in config.invocation_params.args:
+        return
+    invocation = config.invocation_params.dir
+    for folder in (invocation, *invocation.parents):
+        if any((folder / name).is_file() for name in CONFIG_FILES):
+            if folder != config.rootpath:
+                raise pytest.UsageError(
+                    f"pytest chose rootdir {config.rootpath} because it read the --evidence-dir "
+                    f"value as a test path, so the configuration in {folder} would be ignored; "
+                    "write --evidence-dir=PATH (with '=') or set LOADCERT_EVIDENCE_DIR"
+                )
+            return
+
+
+def inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def check_judge_outside_bundle(config: pytest.Config, evidence_dir: Path) -> None:
+    """Refuse a run that reads configuration or code from the bundle it judges.
+
+    Started in (or with its rootdir in) the bundle, pytest reads ini files and imports
+    ``conftest.py`` from there: code that arrived with the evidence would take part in
+    judging it. The integrity gate refuses such files too; this stops the run before any
+    gate, naming what was loaded.
+    """
+    bundle = evidence_dir.resolve()
+    where = {
+        "pytest was started": config.invocation_params.dir.resolve(),
+        "the rootdir": config.rootpath.resolve(),
+    }
+    if config.inipath is not None:
+        where["the ini file"] = config.inipath.resolve()
+    for plugin in config.pluginmanager.get_plugins():
+        module_file = getattr(plugin, "__file__", None)
+        if isinstance(module_file, str):
+            where[f"the plugin module {module_file}"] = Path(module_file).resolve()
+    for what, path in where.items():
+        if inside(path, bundle):
+            raise pytest.UsageError(
+                f"--evidence-dir {evidence_dir}: {what} ({path}) is inside the bundle, so "
+                "configuration or code carried by the evidence would take part in judging it; "
+                "run pytest from the repository that holds the profile"
+            )
+
+
+def check_gate_paths_outside_bundle(config: pytest.Config, evidence_dir: Path) -> None:
+    """Refuse gate tests collected from inside the bundle: code that arrived with the evidence."""
+    bundle = evidence_dir.resolve()
+    for arg in config.args:
+        path = config.invocation_params.dir / arg.split("::", 1)[0]
+        if inside(path.resolve(), bundle):
+            raise pytest.UsageError(
+                f"--evidence-dir {evidence_dir}: the gate path {arg} is inside the bundle, so "
+                "code carried by the evidence would take part in judging it"
+            )
