@@ -42,7 +42,7 @@ from promserver import FakeHttpServer, Reply, Seen, run_stage, start_prometheus 
 
 from pytest_loadcert.collect.http import HttpSettings  # noqa: E402
 from pytest_loadcert.collect.prometheus import collect, evaluation_time  # noqa: E402
-from pytest_loadcert.config.profile import load_profile  # noqa: E402
+from pytest_loadcert.config.load import load_profile  # noqa: E402
 from pytest_loadcert.demo.exampleservice import start_service  # noqa: E402
 from pytest_loadcert.evidence.prometheus import window_seconds  # noqa: E402
 from pytest_loadcert.evidence.timeutil import format_utc, now_utc, parse_utc  # noqa: E402

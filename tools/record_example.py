@@ -39,7 +39,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from pytest_loadcert.config.profile import load_profile  # noqa: E402
+from pytest_loadcert.config.load import load_profile  # noqa: E402
 from pytest_loadcert.demo.processes import (  # noqa: E402
     Deadline,
     PipelineError,

@@ -214,3 +214,40 @@ def test_the_load_gates_read_the_load_summary_seam_not_the_k6_reader() -> None:
         if target == "evidence.k6"
     }
     assert not readers, f"import evidence.load.LoadSummary instead: {sorted(readers)}"
+
+
+SCRIPTS = ("tools", "bench", "fixtures", "tests")
+
+
+def _named_imports() -> Iterator[tuple[Path, int, str, str]]:
+    """(file, line, module, name) for every ``from pytest_loadcert... import name`` in the
+    scripts and tests, which no type checker reads."""
+    root = PACKAGE.parent
+    for folder in SCRIPTS:
+        for path in sorted((root / folder).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                    "pytest_loadcert"
+                ):
+                    for alias in node.names:
+                        yield path.relative_to(root), node.lineno, str(node.module), alias.name
+
+
+def test_scripts_and_tests_import_what_the_package_has() -> None:
+    """A module moved or split in the package must not leave a benchmark or a recorder
+    importing a name from where it used to be (mypy checks the package only)."""
+    import importlib
+
+    missing = []
+    for path, line, module, name in _named_imports():
+        try:
+            found = importlib.import_module(module)
+        except ImportError as exc:
+            missing.append(f"{path}:{line}: {module}: {exc}")
+            continue
+        if not hasattr(found, name):
+            try:
+                importlib.import_module(f"{module}.{name}")
+            except ImportError:
+                missing.append(f"{path}:{line}: {module} has no {name}")
+    assert missing == []
