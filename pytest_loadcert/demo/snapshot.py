@@ -14,9 +14,10 @@ from pytest_loadcert.demo.processes import PipelineError, Progress
 
 MANIFEST_TEMPLATE = """\
 # ILLUSTRATIVE: how the {name} would be deployed on Kubernetes.
-# Nothing was applied to any cluster for this bundle: the service ran as a local process on
-# 127.0.0.1 (python -m {module}), and the image digest below is the sha256 of its source
-# file ({source}), not of a container image.
+# Nothing was applied to any cluster for this bundle: the service ran as a local process
+# on 127.0.0.1 (python -m {module}).
+# The image digest below is the sha256 of its source file ({source}),
+# not of a container image.
 apiVersion: apps/v1
 kind: Deployment
 metadata:
