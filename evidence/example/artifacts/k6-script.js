@@ -1,5 +1,5 @@
 // The k6 script of the example bundle (evidence/example): a constant number of VUs for a
-// fixed time against the local example service (pytest_loadcert/exampleservice.py).
+// fixed time against the local example service (pytest_loadcert/demo/exampleservice.py).
 //
 // Parameters, passed by tools/record_example.py with -e (none has a default, so a missing
 // one stops k6 before it sends anything instead of silently running another load):
