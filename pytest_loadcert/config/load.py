@@ -22,6 +22,7 @@ from pytest_loadcert.config.profile import (
     BUILTIN_SOURCE,
     GATE_NAME_RE,
     STAGE_NAME_RE,
+    UNWAIVABLE_GATES,
     ClusterSpec,
     K6Bounds,
     MetricSpec,
@@ -299,9 +300,16 @@ class _Checker:
                     raise self.fail(f"{where}.expires", "must be a date YYYY-MM-DD") from None
             if not isinstance(expires, date) or hasattr(expires, "hour"):
                 raise self.fail(f"{where}.expires", "must be a date YYYY-MM-DD")
+            gate = self.string(table["gate"], f"{where}.gate")
+            if gate in UNWAIVABLE_GATES:
+                raise self.fail(
+                    f"{where}.gate",
+                    f"{gate} cannot be waived: it is the concurrency the certificate claims, "
+                    "and a waiver would let it claim a load that was not measured",
+                )
             result.append(
                 Waiver(
-                    gate=self.string(table["gate"], f"{where}.gate"),
+                    gate=gate,
                     stage=stage,
                     subject=subject,
                     owner=self.string(table["owner"], f"{where}.owner"),

@@ -80,6 +80,11 @@ class ClusterSpec:
     max_snapshot_age_s: float
 
 
+#: Gates no waiver may name: they are what the certificate's sentence says ("certified for N
+#: concurrent users"), so waiving one would let the certificate claim a load nobody measured.
+UNWAIVABLE_GATES = ("observed_concurrency", "achieved_concurrency")
+
+
 @dataclass(frozen=True)
 class Waiver:
     """An accepted exception for one gate (and stage); never reported as passed."""

@@ -8,6 +8,7 @@ and the deselection of everything that is not a gate.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -94,6 +95,7 @@ def select_gates(config: pytest.Config, state: RunState, items: list[pytest.Item
     others: list[pytest.Item] = []
     seen: dict[GateKey, str] = {}
     required = set(state.expected)
+    _check_scope(config, state, required, {item.nodeid for item in items})
     for item in items:
         key = gate_key(item)
         builtin = item.path == BUILTIN_GATES
@@ -119,6 +121,33 @@ def select_gates(config: pytest.Config, state: RunState, items: list[pytest.Item
                 "problems": state.problems,
             }
         )
+
+
+def _check_scope(
+    config: pytest.Config, state: RunState, required: set[GateKey], present: set[str]
+) -> None:
+    """Add the run problems of what was collected against what is declared
+    (:mod:`pytest_loadcert.plugin.scope`)."""
+    from pytest_loadcert.plugin.scope import declared_gate_files, scope_problems
+
+    declared = declared_gate_files(
+        state.settings.gate_paths,
+        list(config.getini("python_files")),
+        list(config.getini("norecursedirs")),
+        state.bundle.root,
+    )
+    problems = scope_problems(
+        declared=declared,
+        builtin=BUILTIN_GATES.resolve(),
+        required=required,
+        discovered=state.discovered,
+        present=present,
+        override_ini=list(getattr(config.option, "override_ini", None) or []),
+        relative=lambda path: os.path.relpath(path, config.rootpath),
+    )
+    for problem in problems:
+        if problem not in state.problems:
+            state.problems.append(problem)
 
 
 def apply_waiver(state: RunState, item: pytest.Item, key: GateKey) -> None:

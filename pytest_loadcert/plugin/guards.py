@@ -7,9 +7,12 @@ judged.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+from pytest_loadcert import envvars
 
 
 def check_output(option: str, path: Path) -> None:
@@ -100,3 +103,43 @@ def check_gate_paths_outside_bundle(config: pytest.Config, evidence_dir: Path) -
                 f"--evidence-dir {evidence_dir}: the gate path {arg} is inside the bundle, so "
                 "code carried by the evidence would take part in judging it"
             )
+
+
+def check_gate_paths_exist(gate_paths: tuple[Path, ...]) -> None:
+    """Refuse a declared gate path that does not exist: the gates it declares cannot be
+    judged, and under xdist pytest's own refusal would reach no one."""
+    for path in gate_paths:
+        if not path.exists():
+            raise pytest.UsageError(
+                f"loadcert_gates names {path}, which does not exist: the team's gates it "
+                "declares cannot be judged"
+            )
+
+
+def check_outputs_distinct(config: pytest.Config, certificate: Path, intoto: Path) -> None:
+    """Refuse a junit path that is the certificate's or the in-toto Statement's: junit is
+    written after them and would replace one, leaving a run that exits 0 without it."""
+    xml = config.getoption("xmlpath", None)
+    if not xml:
+        return
+    junit = (config.invocation_params.dir / str(xml)).resolve()
+    for what, path in (("certificate.json", certificate), ("in-toto Statement", intoto)):
+        if junit == path.resolve():
+            raise pytest.UsageError(
+                f"--junitxml {xml}: is the {what}'s path ({path}); junit would replace it. "
+                "Give the junit file its own name (certificate.xml)"
+            )
+
+
+def check_git_sha_given(config: pytest.Config) -> None:
+    """Refuse an empty commit to check against: the option (or variable) was meant to turn
+    the commit check on, and empty would silently turn it off."""
+    option = config.getoption("loadcert_git_sha")
+    if option is not None and not str(option).strip():
+        raise pytest.UsageError(
+            "--loadcert-git-sha is empty: name the commit under test, or leave the option out"
+        )
+    if option is None and envvars.GIT_SHA in os.environ and not os.environ[envvars.GIT_SHA].strip():
+        raise pytest.UsageError(
+            f"{envvars.GIT_SHA} is set but empty: name the commit under test, or unset it"
+        )

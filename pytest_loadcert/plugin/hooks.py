@@ -40,9 +40,12 @@ from pytest_loadcert.plugin.fixtures import (  # noqa: F401  (pytest finds fixtu
     loadcert_subject,
 )
 from pytest_loadcert.plugin.guards import (
+    check_gate_paths_exist,
     check_gate_paths_outside_bundle,
+    check_git_sha_given,
     check_judge_outside_bundle,
     check_output,
+    check_outputs_distinct,
     check_rootdir,
     inside,
 )
@@ -85,8 +88,11 @@ def pytest_configure(config: pytest.Config) -> None:
     if not settings.evidence_dir.is_dir():
         raise pytest.UsageError(f"--evidence-dir {settings.evidence_dir}: no such directory")
     check_judge_outside_bundle(config, settings.evidence_dir)
+    check_gate_paths_exist(settings.gate_paths)
     check_output("--loadcert-certificate", settings.certificate_path)
     check_output("--loadcert-intoto", settings.intoto_path)
+    check_git_sha_given(config)
+    check_outputs_distinct(config, settings.certificate_path, settings.intoto_path)
     if settings.intoto_path == settings.certificate_path:
         raise pytest.UsageError(
             f"--loadcert-intoto {settings.intoto_path}: is the certificate's own path; the "
@@ -173,6 +179,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     state = _state(metafunc.config)
     if state is not None:
         parametrize(metafunc, state)
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Record each item as pytest collects it, before any collection hook can remove it."""
+    state = _state(item.config)
+    if state is not None:
+        from pytest_loadcert.plugin.scope import Discovered
+
+        state.discovered.append(Discovered(item.nodeid, item.path, gate_key(item)))
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from pytest_loadcert.config.profile import Profile
     from pytest_loadcert.evidence.bundle import Bundle
     from pytest_loadcert.gates.result import GateResult
+    from pytest_loadcert.plugin.scope import Discovered
     from pytest_loadcert.plugin.settings import Settings
 
 
@@ -28,6 +29,8 @@ class RunState:
     bundle: Bundle
     expected: list[GateKey]
     collected: dict[str, GateKey] = field(default_factory=dict)  # nodeid -> key (pre-deselect)
+    #: Every item as pytest collected it, before any collection hook could remove it.
+    discovered: list[Discovered] = field(default_factory=list)
     outcomes: dict[GateKey, Outcome] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     certificate: Certificate | None = None

@@ -1,0 +1,217 @@
+"""What pytest was told to judge is part of the certificate: options, positional paths and
+repository hooks that shrink the team's gates block the run instead of certifying less.
+
+Each case runs serial and with ``-n 2``; the control (the same repository run plainly) shows
+the team gate is judged, so each blocked outcome is the option's doing.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import bundlefactory as bf
+import pytest
+
+#: A team gate that fails at 1k: judged, it makes the run not_certified.
+FAILING_GATE = "def test_team_rule(loadcert_stage):\n    assert loadcert_stage.name != '1k'\n"
+PASSING_GATE = "def test_other_rule(loadcert_stage):\n    assert loadcert_stage.name\n"
+
+MODES = {"serial": (), "xdist": ("-n", "2")}
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return bf.build_variant("valid", tmp_path_factory.mktemp("scope") / "bundle")
+
+
+@pytest.fixture(params=sorted(MODES))
+def mode(request: pytest.FixtureRequest) -> tuple[str, ...]:
+    return MODES[request.param]
+
+
+def repository(pytester: pytest.Pytester, gates: str = "certification") -> Path:
+    pytester.makeini(f"[pytest]\nloadcert_gates = {gates}\n")
+    folder = pytester.mkdir("certification")
+    (folder / "test_team.py").write_text(FAILING_GATE)
+    (folder / "test_other.py").write_text(PASSING_GATE)
+    return folder
+
+
+def certify(
+    pytester: pytest.Pytester, bundle: Path, mode: tuple[str, ...], *args: str
+) -> tuple[int, dict[str, Any]]:
+    result = pytester.runpytest("-p", "no:cacheprovider", f"--evidence-dir={bundle}", *mode, *args)
+    certificate = json.loads((pytester.path / "certificate.json").read_text())
+    return int(result.ret), certificate
+
+
+def problems(certificate: dict[str, Any]) -> str:
+    return "\n".join(certificate["problems"])
+
+
+def test_control_the_team_gate_is_judged(
+    pytester: pytest.Pytester, bundle: Path, mode: tuple[str, ...]
+) -> None:
+    repository(pytester)
+    status, certificate = certify(pytester, bundle, mode)
+    assert (status, certificate["verdict"]) == (1, "not_certified")
+    assert certificate["problems"] == []
+    ids = {g["id"]: g["status"] for g in certificate["gates"]}
+    assert ids["team_rule[1k]"] == "failed" and ids["other_rule[1k]"] == "passed"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--ignore-glob=certification/*",),
+        ("--ignore-glob=*/test_team.py",),
+        ("--ignore=certification/test_team.py",),
+        ("certification/test_other.py",),
+    ],
+    ids=["ignore-glob-folder", "ignore-glob-file", "ignore-file", "positional-path"],
+)
+def test_a_declared_gate_file_left_out_blocks(
+    pytester: pytest.Pytester, bundle: Path, mode: tuple[str, ...], args: tuple[str, ...]
+) -> None:
+    repository(pytester)
+    status, certificate = certify(pytester, bundle, mode, *args)
+    assert (status, certificate["verdict"]) == (2, "blocked")
+    assert "gate file certification/test_team.py is declared (loadcert_gates) but " in problems(
+        certificate
+    )
+
+
+def test_a_positional_path_outside_the_gate_paths_blocks(
+    pytester: pytest.Pytester, bundle: Path, mode: tuple[str, ...]
+) -> None:
+    folder = repository(pytester)
+    (folder / "test_team.py").write_text(PASSING_GATE.replace("other", "team"))
+    elsewhere = pytester.mkdir("elsewhere")
+    (elsewhere / "test_lenient.py").write_text(PASSING_GATE.replace("other", "lenient"))
+    status, certificate = certify(pytester, bundle, mode, "certification", "elsewhere")
+    assert (status, certificate["verdict"]) == (2, "blocked")
+    assert "a gate collected from elsewhere/test_lenient.py, outside the declared gate" in (
+        problems(certificate)
+    )
+
+
+@pytest.mark.parametrize("where", ["command line", "PYTEST_ADDOPTS"])
+def test_overriding_the_gate_paths_blocks(
+    pytester: pytest.Pytester,
+    bundle: Path,
+    mode: tuple[str, ...],
+    where: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    repository(pytester)
+    args: tuple[str, ...] = ("-o", "loadcert_gates=")
+    if where == "PYTEST_ADDOPTS":
+        monkeypatch.setenv("PYTEST_ADDOPTS", "-o loadcert_gates=")
+        args = ()
+    status, certificate = certify(pytester, bundle, mode, *args)
+    assert (status, certificate["verdict"]) == (2, "blocked")
+    assert "-o loadcert_gates= replaces the repository's declared gate paths" in problems(
+        certificate
+    )
+
+
+def test_a_repository_hook_that_removes_a_gate_blocks(
+    pytester: pytest.Pytester, bundle: Path, mode: tuple[str, ...]
+) -> None:
+    folder = repository(pytester)
+    (folder / "conftest.py").write_text(
+        "import pytest\n"
+        "@pytest.hookimpl(tryfirst=True)\n"
+        "def pytest_collection_modifyitems(items):\n"
+        "    items[:] = [i for i in items if 'team_rule' not in i.name]\n"
+    )
+    status, certificate = certify(pytester, bundle, mode)
+    assert (status, certificate["verdict"]) == (2, "blocked")
+    assert "gate team_rule[1k] was removed from the collected items before loadcert saw" in (
+        problems(certificate)
+    )
+
+
+def test_a_test_in_a_gate_file_that_reads_no_evidence_blocks(
+    pytester: pytest.Pytester, bundle: Path, mode: tuple[str, ...]
+) -> None:
+    folder = repository(pytester)
+    (folder / "test_team.py").write_text("def test_always():\n    assert True\n")
+    status, certificate = certify(pytester, bundle, mode)
+    assert (status, certificate["verdict"]) == (2, "blocked")
+    assert "test_always: a test in a gate file that uses no loadcert_* fixture reads no " in (
+        problems(certificate)
+    )
+
+
+def test_a_declared_gate_path_that_does_not_exist_is_refused(
+    pytester: pytest.Pytester, bundle: Path, mode: tuple[str, ...]
+) -> None:
+    repository(pytester, gates="certification gone")
+    result = pytester.runpytest("-p", "no:cacheprovider", f"--evidence-dir={bundle}", *mode)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "gone, which does not exist: the team's gates" in result.stderr.str()
+    assert not (pytester.path / "certificate.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "needle"),
+    [
+        (("--junitxml=out/certificate.json",), {}, "--junitxml out/certificate.json: is the "),
+        (
+            ("--junitxml=out/junit.xml", "--loadcert-intoto=out/junit.xml"),
+            {},
+            "--junitxml out/junit.xml: is the in-toto Statement's path",
+        ),
+        (("--loadcert-git-sha=",), {}, "--loadcert-git-sha is empty"),
+        ((), {"LOADCERT_GIT_SHA": ""}, "LOADCERT_GIT_SHA is set but empty"),
+    ],
+    ids=["junit-over-certificate", "junit-over-intoto", "empty-sha-option", "empty-sha-env"],
+)
+def test_outputs_that_collide_and_an_empty_sha_are_refused(
+    pytester: pytest.Pytester,
+    bundle: Path,
+    mode: tuple[str, ...],
+    monkeypatch: pytest.MonkeyPatch,
+    args: tuple[str, ...],
+    env: dict[str, str],
+    needle: str,
+) -> None:
+    """Refused before any gate runs: no certificate, no junit, exit 4 (usage error)."""
+    repository(pytester)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    result = pytester.runpytest("-p", "no:cacheprovider", f"--evidence-dir={bundle}", *mode, *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert needle in result.stderr.str()
+    assert not (pytester.path / "certificate.json").exists()
+    assert not (pytester.path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("gate", "stage"), [("observed_concurrency", "100k"), ("achieved_concurrency", None)]
+)
+def test_the_concurrency_the_certificate_claims_cannot_be_waived(
+    pytester: pytest.Pytester,
+    bundle: Path,
+    tmp_path: Path,
+    mode: tuple[str, ...],
+    gate: str,
+    stage: str | None,
+) -> None:
+    """A run that held 60k of a 100k stage, with its concurrency gates waived, said
+    "highest certified stage 100k": the profile naming such a waiver is refused."""
+    profile = tmp_path / "profile.toml"
+    where = f"stage = '{stage}'\n" if stage else ""
+    profile.write_text(
+        f"[[waivers]]\ngate = '{gate}'\n{where}owner = 'sre'\nreason = 'short on load "
+        "generators'\nexpires = 2999-01-01\n"
+    )
+    result = pytester.runpytest(
+        "-p", "no:cacheprovider", f"--evidence-dir={bundle}", f"--loadcert-profile={profile}", *mode
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert f"waivers[0].gate: {gate} cannot be waived" in result.stderr.str()
+    assert not (pytester.path / "certificate.json").exists()
