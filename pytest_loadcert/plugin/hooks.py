@@ -50,7 +50,12 @@ from pytest_loadcert.plugin.guards import (
     inside,
 )
 from pytest_loadcert.plugin.options import add_options
-from pytest_loadcert.plugin.outcomes import classify, evidence_report, terminal_status
+from pytest_loadcert.plugin.outcomes import (
+    classify,
+    evidence_report,
+    process_kept_alive,
+    terminal_status,
+)
 from pytest_loadcert.plugin.state import (
     COMPARISONS,
     GATE_KEY,
@@ -214,6 +219,15 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         state = _state(item.config)
         raise EvidenceError(state.profile.source if state else "profile", "waivers", reason)
     pytest.skip(reason)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    """A gate's setup, call and teardown run with ``os._exit`` refused (see outcomes)."""
+    if item.stash.get(GATE_KEY, None) is None:
+        return (yield)
+    with process_kept_alive():
+        return (yield)
 
 
 @pytest.hookimpl(tryfirst=True)

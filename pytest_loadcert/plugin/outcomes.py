@@ -4,6 +4,11 @@ blocked or waived, and how the terminal and junit show it.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import NoReturn
+
 import pytest
 
 from pytest_loadcert.plugin.state import GATE_KEY, WAIVER_KEY, key_to_json, report_message
@@ -99,3 +104,27 @@ def terminal_status(
     if status == WAIVED:
         return "waived", "w", ("WAIVED", {"yellow": True})
     return None
+
+
+class GateExit(Exception):
+    """A gate tried to end the process (``os._exit``): raised in its place, so the gate is
+    blocked and the run still reaches its verdict and writes its certificate."""
+
+
+@contextmanager
+def process_kept_alive() -> Iterator[None]:
+    """While a gate runs, ``os._exit`` raises :class:`GateExit` instead of ending the process
+    (which would end the run with exit 0 and no certificate). ``sys.exit`` needs nothing:
+    its SystemExit is already a gate error."""
+    real = os._exit
+
+    def refuse(status: int) -> NoReturn:
+        raise GateExit(
+            f"the gate called os._exit({status}); a gate that ends the process proves nothing"
+        )
+
+    os._exit = refuse
+    try:
+        yield
+    finally:
+        os._exit = real

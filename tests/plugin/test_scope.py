@@ -215,3 +215,39 @@ def test_the_concurrency_the_certificate_claims_cannot_be_waived(
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert f"waivers[0].gate: {gate} cannot be waived" in result.stderr.str()
     assert not (pytester.path / "certificate.json").exists()
+
+
+@pytest.mark.parametrize("call", ["os._exit(0)", "sys.exit(0)"])
+def test_a_gate_that_ends_the_process_blocks_and_the_certificate_is_written(
+    pytester: pytest.Pytester, bundle: Path, mode: tuple[str, ...], call: str
+) -> None:
+    """``os._exit(0)`` in a team gate ended the run with exit 0 and no certificate."""
+    folder = repository(pytester)
+    (folder / "test_team.py").write_text(
+        f"import os, sys\ndef test_team_rule(loadcert_stage):\n    {call}\n"
+    )
+    status, certificate = certify(pytester, bundle, mode)
+    assert (status, certificate["verdict"]) == (2, "blocked")
+    gates = {g["id"]: g for g in certificate["gates"]}
+    assert gates["team_rule[1k]"]["status"] == "blocked"
+    if call.startswith("os."):
+        assert "the gate called os._exit(0)" in gates["team_rule[1k]"]["message"]
+    assert gates["other_rule[1k]"]["status"] == "passed"  # the run went on
+
+
+def test_a_stage_of_the_bundle_the_profile_leaves_out_is_named(
+    pytester: pytest.Pytester, tmp_path: Path, mode: tuple[str, ...]
+) -> None:
+    """A 100k stage that failed (p95 450 ms), judged with a profile that stops at 50k."""
+    failed = bf.build_variant("p95_high", tmp_path / "bundle")
+    stages = "".join(
+        f"[[stages]]\nname = '{name}'\nmin_active_vus = {vus}\n"
+        for name, vus in (("smoke", 20), ("1k", 1000), ("10k", 10000), ("25k", 25000),
+                          ("50k", 50000))
+    )  # fmt: skip
+    profile = tmp_path / "profile.toml"
+    profile.write_text(f"target_concurrency = 50000\n{stages}")
+    status, certificate = certify(pytester, failed, mode, f"--loadcert-profile={profile}")
+    assert (status, certificate["verdict"]) == (2, "blocked")
+    assert certificate["highest_certified_stage"] is None
+    assert "stages: 100k is not a stage of the profile" in problems(certificate)
