@@ -177,8 +177,10 @@ def build(
     expected: list[GateKey],
     outcomes: dict[GateKey, Outcome],
     expected_sha: str | None,
+    gate_files: dict[str, str] | None = None,
 ) -> Certificate:
-    """The certificate (JSON-able as it is)."""
+    """The certificate (JSON-able as it is). ``gate_files``: the digest of each team gate
+    file and conftest.py that took part in the judgement."""
     manifest = _manifest(bundle)
     raw = manifest.raw if manifest else {}
     artifacts = raw.get("artifacts", {})
@@ -273,6 +275,7 @@ def build(
         "not_run": verdict.not_run,
         "problems": verdict.problems,
         "gates": gates,
+        "gate_files": dict(sorted((gate_files or {}).items())),
         "evidence_files": dict(sorted(files.items())),
     }
 

@@ -122,4 +122,6 @@ class Certificate(TypedDict):
     not_run: list[str]
     problems: list[str]
     gates: list[GateEntry]
+    #: Team gate files and loaded conftest.py files -> digest (absent in older certificates).
+    gate_files: NotRequired[dict[str, str]]
     evidence_files: dict[str, str]

@@ -133,6 +133,7 @@ class CertificationRun:
             expected=expected,
             outcomes=state.outcomes,
             expected_sha=state.settings.git_sha,
+            gate_files=self._gate_files(),
         )
         state.certificate = cert
         certificate.write_json(state.settings.certificate_path, cert)
@@ -141,6 +142,26 @@ class CertificationRun:
         self.intoto_line = intoto.write(state.settings.intoto_path, cert)
         junit.add_suite_properties(self.config, certificate.suite_properties(cert))
         session.exitstatus = EXIT_STATUS[verdict.verdict]
+
+    def _gate_files(self) -> dict[str, str]:
+        from pathlib import Path
+
+        from pytest_loadcert.plugin.scope import declared_gate_files, gate_file_digests
+
+        state = self.state
+        declared = declared_gate_files(
+            state.settings.gate_paths,
+            list(self.config.getini("python_files")),
+            list(self.config.getini("norecursedirs")),
+            state.bundle.root,
+        )
+        conftests = [
+            Path(module_file)
+            for plugin in self.config.pluginmanager.get_plugins()
+            if isinstance(module_file := getattr(plugin, "__file__", None), str)
+            and Path(module_file).name == "conftest.py"
+        ]
+        return gate_file_digests(declared, conftests, self.config.rootpath)
 
     def _check_waivers(self) -> None:
         state = self.state

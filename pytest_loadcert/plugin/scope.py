@@ -130,3 +130,24 @@ def scope_problems(
                 "left its gates out"
             )
     return problems
+
+
+def gate_file_digests(
+    declared: tuple[Path, ...], loaded_conftests: list[Path], rootdir: Path
+) -> dict[str, str]:
+    """The digest of every declared gate file and every conftest.py the run loaded under the
+    rootdir, by path
+    (relative to ``rootdir`` where it lies under it): the certificate names the code that
+    judged, as it names the evidence."""
+    from pytest_loadcert.evidence.hashing import sha256_file
+
+    digests = {}
+    root = rootdir.resolve()
+    # pytest loads conftest.py files from its rootdir down (confcutdir defaults to it).
+    conftests = {p.resolve() for p in loaded_conftests if root in p.resolve().parents}
+    for path in sorted({*declared, *conftests}):
+        if not path.is_file():
+            continue
+        name = path.relative_to(root).as_posix() if root in path.parents else str(path)
+        digests[name] = sha256_file(path)
+    return digests

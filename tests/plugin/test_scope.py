@@ -251,3 +251,20 @@ def test_a_stage_of_the_bundle_the_profile_leaves_out_is_named(
     assert (status, certificate["verdict"]) == (2, "blocked")
     assert certificate["highest_certified_stage"] is None
     assert "stages: 100k is not a stage of the profile" in problems(certificate)
+
+
+def test_the_certificate_binds_the_gate_files_and_conftests_that_judged(
+    pytester: pytest.Pytester, bundle: Path, mode: tuple[str, ...]
+) -> None:
+    import hashlib
+
+    folder = repository(pytester)
+    (folder / "conftest.py").write_text("import pytest\n")
+    status, certificate = certify(pytester, bundle, mode)
+    assert status == 1  # the control's failing team gate
+    expected = {
+        f"certification/{name}": "sha256:"
+        + hashlib.sha256((folder / name).read_bytes()).hexdigest()
+        for name in ("conftest.py", "test_other.py", "test_team.py")
+    }
+    assert certificate["gate_files"] == expected
