@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_loadcert import __version__
-from pytest_loadcert.certify.model import Bindings, Certificate, GateEntry
+from pytest_loadcert.certify.model import Bindings, Certificate, GateEntry, Invocation
 from pytest_loadcert.certify.verdict import EXIT_STATUS, Outcome, Verdict
 from pytest_loadcert.config.profile import Profile
 from pytest_loadcert.errors import EvidenceError
@@ -178,6 +178,7 @@ def build(
     outcomes: dict[GateKey, Outcome],
     expected_sha: str | None,
     gate_files: dict[str, str] | None = None,
+    invocation: Invocation | None = None,
 ) -> Certificate:
     """The certificate (JSON-able as it is). ``gate_files``: the digest of each team gate
     file and conftest.py that took part in the judgement."""
@@ -218,7 +219,7 @@ def build(
                 "nodeid": outcome.nodeid if outcome else "",
             }
         )
-    return {
+    cert: Certificate = {
         "schema": SCHEMA,
         "verdict": verdict.verdict,
         "exit_status": EXIT_STATUS[verdict.verdict],
@@ -278,6 +279,9 @@ def build(
         "gate_files": dict(sorted((gate_files or {}).items())),
         "evidence_files": dict(sorted(files.items())),
     }
+    if invocation is not None:
+        cert["invocation"] = invocation
+    return cert
 
 
 def _text(value: object) -> str:

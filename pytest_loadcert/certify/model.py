@@ -44,6 +44,15 @@ class Bindings(TypedDict):
     profile_sha256: str
 
 
+class Invocation(TypedDict):
+    """The pytest run that wrote the certificate."""
+
+    args: list[str]
+    pytest_addopts: str | None
+    dir: str
+    started_at: str
+
+
 class RunLevel(TypedDict):
     """The run-level gates' verdict, which can hold every stage back."""
 
@@ -116,6 +125,7 @@ class Certificate(TypedDict):
     thresholds: Thresholds
     bindings: Bindings
     not_required: list[str]
+    invocation: NotRequired[Invocation]
     run_level: NotRequired[RunLevel]
     highest_certified_stage: str | None
     stages: list[StageEntry]

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from pytest_loadcert.certify.model import Invocation
 from pytest_loadcert.certify.verdict import Outcome
 from pytest_loadcert.plugin.state import (
     RESULT_PROPERTIES,
@@ -41,12 +42,16 @@ class CertificationRun:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.intoto_line = ""
+        self.started_at: str | None = None
 
     @property
     def state(self) -> RunState:
         return self.config.stash[STATE_KEY]
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
+        from pytest_loadcert.evidence.timeutil import format_utc, now_utc
+
+        self.started_at = format_utc(now_utc())
         # A run that ends before writing its certificate (a crash, a kill) must not leave an
         # earlier run's certificate or statement at these paths to be read as its own.
         settings = self.state.settings
@@ -134,6 +139,7 @@ class CertificationRun:
             outcomes=state.outcomes,
             expected_sha=state.settings.git_sha,
             gate_files=self._gate_files(),
+            invocation=self._invocation(),
         )
         state.certificate = cert
         certificate.write_json(state.settings.certificate_path, cert)
@@ -142,6 +148,20 @@ class CertificationRun:
         self.intoto_line = intoto.write(state.settings.intoto_path, cert)
         junit.add_suite_properties(self.config, certificate.suite_properties(cert))
         session.exitstatus = EXIT_STATUS[verdict.verdict]
+
+    def _invocation(self) -> Invocation | None:
+        """What pytest was told, where, and when this session started."""
+        import os
+
+        if self.started_at is None:
+            return None
+        params = self.config.invocation_params
+        return {
+            "args": [str(arg) for arg in params.args],
+            "pytest_addopts": os.environ.get("PYTEST_ADDOPTS"),
+            "dir": str(params.dir),
+            "started_at": self.started_at,
+        }
 
     def _gate_files(self) -> dict[str, str]:
         from pathlib import Path

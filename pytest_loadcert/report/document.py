@@ -304,6 +304,13 @@ def _summary(cert: Certificate, limits: Limits) -> Section:
         )
     else:
         rows.append((("not required by the profile",), ("none: every evidence kind checked",)))
+    invocation = cert.get("invocation")
+    if invocation is not None:
+        command = " ".join(["pytest", *invocation["args"]])
+        if invocation["pytest_addopts"]:
+            command += f" (PYTEST_ADDOPTS: {invocation['pytest_addopts']})"
+        rows.append((("pytest invocation",), (Code(command),)))
+        rows.append((("session started",), (f"{invocation['started_at']} in {invocation['dir']}",)))
     rows.append(
         (
             ("generated",),

@@ -28,6 +28,7 @@ CASES = [
     (model.Bindings, SCHEMA["properties"]["bindings"]),
     (model.Image, SCHEMA["properties"]["bindings"]["properties"]["images"]["items"]),
     (model.RunLevel, SCHEMA["properties"]["run_level"]),
+    (model.Invocation, SCHEMA["properties"]["invocation"]),
     (model.StageEntry, SCHEMA["$defs"]["stage"]),
     (model.StageMetric, _stage_metric_schema()),
     (model.GateEntry, SCHEMA["$defs"]["gate"]),

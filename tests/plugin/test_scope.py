@@ -115,6 +115,12 @@ def test_overriding_the_gate_paths_blocks(
     assert "-o loadcert_gates= replaces the repository's declared gate paths" in problems(
         certificate
     )
+    invocation = certificate["invocation"]  # what pytest was told is on the certificate
+    assert f"--evidence-dir={bundle}" in invocation["args"]
+    if where == "PYTEST_ADDOPTS":
+        assert invocation["pytest_addopts"] == "-o loadcert_gates="
+    else:
+        assert invocation["pytest_addopts"] is None and "loadcert_gates=" in invocation["args"]
 
 
 def test_a_repository_hook_that_removes_a_gate_blocks(
