@@ -18,10 +18,9 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
-
 #: The gate author's names, and the module each one lives in.
 _PUBLIC = {
+    "__version__": "pytest_loadcert.version",
     "EvidenceError": "pytest_loadcert.errors",
     "GateResult": "pytest_loadcert.gates.result",
     "Bundle": "pytest_loadcert.evidence.bundle",
@@ -67,6 +66,7 @@ if TYPE_CHECKING:  # for type checkers only; at run time __getattr__ loads each 
     from pytest_loadcert.gates.k6 import failed_requests, peak_active_vus, request_count
     from pytest_loadcert.gates.result import GateResult
     from pytest_loadcert.plugin.fixtures import PrometheusLookup
+    from pytest_loadcert.version import __version__
 
 
 def __getattr__(name: str) -> Any:

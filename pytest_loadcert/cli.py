@@ -30,7 +30,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from pytest_loadcert import __version__
 from pytest_loadcert.cliopts import (
     EXIT_FAILED,
     EXIT_INTERNAL,
@@ -47,6 +46,7 @@ from pytest_loadcert.cliopts import (
     missing_extra_message,
     os_error,
 )
+from pytest_loadcert.version import __version__
 
 Handler = Callable[[argparse.Namespace, list[str]], int]
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 # The one exit-status table (pytest_loadcert.status), re-exported for the commands.
-from pytest_loadcert import envvars
+import pytest_loadcert.envvars as envvars
 from pytest_loadcert.status import EXIT_FAILED as EXIT_FAILED
 from pytest_loadcert.status import EXIT_INTERNAL as EXIT_INTERNAL
 from pytest_loadcert.status import EXIT_INTERRUPTED as EXIT_INTERRUPTED

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_loadcert import __version__
 from pytest_loadcert.certify.model import Bindings, Certificate, GateEntry, Invocation
 from pytest_loadcert.certify.verdict import EXIT_STATUS, Outcome, Verdict
 from pytest_loadcert.config.profile import Profile
@@ -23,6 +22,7 @@ from pytest_loadcert.gates.catalogue import GateKey, not_required
 from pytest_loadcert.gates.k6 import SUCCESS_TREND, failed_requests, peak_active_vus, request_count
 from pytest_loadcert.gates.prometheus import metric_sample
 from pytest_loadcert.status import CERTIFIED
+from pytest_loadcert.version import __version__
 
 SCHEMA = "loadcert-certificate/v1"
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pytest_loadcert import cliopts
+import pytest_loadcert.cliopts as cliopts
 from pytest_loadcert.config.profile import STAGE_NAME_RE, Profile
 from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.evidence.bundle import Bundle

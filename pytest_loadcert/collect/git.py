@@ -29,7 +29,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pytest_loadcert import cliopts
+import pytest_loadcert.cliopts as cliopts
 from pytest_loadcert.evidence.jsonio import write_json_atomic
 from pytest_loadcert.evidence.layout import GIT_JSON
 from pytest_loadcert.evidence.timeutil import format_utc, now_utc

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from pytest_loadcert import cliopts
+import pytest_loadcert.cliopts as cliopts
 from pytest_loadcert.collect.base import CollectError, stage_windows
 from pytest_loadcert.collect.http import (
     HttpClient,

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from pytest_loadcert import cliopts
+import pytest_loadcert.cliopts as cliopts
 from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.evidence.jsonio import parse_json
 

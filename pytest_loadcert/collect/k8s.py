@@ -25,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_loadcert import cliopts
+import pytest_loadcert.cliopts as cliopts
 from pytest_loadcert.collect.base import CollectError
 from pytest_loadcert.collect.k8s_client import api_client, close, credentials, redact_message
 from pytest_loadcert.collect.k8s_list import PAGE_SIZE, RESOURCES, ListResult, list_resource

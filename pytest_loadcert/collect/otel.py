@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_loadcert import cliopts
+import pytest_loadcert.cliopts as cliopts
 from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.evidence.jsonio import parse_json, read_bytes, write_atomic
 from pytest_loadcert.evidence.layout import OTEL

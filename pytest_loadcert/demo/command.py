@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pytest_loadcert import cliopts
+import pytest_loadcert.cliopts as cliopts
 from pytest_loadcert.demo.pipeline import DEFAULT_STAGE_SECONDS, run_demo
 from pytest_loadcert.demo.processes import PipelineError
 

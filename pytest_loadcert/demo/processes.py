@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from pytest_loadcert import cliopts
+import pytest_loadcert.cliopts as cliopts
 
 STOP_TIMEOUT_S = 5.0
 #: Tail of a log shown when a step fails.

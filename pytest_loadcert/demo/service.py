@@ -36,7 +36,6 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from pytest_loadcert import __version__
 from pytest_loadcert.demo.exampleservice import (
     HOST,
     ITEMS,
@@ -44,6 +43,7 @@ from pytest_loadcert.demo.exampleservice import (
     json_body,
     serve_in_thread,
 )
+from pytest_loadcert.version import __version__
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider

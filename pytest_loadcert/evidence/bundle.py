@@ -27,7 +27,14 @@ from pytest_loadcert.evidence.jsonio import (
     read_json,
 )
 from pytest_loadcert.evidence.k6 import K6Summary, parse_summary
-from pytest_loadcert.evidence.layout import CLUSTER, GRAFANA, MANIFEST, OTEL, stage_dir
+from pytest_loadcert.evidence.layout import (
+    CLUSTER,
+    GRAFANA,
+    MANIFEST,
+    OTEL,
+    PYTEST_CONFIG_NAMES,
+    stage_dir,
+)
 from pytest_loadcert.evidence.observability import Span, TimeRange, grafana_range, otel_spans
 from pytest_loadcert.evidence.prometheus import PrometheusEvidence, parse_prometheus
 from pytest_loadcert.evidence.schema import validate
@@ -103,18 +110,7 @@ def shown(rel: str) -> str:
 #: Files pytest or Python would read as configuration or run as code when the judge is started
 #: in (or above) the bundle. Evidence never needs them, and they must never take part in
 #: judging it.
-JUDGE_CONFIG_NAMES = frozenset(
-    {
-        "conftest.py",
-        "pytest.toml",
-        ".pytest.toml",
-        "pytest.ini",
-        ".pytest.ini",
-        "pyproject.toml",
-        "tox.ini",
-        "setup.cfg",
-    }
-)
+JUDGE_CONFIG_NAMES = frozenset({"conftest.py", *PYTEST_CONFIG_NAMES})
 CODE_SUFFIXES = (".py", ".pyc", ".pyo", ".pyd", ".so", ".pth")
 
 

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from pytest_loadcert import envvars
+import pytest_loadcert.envvars as envvars
 from pytest_loadcert.errors import EvidenceError
 
 #: Default cap for one evidence file; k6 summaries and API responses are far smaller.

@@ -24,3 +24,15 @@ K8S_MANIFEST = "artifacts/k8s-manifest.yaml"
 def stage_dir(stage: str) -> str:
     """The directory of one stage's evidence (``stage.json``, summaries, ``prometheus.json``)."""
     return f"stages/{stage}"
+
+
+#: The files pytest reads its configuration from (one of them fixes the rootdir).
+PYTEST_CONFIG_NAMES = (
+    "pytest.toml",
+    ".pytest.toml",
+    "pytest.ini",
+    ".pytest.ini",
+    "pyproject.toml",
+    "tox.ini",
+    "setup.cfg",
+)

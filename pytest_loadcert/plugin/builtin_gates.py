@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import pytest
 
-from pytest_loadcert import gates
+import pytest_loadcert.gates as gates
 from pytest_loadcert.config.profile import Profile, StageSpec
 from pytest_loadcert.evidence.bundle import Bundle
 from pytest_loadcert.evidence.cluster import ClusterSnapshot

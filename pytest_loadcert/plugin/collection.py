@@ -128,16 +128,10 @@ def _check_scope(
 ) -> None:
     """Add the run problems of what was collected against what is declared
     (:mod:`pytest_loadcert.plugin.scope`)."""
-    from pytest_loadcert.plugin.scope import declared_gate_files, scope_problems
+    from pytest_loadcert.plugin.scope import scope_problems
 
-    declared = declared_gate_files(
-        state.settings.gate_paths,
-        list(config.getini("python_files")),
-        list(config.getini("norecursedirs")),
-        state.bundle.root,
-    )
     problems = scope_problems(
-        declared=declared,
+        declared=state.gate_files,
         builtin=BUILTIN_GATES.resolve(),
         required=required,
         discovered=state.discovered,

@@ -166,22 +166,15 @@ class CertificationRun:
     def _gate_files(self) -> dict[str, str]:
         from pathlib import Path
 
-        from pytest_loadcert.plugin.scope import declared_gate_files, gate_file_digests
+        from pytest_loadcert.plugin.scope import gate_file_digests
 
-        state = self.state
-        declared = declared_gate_files(
-            state.settings.gate_paths,
-            list(self.config.getini("python_files")),
-            list(self.config.getini("norecursedirs")),
-            state.bundle.root,
-        )
         conftests = [
             Path(module_file)
             for plugin in self.config.pluginmanager.get_plugins()
             if isinstance(module_file := getattr(plugin, "__file__", None), str)
             and Path(module_file).name == "conftest.py"
         ]
-        return gate_file_digests(declared, conftests, self.config.rootpath)
+        return gate_file_digests(self.state.gate_files, conftests, self.config.rootpath)
 
     def _check_waivers(self) -> None:
         state = self.state

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_loadcert import envvars
+import pytest_loadcert.envvars as envvars
 
 
 def check_output(option: str, path: Path) -> None:
@@ -29,17 +29,6 @@ def check_output(option: str, path: Path) -> None:
         raise pytest.UsageError(f"{option} {path}: {parent} is not a directory")
 
 
-CONFIG_FILES = (
-    "pytest.toml",
-    ".pytest.toml",
-    "pytest.ini",
-    ".pytest.ini",
-    "pyproject.toml",
-    "tox.ini",
-    "setup.cfg",
-)
-
-
 def check_rootdir(config: pytest.Config) -> None:
     """Refuse a run whose rootdir moved because pytest took the evidence path for a test path.
 
@@ -49,9 +38,11 @@ def check_rootdir(config: pytest.Config) -> None:
     """
     if "--evidence-dir" not in config.invocation_params.args:
         return
+    from pytest_loadcert.evidence.layout import PYTEST_CONFIG_NAMES  # not at plugin import
+
     invocation = config.invocation_params.dir
     for folder in (invocation, *invocation.parents):
-        if any((folder / name).is_file() for name in CONFIG_FILES):
+        if any((folder / name).is_file() for name in PYTEST_CONFIG_NAMES):
             if folder != config.rootpath:
                 raise pytest.UsageError(
                     f"pytest chose rootdir {config.rootpath} because it read the --evidence-dir "

@@ -109,6 +109,14 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     bundle = Bundle(settings.evidence_dir)
     state = RunState(settings, profile, bundle, expected_builtin(profile))
+    from pytest_loadcert.plugin.scope import declared_gate_files
+
+    state.gate_files = declared_gate_files(
+        settings.gate_paths,
+        list(config.getini("python_files")),
+        list(config.getini("norecursedirs")),
+        bundle.root,
+    )
     config.stash[STATE_KEY] = state
     # Collect the built-in gates and the repository's gate tests, never its unit tests.
     explicit = list(config.args) if config.args_source == pytest.Config.ArgsSource.ARGS else []

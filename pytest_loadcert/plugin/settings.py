@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_loadcert import envvars
+import pytest_loadcert.envvars as envvars
 
 
 @dataclass(frozen=True)

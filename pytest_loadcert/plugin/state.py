@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -29,6 +30,8 @@ class RunState:
     bundle: Bundle
     expected: list[GateKey]
     collected: dict[str, GateKey] = field(default_factory=dict)  # nodeid -> key (pre-deselect)
+    #: The team's gate files under the declared gate paths (plugin/scope.py), found once.
+    gate_files: tuple[Path, ...] = ()
     #: Every item as pytest collected it, before any collection hook could remove it.
     discovered: list[Discovered] = field(default_factory=list)
     outcomes: dict[GateKey, Outcome] = field(default_factory=dict)

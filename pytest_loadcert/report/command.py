@@ -34,7 +34,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from pytest_loadcert import cliopts
+import pytest_loadcert.cliopts as cliopts
 from pytest_loadcert.certify.read import read_certificate
 from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.report.render import html_report, markdown_report

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_loadcert import cliopts
+import pytest_loadcert.cliopts as cliopts
 from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.evidence.hashing import sha256_bytes
 from pytest_loadcert.evidence.jsonio import json_bytes, parse_json, read_bytes, write_atomic

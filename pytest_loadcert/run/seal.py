@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pytest_loadcert import cliopts
+import pytest_loadcert.cliopts as cliopts
 from pytest_loadcert.collect.git import GitError, git_state
 from pytest_loadcert.evidence.bundle import walk_bundle
 from pytest_loadcert.evidence.hashing import is_digest, sha256_bytes, sha256_file

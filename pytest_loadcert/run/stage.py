@@ -37,7 +37,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pytest_loadcert import cliopts
+import pytest_loadcert.cliopts as cliopts
 from pytest_loadcert.config.profile import Profile
 from pytest_loadcert.evidence.hashing import sha256_bytes, sha256_file
 from pytest_loadcert.evidence.jsonio import write_atomic, write_json_atomic

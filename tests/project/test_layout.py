@@ -34,10 +34,11 @@ LAYERS = {
     "cli": 7,
     "demo": 7,
     "__main__": 8,
+    "version": 0,
 }
 #: Subpackages that must never import pytest, nor the libraries of an optional extra.
-PYTEST_FREE = {"errors", "status", "envvars", "config", "evidence", "gates", "certify", "report",
-               "collect", "run", "cliopts", "cli"}  # fmt: skip
+PYTEST_FREE = {"errors", "status", "envvars", "version", "config", "evidence", "gates",
+               "certify", "report", "collect", "run", "cliopts", "cli"}  # fmt: skip
 PYTEST_MODULES = ("pytest", "_pytest", "pluggy", "xdist", "pytest_html")
 
 
