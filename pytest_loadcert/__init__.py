@@ -32,9 +32,9 @@ _PUBLIC = {
     "Profile": "pytest_loadcert.config.profile",
     "StageSpec": "pytest_loadcert.config.profile",
     "PrometheusLookup": "pytest_loadcert.plugin.fixtures",
-    "peak_active_vus": "pytest_loadcert.gates.k6",
-    "request_count": "pytest_loadcert.gates.k6",
-    "failed_requests": "pytest_loadcert.gates.k6",
+    "peak_active_vus": "pytest_loadcert.evidence.load",
+    "request_count": "pytest_loadcert.evidence.load",
+    "failed_requests": "pytest_loadcert.evidence.load",
 }
 __all__ = [
     "Bundle",
@@ -60,10 +60,14 @@ if TYPE_CHECKING:  # for type checkers only; at run time __getattr__ loads each 
     from pytest_loadcert.evidence.bundle import Bundle
     from pytest_loadcert.evidence.cluster import ClusterSnapshot
     from pytest_loadcert.evidence.k6 import K6Summary
-    from pytest_loadcert.evidence.load import LoadSummary
+    from pytest_loadcert.evidence.load import (
+        LoadSummary,
+        failed_requests,
+        peak_active_vus,
+        request_count,
+    )
     from pytest_loadcert.evidence.prometheus import MetricSample
     from pytest_loadcert.evidence.stage import StageRun
-    from pytest_loadcert.gates.k6 import failed_requests, peak_active_vus, request_count
     from pytest_loadcert.gates.result import GateResult
     from pytest_loadcert.plugin.fixtures import PrometheusLookup
     from pytest_loadcert.version import __version__

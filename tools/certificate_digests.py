@@ -1,5 +1,6 @@
 """Print one line per bundle: its name, verdict and the sha256 of the certificate the
-plugin writes for it, without ``generated_at`` (the only field that names the moment).
+plugin writes for it, without ``generated_at`` and ``invocation.started_at`` (the fields that
+name the moment) and with the run's temporary directory written as ``<work>``.
 
 The bundles are the example plus every variant of ``tests/bundlefactory.py``, built once
 into BUNDLES_DIR with ``fixtures/build.py`` (``fixtures/bundles/`` keeps only a few golden
@@ -58,7 +59,12 @@ def digest(name: str, bundle: Path, profile: Path | None) -> str:
             return f"{name} no-certificate"
         document = json.loads(certificate.read_bytes())
         document.pop("generated_at", None)
-        data = json.dumps(document, sort_keys=True, ensure_ascii=False).encode()
+        invocation = document.get("invocation")
+        if isinstance(invocation, dict):
+            invocation.pop("started_at", None)  # the moment the session started
+        # The run's own directory (in its arguments and invocation.dir) is new every time.
+        text = json.dumps(document, sort_keys=True, ensure_ascii=False).replace(work, "<work>")
+        data = text.encode()
         return f"{name} {document.get('verdict')} sha256:{hashlib.sha256(data).hexdigest()}"
 
 

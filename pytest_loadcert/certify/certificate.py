@@ -1,12 +1,13 @@
 """The certificate: ``certificate.json``, the junit suite properties and the terminal summary.
 
-Everything here is pytest-free. The stage table's facts are recomputed from the bundle with
-the same gate functions the tests use, so the summary never depends on test internals.
+Everything here is pytest-free. The stage table's figures are computed from the bundle by
+the functions the gates judge (:mod:`pytest_loadcert.evidence.load`), so the certificate
+states the numbers the gates judged and never depends on test internals.
 """
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,17 @@ from pytest_loadcert.config.profile import Profile
 from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.evidence.bundle import Bundle, Manifest
 from pytest_loadcert.evidence.jsonio import write_json_atomic
+from pytest_loadcert.evidence.load import (
+    LoadSummary,
+    check_counts,
+    failed_requests,
+    peak_active_vus,
+    request_count,
+    summed_rate,
+    worst_percentile,
+)
 from pytest_loadcert.evidence.timeutil import format_utc, now_utc
 from pytest_loadcert.gates.catalogue import GateKey, not_required
-from pytest_loadcert.gates.k6 import SUCCESS_TREND, failed_requests, peak_active_vus, request_count
 from pytest_loadcert.gates.prometheus import metric_sample
 from pytest_loadcert.status import CERTIFIED
 from pytest_loadcert.version import __version__
@@ -67,36 +76,14 @@ def _try(func: Any) -> Any:
         return None
 
 
-def _worst_stat(bundle: Bundle, stage: str, stat: str) -> float | None:
-    """The largest shard value of a successful-request latency stat, as the latency gates
-    read it: a file without a successful request measured nothing (k6 still writes the
-    submetric, all zeros), and one that had some but lacks the stat leaves it unknown."""
-    values = []
-    for summary in bundle.summaries(stage):
-        if summary.count("http_req_failed", "fails") == 0:
-            continue
-        if not summary.has(SUCCESS_TREND) or stat not in summary.metrics[SUCCESS_TREND].values:
-            return None
-        values.append(summary.value(SUCCESS_TREND, stat))
-    return max(values) if values else None
+def _checks_rate(summaries: tuple[LoadSummary, ...]) -> float | None:
+    passed, total, _ = check_counts(summaries)
+    return passed / total if total else None
 
 
-def _summed_rate(bundle: Bundle, stage: str, metric: str) -> float | None:
-    """A counter's per-second rate summed over the stage's summaries (shards add)."""
-    summaries = bundle.summaries(stage)
-    if not summaries or not all(s.has(metric) for s in summaries):
-        return None
-    total = sum(s.value(metric, "rate") for s in summaries)
-    return total if math.isfinite(total) else None  # finite shard rates can add up to inf
-
-
-def _checks_rate(bundle: Bundle, stage: str) -> float | None:
-    summaries = bundle.summaries(stage)
-    if not summaries or not all(s.has("checks") for s in summaries):
-        return None
-    passes = sum(s.count("checks", "passes") for s in summaries)
-    fails = sum(s.count("checks", "fails") for s in summaries)
-    return passes / (passes + fails) if passes + fails else None
+def _error_rate(summaries: tuple[LoadSummary, ...]) -> float | None:
+    failed, total, _ = failed_requests(summaries)
+    return failed / total if total else None
 
 
 def _metric_facts(bundle: Bundle, profile: Profile, stage: str) -> tuple[MetricFacts, ...]:
@@ -132,9 +119,10 @@ def stage_facts(bundle: Bundle, profile: Profile) -> list[StageFacts]:
     for spec in profile.stages:
         name = spec.name
 
-        def rate(name: str = name) -> float | None:
-            failed, total, _ = failed_requests(bundle.summaries(name))
-            return failed / total if total else None
+        def figure(compute: Callable[[tuple[LoadSummary, ...]], Any], stage: str = name) -> Any:
+            """A figure of the stage's summaries, computed as the gates compute it; None
+            where the evidence cannot say."""
+            return _try(lambda: compute(bundle.summaries(stage)))
 
         run = _try(lambda n=name: bundle.stage_run(n))
         rows.append(
@@ -144,17 +132,15 @@ def stage_facts(bundle: Bundle, profile: Profile) -> list[StageFacts]:
                 start=run.start_text if run is not None else None,
                 end=run.end_text if run is not None else None,
                 duration_s=(run.end - run.start).total_seconds() if run is not None else None,
-                peak_active_vus=_try(lambda n=name: peak_active_vus(bundle.summaries(n))[0]),
-                p50_ms=_try(lambda n=name: _worst_stat(bundle, n, "med")),
-                p95_ms=_try(lambda n=name: _worst_stat(bundle, n, "p(95)")),
-                p99_ms=_try(lambda n=name: _worst_stat(bundle, n, "p(99)")),
-                error_rate=_try(rate),
-                checks_rate=_try(lambda n=name: _checks_rate(bundle, n)),
-                requests=_try(lambda n=name: request_count(bundle.summaries(n))[0]),
-                rps=_try(lambda n=name: _summed_rate(bundle, n, "http_reqs")),
-                data_received_bytes_per_s=_try(
-                    lambda n=name: _summed_rate(bundle, n, "data_received")
-                ),
+                peak_active_vus=figure(lambda s: peak_active_vus(s)[0]),
+                p50_ms=figure(lambda s: worst_percentile(s, "med")[0]),
+                p95_ms=figure(lambda s: worst_percentile(s, "p(95)")[0]),
+                p99_ms=figure(lambda s: worst_percentile(s, "p(99)")[0]),
+                error_rate=figure(_error_rate),
+                checks_rate=figure(_checks_rate),
+                requests=figure(lambda s: request_count(s)[0]),
+                rps=figure(lambda s: summed_rate(s, "http_reqs")),
+                data_received_bytes_per_s=figure(lambda s: summed_rate(s, "data_received")),
                 metrics=_metric_facts(bundle, profile, name),
                 shards=_try(lambda n=name: _shard_facts(bundle, n)),
             )

@@ -16,7 +16,10 @@ Metric names and value keys are k6's, the vocabulary of the evidence contract: `
 
 from __future__ import annotations
 
+import math
 from typing import Protocol
+
+from pytest_loadcert.errors import EvidenceError
 
 
 class LoadSummary(Protocol):
@@ -55,3 +58,111 @@ class LoadSummary(Protocol):
     def thresholds(self) -> list[tuple[str, str, bool]]:
         """The tool's own threshold results as (metric, expression, passed), sorted."""
         ...
+
+
+# ----------------------------------------------------------------------------- figures
+#
+# Each figure of one stage, over its summaries (one per load-generator instance), computed
+# once: the gates judge these numbers and the certificate states the same numbers. Counts
+# add up over instances; peak VUs add up (every instance runs the same schedule, so the
+# peaks coincide); a percentile is the *largest* instance percentile, an upper bound of the
+# combined one. Each returns the figure and its source (``<file> <field>, ...``) and raises
+# EvidenceError for a figure the summaries cannot give.
+
+SUCCESS_TREND = "http_req_duration{expected_response:true}"
+
+
+def summed_count(summaries: tuple[LoadSummary, ...], metric: str, key: str) -> tuple[int, str]:
+    """A count (``count``, ``passes``, ``fails``) added over the instances."""
+    total = sum(s.count(metric, key) for s in summaries)
+    return total, ", ".join(f"{s.rel} {s.field(metric, key)}" for s in summaries)
+
+
+def require_metric(summaries: tuple[LoadSummary, ...], metric: str, why: str) -> None:
+    """Raise, naming the first file without ``metric`` and ``why`` it matters."""
+    for summary in summaries:
+        if not summary.has(metric):
+            raise EvidenceError(summary.rel, summary.field(metric), f"is missing: {why}")
+
+
+def peak_active_vus(summaries: tuple[LoadSummary, ...]) -> tuple[int, str]:
+    """Observed concurrency: the peak of ``vus`` (its ``max``), summed over shards.
+
+    ``vus_max`` (the allocated pool) and ``vus.value`` (the last sample) are never used.
+    """
+    total = 0
+    for summary in summaries:
+        value = summary.value("vus", "max")
+        if value < 0 or value != int(value):
+            raise EvidenceError(
+                summary.rel, summary.field("vus", "max"), "must be a non-negative integer"
+            )
+        total += int(value)
+    return total, ", ".join(f"{s.rel} {s.field('vus', 'max')}" for s in summaries)
+
+
+def request_count(summaries: tuple[LoadSummary, ...]) -> tuple[int, str]:
+    """HTTP requests sent (``http_reqs.count``), summed over shards."""
+    require_metric(summaries, "http_reqs", "the stage sent no HTTP request")
+    return summed_count(summaries, "http_reqs", "count")
+
+
+def failed_requests(summaries: tuple[LoadSummary, ...]) -> tuple[int, int, str]:
+    """(failed, total) from ``http_req_failed``: ``passes`` counts *failed* requests."""
+    failed, source = summed_count(summaries, "http_req_failed", "passes")
+    ok, _ = summed_count(summaries, "http_req_failed", "fails")
+    return failed, failed + ok, source
+
+
+def check_counts(summaries: tuple[LoadSummary, ...]) -> tuple[int, int, str]:
+    """(passed, total) ``check()`` calls; a summary without ``checks`` raises."""
+    require_metric(
+        summaries, "checks", "the script ran no check(), a checks rate over nothing is not a rate"
+    )
+    passed, source = summed_count(summaries, "checks", "passes")
+    failed, _ = summed_count(summaries, "checks", "fails")
+    return passed, passed + failed, source
+
+
+def worst_percentile(summaries: tuple[LoadSummary, ...], stat: str) -> tuple[float, str, int]:
+    """The largest instance value of a successful-request latency ``stat`` (``p(95)``,
+    ``med``, ...): (value, source, instances measured).
+
+    An instance without the success trend and without a successful request measured nothing
+    and is left out; one that had successful requests and lacks the trend or the stat makes
+    the figure unknown (raises), as does a stage in which no instance measured anything.
+    """
+    observed: list[tuple[float, str]] = []
+    for summary in summaries:
+        if not summary.has(SUCCESS_TREND):
+            if summary.count("http_req_failed", "fails") == 0:
+                continue  # this shard had no successful request: nothing to measure
+            raise EvidenceError(summary.rel, summary.field(SUCCESS_TREND), "is missing")
+        if not summary.has_value(SUCCESS_TREND, stat):
+            raise EvidenceError(
+                summary.rel,
+                summary.field(SUCCESS_TREND, stat),
+                f"is missing: run k6 with --summary-trend-stats including {stat}",
+            )
+        observed.append(
+            (
+                summary.value(SUCCESS_TREND, stat),
+                f"{summary.rel} {summary.field(SUCCESS_TREND, stat)}",
+            )
+        )
+    if not observed:
+        first = summaries[0]
+        raise EvidenceError(
+            first.rel, first.field(SUCCESS_TREND), "is missing: no request succeeded"
+        )
+    worst, source = max(observed)
+    return worst, source, len(observed)
+
+
+def summed_rate(summaries: tuple[LoadSummary, ...], metric: str) -> float:
+    """A counter's per-second ``rate`` added over the instances (a finite total only)."""
+    require_metric(summaries, metric, "the stage's rate is unknown")
+    total = sum(s.value(metric, "rate") for s in summaries)
+    if not math.isfinite(total):  # finite shard rates can add up to inf
+        raise EvidenceError(summaries[0].rel, summaries[0].field(metric, "rate"), "adds up to inf")
+    return total

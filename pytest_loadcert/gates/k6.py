@@ -6,9 +6,9 @@ never default a missing value, and they read observed values only: targets and m
 are informational.
 
 Shards (``k6-summary.<shard>.json``, one per k6 instance of a distributed run such as
-k6-operator's execution segments) are combined conservatively: counts add up; peak VUs add
-up (every segment runs the same schedule, so the peaks coincide); a percentile is the
-*largest* shard percentile, an upper bound of the combined percentile.
+k6-operator's execution segments) are combined by the figures of
+:mod:`pytest_loadcert.evidence.load` (counts and peaks add up, a percentile is the largest
+shard's), the same code that states them on the certificate.
 """
 
 from __future__ import annotations
@@ -16,47 +16,37 @@ from __future__ import annotations
 from pytest_loadcert.config.profile import Profile
 from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.evidence.bundle import Bundle
-from pytest_loadcert.evidence.load import LoadSummary
+from pytest_loadcert.evidence.load import (
+    SUCCESS_TREND,
+    LoadSummary,
+    check_counts,
+    failed_requests,
+    peak_active_vus,
+    request_count,
+    worst_percentile,
+)
 from pytest_loadcert.evidence.stage import StageRun
 from pytest_loadcert.gates.result import GateResult, fmt
 
-SUCCESS_TREND = "http_req_duration{expected_response:true}"
+# The stage's figures live in evidence/load.py; they stay importable from here, where team
+# gates written before that move import them.
+__all__ = [
+    "SUCCESS_TREND",
+    "achieved_concurrency",
+    "checks_rate",
+    "error_rate",
+    "failed_requests",
+    "k6_thresholds",
+    "latency_percentile",
+    "observed_concurrency",
+    "peak_active_vus",
+    "request_count",
+    "requests_sent",
+    "require_requests",
+]
 
 
 # ----------------------------------------------------------------------------- k6 facts
-
-
-def _sum_count(summaries: tuple[LoadSummary, ...], metric: str, key: str) -> tuple[int, str]:
-    total = sum(s.count(metric, key) for s in summaries)
-    return total, ", ".join(f"{s.rel} {s.field(metric, key)}" for s in summaries)
-
-
-def _require_metric(summaries: tuple[LoadSummary, ...], metric: str, why: str) -> None:
-    for summary in summaries:
-        if not summary.has(metric):
-            raise EvidenceError(summary.rel, summary.field(metric), f"is missing: {why}")
-
-
-def peak_active_vus(summaries: tuple[LoadSummary, ...]) -> tuple[int, str]:
-    """Observed concurrency: the peak of ``vus`` (its ``max``), summed over shards.
-
-    ``vus_max`` (the allocated pool) and ``vus.value`` (the last sample) are never used.
-    """
-    total = 0
-    for summary in summaries:
-        value = summary.value("vus", "max")
-        if value < 0 or value != int(value):
-            raise EvidenceError(
-                summary.rel, summary.field("vus", "max"), "must be a non-negative integer"
-            )
-        total += int(value)
-    return total, ", ".join(f"{s.rel} {s.field('vus', 'max')}" for s in summaries)
-
-
-def request_count(summaries: tuple[LoadSummary, ...]) -> tuple[int, str]:
-    """HTTP requests sent (``http_reqs.count``), summed over shards."""
-    _require_metric(summaries, "http_reqs", "the stage sent no HTTP request")
-    return _sum_count(summaries, "http_reqs", "count")
 
 
 def require_requests(summaries: tuple[LoadSummary, ...], profile: Profile) -> int:
@@ -70,13 +60,6 @@ def require_requests(summaries: tuple[LoadSummary, ...], profile: Profile) -> in
             "no k6 gate of this stage is judged",
         )
     return count
-
-
-def failed_requests(summaries: tuple[LoadSummary, ...]) -> tuple[int, int, str]:
-    """(failed, total) from ``http_req_failed``: ``passes`` counts *failed* requests."""
-    failed, source = _sum_count(summaries, "http_req_failed", "passes")
-    ok, _ = _sum_count(summaries, "http_req_failed", "fails")
-    return failed, failed + ok, source
 
 
 # ----------------------------------------------------------------------------- stage gates
@@ -122,32 +105,14 @@ def latency_percentile(
             summaries[0].field("http_req_failed", "fails"),
             "is 0: no request succeeded, so the stage is no evidence of latency",
         )
-    observed: list[tuple[float, str]] = []
-    for summary in summaries:
-        if not summary.has(SUCCESS_TREND):
-            if summary.count("http_req_failed", "fails") == 0:
-                continue  # this shard had no successful request: nothing to measure
-            raise EvidenceError(summary.rel, summary.field(SUCCESS_TREND), "is missing")
-        if not summary.has_value(SUCCESS_TREND, stat):
-            raise EvidenceError(
-                summary.rel,
-                summary.field(SUCCESS_TREND, stat),
-                f"is missing: run k6 with --summary-trend-stats including {stat}",
-            )
-        observed.append(
-            (
-                summary.value(SUCCESS_TREND, stat),
-                f"{summary.rel} {summary.field(SUCCESS_TREND, stat)}",
-            )
-        )
-    worst, source = max(observed)
+    worst, source, measured = worst_percentile(summaries, stat)
     return GateResult(
         worst <= bound_ms,
         f"{stat} {fmt(worst)} ms",
         f"<= {fmt(bound_ms)} ms",
         f"{successful} successful requests",
         source,
-        "largest shard percentile (an upper bound)" if len(observed) > 1 else "",
+        "largest shard percentile (an upper bound)" if measured > 1 else "",
     )
 
 
@@ -175,12 +140,7 @@ def error_rate(summaries: tuple[LoadSummary, ...], profile: Profile) -> GateResu
 def checks_rate(summaries: tuple[LoadSummary, ...], profile: Profile) -> GateResult:
     """The ratio of passed ``check()`` calls is at least the bound; no checks blocks."""
     require_requests(summaries, profile)
-    _require_metric(
-        summaries, "checks", "the script ran no check(), a checks rate over nothing is not a rate"
-    )
-    passed, source = _sum_count(summaries, "checks", "passes")
-    failed, _ = _sum_count(summaries, "checks", "fails")
-    total = passed + failed
+    passed, total, source = check_counts(summaries)
     if total < 1:
         raise EvidenceError(summaries[0].rel, summaries[0].field("checks"), "counts no check")
     rate = passed / total
