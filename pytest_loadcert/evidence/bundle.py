@@ -8,7 +8,6 @@ blocks exactly the gates that need it and nothing else.
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,10 +17,9 @@ from typing import Any, TypeVar
 
 from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.evidence.cluster import ClusterSnapshot, parse_cluster
-from pytest_loadcert.evidence.hashing import sha256_bytes, sha256_file
+from pytest_loadcert.evidence.hashing import sha256_bytes
+from pytest_loadcert.evidence.integrity import compare_files, shown, unsafe_path_reason
 from pytest_loadcert.evidence.jsonio import (
-    is_partial_write,
-    max_file_bytes,
     parse_json,
     read_bytes,
     read_json,
@@ -32,7 +30,6 @@ from pytest_loadcert.evidence.layout import (
     GRAFANA,
     MANIFEST,
     OTEL,
-    PYTEST_CONFIG_NAMES,
     stage_dir,
 )
 from pytest_loadcert.evidence.observability import Span, TimeRange, grafana_range, otel_spans
@@ -85,94 +82,6 @@ class Manifest:
     def artifact(self, key: str) -> dict[str, str]:
         """``artifacts.<key>`` (``k6_script`` or ``k8s_manifest``)."""
         return dict(self.raw["artifacts"][key])
-
-
-def unsafe_path_reason(rel: str) -> str | None:
-    """Why ``rel`` cannot name a file inside the bundle, or None when it can."""
-    if not rel or "\\" in rel or "\x00" in rel:
-        return "is not a plain relative '/'-separated path"
-    if rel.startswith("/") or (len(rel) > 1 and rel[1] == ":"):
-        return "is an absolute path"
-    if any(part in ("", ".", "..") for part in rel.split("/")):
-        return "leaves the bundle or is not normalised ('..', '.', '//')"
-    return None
-
-
-def shown(rel: str) -> str:
-    """``rel`` as printable text: bytes of a non-UTF-8 file name appear as ``\\xff`` escapes.
-
-    ``os`` returns such names with surrogates, which no message may carry (writing the
-    certificate as UTF-8 would fail).
-    """
-    return rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-
-
-#: Files pytest or Python would read as configuration or run as code when the judge is started
-#: in (or above) the bundle. Evidence never needs them, and they must never take part in
-#: judging it.
-JUDGE_CONFIG_NAMES = frozenset({"conftest.py", *PYTEST_CONFIG_NAMES})
-CODE_SUFFIXES = (".py", ".pyc", ".pyo", ".pyd", ".so", ".pth")
-
-
-def judge_code_reason(name: str) -> str | None:
-    """Why a file named ``name`` may not be in a bundle (code or pytest configuration).
-
-    Compared without case: on a case-insensitive file system (macOS, Windows) pytest finds
-    ``conftest.PY`` as ``conftest.py``.
-    """
-    folded = name.casefold()
-    if folded in JUDGE_CONFIG_NAMES or folded.endswith(CODE_SUFFIXES):
-        return (
-            "is Python code or pytest configuration, which pytest could load while judging "
-            "the bundle; evidence never needs it"
-        )
-    return None
-
-
-def walk_bundle(root: Path) -> tuple[set[str], list[str]]:
-    """Every regular file under ``root`` but the manifest, and every entry that may not be there.
-
-    Links are never followed. Symbolic links, special files, backslashes and non-UTF-8 names,
-    temporary files of interrupted writes, Python code and pytest configuration files
-    (:func:`judge_code_reason`) and unreadable directories are returned as problems
-    (``"<path>: <why>"``).
-    """
-    files: set[str] = set()
-    problems: list[str] = []
-
-    def unreadable(exc: OSError) -> None:
-        problems.append(f"{shown(str(exc.filename))}: cannot be read ({exc.strerror})")
-
-    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable, followlinks=False):
-        base = Path(dirpath)
-        for name in sorted(dirnames):
-            if (base / name).is_symlink():
-                rel = shown((base / name).relative_to(root).as_posix())
-                problems.append(f"{rel}: is a symbolic link")
-        for name in sorted(filenames):
-            full = base / name
-            rel = full.relative_to(root).as_posix()
-            if rel == MANIFEST:
-                continue
-            mode = os.lstat(full).st_mode
-            if stat.S_ISLNK(mode):
-                problems.append(f"{shown(rel)}: is a symbolic link")
-            elif not stat.S_ISREG(mode):
-                problems.append(f"{shown(rel)}: is not a regular file")
-            elif "\\" in rel:
-                problems.append(f"{shown(rel)}: a backslash in a bundle path is ambiguous")
-            elif shown(rel) != rel:
-                problems.append(f"{shown(rel)}: the name is not UTF-8")
-            elif is_partial_write(name):
-                problems.append(
-                    f"{rel}: a temporary file of a write that never finished (a command killed "
-                    "mid-write); delete it and run that command again"
-                )
-            elif (reason := judge_code_reason(name)) is not None:
-                problems.append(f"{rel}: {reason}")
-            else:
-                files.add(rel)
-    return files, problems
 
 
 def _segment_point(text: str) -> Fraction:
@@ -410,35 +319,5 @@ class Bundle:
     # ------------------------------------------------------------------ integrity
     def integrity_problems(self) -> list[str]:
         """Every difference between the manifest's ``files`` and the bundle on disk."""
-        manifest = self.manifest()
-        problems: list[str] = []
-        recorded = manifest.files
-        cap = max_file_bytes()
-        on_disk, odd = walk_bundle(self.root)
-        problems.extend(odd)
-        lowered: dict[str, str] = {}
-        for rel in sorted(set(recorded) | set(on_disk)):
-            other = lowered.setdefault(rel.lower(), rel)
-            if other != rel:
-                problems.append(f"{rel}: differs from {other} only in case")
-        for rel in sorted(recorded):
-            if rel == MANIFEST:
-                problems.append(f"{MANIFEST}: files lists the manifest itself")
-                continue
-            if rel not in on_disk:
-                if any(problem.startswith(f"{rel}: ") for problem in odd):
-                    continue  # already said what is wrong with it
-                problems.append(
-                    f"{rel}: listed in {MANIFEST} files but not a regular file in the bundle"
-                )
-                continue
-            size = os.lstat(self.root / rel).st_size
-            if size > cap:  # hashing it would read it all: a sparse file can be terabytes
-                problems.append(f"{rel}: is {size} bytes, over the {cap}-byte cap; not hashed")
-                continue
-            actual = sha256_file(self.root / rel)
-            if actual != recorded[rel]:
-                problems.append(f"{rel}: sha256 is {actual}, {MANIFEST} records {recorded[rel]}")
-        for rel in sorted(set(on_disk) - set(recorded)):
-            problems.append(f"{rel}: in the bundle but not in {MANIFEST} files")
-        return problems
+        differences = compare_files(self.root, self.manifest().files, self_name=MANIFEST)
+        return [difference.problem(MANIFEST) for difference in differences]

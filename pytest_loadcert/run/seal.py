@@ -25,8 +25,8 @@ from typing import Any
 
 import pytest_loadcert.cliopts as cliopts
 from pytest_loadcert.collect.git import GitError, git_state
-from pytest_loadcert.evidence.bundle import walk_bundle
 from pytest_loadcert.evidence.hashing import is_digest, sha256_bytes, sha256_file
+from pytest_loadcert.evidence.integrity import walk_bundle
 from pytest_loadcert.evidence.jsonio import write_atomic, write_json_atomic
 from pytest_loadcert.evidence.layout import CLUSTER, K6_SCRIPT, K8S_MANIFEST, MANIFEST
 from pytest_loadcert.evidence.timeutil import format_utc, now_utc, parse_utc
@@ -136,7 +136,7 @@ def bundle_files(root: Path) -> dict[str, str]:
     if refused:
         raise SealError(
             "refusing to seal: the bundle may hold only complete regular files; found "
-            + ", ".join(sorted(refused))
+            + ", ".join(sorted(str(r) for r in refused))
         )
     return {rel: sha256_file(root / rel) for rel in sorted(files)}
 

@@ -8,17 +8,18 @@ certified (``bindings.bundle_sha256`` and ``evidence_files``). Every differing f
   entry whose binding in the replaced manifest differs from the certified one);
 - ``missing``: certified, but not a regular file in the bundle any more;
 - ``added``: in the bundle, but not certified;
-- ``unsafe``: a symbolic link, special file or unreadable entry, which no bundle may hold.
+- ``unsafe``: a symbolic link, special file or unreadable entry, which no bundle may hold,
+  or a path that differs from another only in case.
 
-The bundle is walked with :func:`pytest_loadcert.evidence.bundle.walk_bundle`, the walk that sealing
-and the integrity gate use. Exit status: 0 the same bundle, 1 a different one, 2 a usage
-error or a certificate that cannot be read or identifies no bundle.
+The comparison is :func:`pytest_loadcert.evidence.integrity.compare_files`, the one the
+integrity gate makes against the manifest; this command words its differences against the
+certificate. Exit status: 0 the same bundle, 1 a different one, 4 a usage error or a
+certificate that cannot be read or identifies no bundle.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,39 +28,55 @@ from typing import Any
 import pytest_loadcert.cliopts as cliopts
 from pytest_loadcert.certify.model import Certificate
 from pytest_loadcert.errors import EvidenceError
+from pytest_loadcert.evidence.integrity import FileDifference, Kind
+from pytest_loadcert.evidence.layout import MANIFEST
 
 HELP = "check that an evidence bundle is the one a certificate.json was issued for"
 
-CHANGED, MISSING, ADDED, UNSAFE = "changed", "missing", "added", "unsafe"
+
+@dataclass(frozen=True)
+class Rebound:
+    """A binding of the replaced manifest that is not the certified one."""
+
+    path: str
+    now: str | None
+    then: str | None
+
+    def line(self) -> str:
+        return (
+            f"changed: {MANIFEST}: files[{self.path!r}] is {self.now or 'absent'}, "
+            f"certified {self.then or 'absent'}"
+        )
 
 
 @dataclass(frozen=True)
-class Difference:
-    """One file that differs from the certified bundle."""
+class Unreadable:
+    """``loadcert.json`` itself cannot be read: ``label`` is missing or changed."""
 
-    kind: str
-    path: str
+    label: str
     detail: str
 
     def line(self) -> str:
-        return f"{self.kind}: {self.path}: {self.detail}"
+        return f"{self.label}: {MANIFEST}: {self.detail}"
+
+
+Difference = FileDifference | Rebound | Unreadable
 
 
 def _manifest(root: Path, certified: str) -> tuple[list[Difference], dict[str, Any] | None]:
     """``loadcert.json`` against the certified bundle digest; its ``files`` when readable."""
     from pytest_loadcert.evidence.hashing import sha256_bytes
     from pytest_loadcert.evidence.jsonio import parse_json, read_bytes
-    from pytest_loadcert.evidence.layout import MANIFEST
 
     try:
         data = read_bytes(root / MANIFEST, MANIFEST)
     except EvidenceError as exc:
-        kind = MISSING if exc.problem == "is missing" else CHANGED
-        return [Difference(kind, MANIFEST, f"{exc.problem}; certified {certified}")], None
+        label = "missing" if exc.problem == "is missing" else "changed"
+        return [Unreadable(label, f"{exc.problem}; certified {certified}")], None
     actual = sha256_bytes(data)
     if actual == certified:
         return [], None
-    difference = Difference(CHANGED, MANIFEST, f"sha256 is {actual}, certified {certified}")
+    difference = FileDifference(Kind.CHANGED, MANIFEST, actual=actual, bound=certified)
     try:
         document = parse_json(data, MANIFEST)
     except EvidenceError:
@@ -70,55 +87,29 @@ def _manifest(root: Path, certified: str) -> tuple[list[Difference], dict[str, A
 
 def compare(certificate: Certificate, root: Path) -> list[Difference]:
     """Every difference between the bundle at ``root`` and the certified one."""
-    from pytest_loadcert.evidence.bundle import walk_bundle
-    from pytest_loadcert.evidence.hashing import sha256_file
-    from pytest_loadcert.evidence.jsonio import max_file_bytes
+    from pytest_loadcert.evidence.integrity import compare_files
 
-    cap = max_file_bytes()
     certified: dict[str, str] = certificate["evidence_files"]
     bound = certificate["bindings"]["bundle_sha256"]
     if bound is None:  # run() refuses such a certificate first
         raise EvidenceError("certificate.json", "bindings.bundle_sha256", "is null")
     differences, rebound = _manifest(root, bound)
-    on_disk, odd = walk_bundle(root)
-    unsafe = set()
-    for problem in odd:
-        path, _, why = problem.partition(": ")
-        unsafe.add(path)
-        differences.append(Difference(UNSAFE, path, why))
-    for rel in sorted(certified):
-        if rel not in on_disk:
-            if rel not in unsafe:
-                differences.append(
-                    Difference(MISSING, rel, f"certified with {certified[rel]}, not in the bundle")
-                )
-            continue
-        size = os.lstat(root / rel).st_size
-        if size > cap:  # the run never hashed a file over the cap; a sparse one can be huge
-            differences.append(
-                Difference(CHANGED, rel, f"is {size} bytes, over the {cap}-byte cap; not hashed")
-            )
-            continue
-        actual = sha256_file(root / rel)
-        if actual != certified[rel]:
-            differences.append(
-                Difference(CHANGED, rel, f"sha256 is {actual}, certified {certified[rel]}")
-            )
-    for rel in sorted(on_disk - set(certified)):
-        differences.append(Difference(ADDED, rel, "in the bundle, but not certified"))
+    differences.extend(compare_files(root, certified, self_name=MANIFEST))
     if rebound is not None:
         # A replaced manifest that re-binds files: say what it claims, beside what is true.
         for rel in sorted(set(rebound) | set(certified)):
             now, then = rebound.get(rel), certified.get(rel)
             if now != then:
-                differences.append(
-                    Difference(
-                        CHANGED,
-                        "loadcert.json",
-                        f"files[{rel!r}] is {now or 'absent'}, certified {then or 'absent'}",
-                    )
-                )
+                differences.append(Rebound(rel, now, then))
     return differences
+
+
+def _kind_path(difference: Difference) -> tuple[str, str]:
+    if isinstance(difference, Rebound):
+        return "changed", MANIFEST
+    if isinstance(difference, Unreadable):
+        return difference.label, MANIFEST
+    return difference.label, difference.path
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -162,7 +153,7 @@ def run(ns: argparse.Namespace, extra: list[str]) -> int:
     for difference in differences:
         print(difference.line())
     # One count per differing file and kind (a file can be named twice, e.g. by the manifest).
-    counts = Counter(kind for kind, _ in dict.fromkeys((d.kind, d.path) for d in differences))
+    counts = Counter(kind for kind, _ in dict.fromkeys(_kind_path(d) for d in differences))
     summary = ", ".join(f"{n} {kind}" for kind, n in counts.items())
     return cliopts.error(
         ns, f"{root} is not the bundle certified in {rel}: {summary}", cliopts.EXIT_FAILED

@@ -26,13 +26,14 @@ from pytest_loadcert.config.defaults import DEFAULT_PROFILE
 from pytest_loadcert.config.load import load_profile, profile_from_mapping
 from pytest_loadcert.config.profile import ProfileError
 from pytest_loadcert.errors import EvidenceError
-from pytest_loadcert.evidence.bundle import Bundle, walk_bundle
+from pytest_loadcert.evidence.bundle import Bundle
 from pytest_loadcert.evidence.cluster import (
     ClusterSnapshot,
     certification_pods,
     parse_cluster,
     running_digests,
 )
+from pytest_loadcert.evidence.integrity import walk_bundle
 from pytest_loadcert.evidence.jsonio import parse_json
 from pytest_loadcert.evidence.k6 import K6Summary, parse_summary
 from pytest_loadcert.evidence.observability import grafana_range, otel_spans
@@ -128,8 +129,8 @@ def test_non_utf8_file_names_are_named_printably(tmp_path: Path) -> None:
     bundle = bf.build_bundle(tmp_path / "b")
     os.symlink(b"k6-summary.json", os.path.join(bytes(bundle), b"stages/smoke/link\xff"))
     os.mkfifo(os.path.join(bytes(bundle), b"stages/1k/k6-summary.\xff.json"))
-    _, problems = walk_bundle(bundle)
-    assert problems == [
+    _, refused = walk_bundle(bundle)
+    assert [str(r) for r in refused] == [
         "stages/1k/k6-summary.\\xff.json: is not a regular file",
         "stages/smoke/link\\xff: is a symbolic link",
     ]
@@ -144,7 +145,7 @@ def test_integrity_never_hashes_a_file_over_the_cap(
 ) -> None:
     # A sparse 64 GiB file listed in the manifest was hashed in full by bundle_integrity
     # (minutes of reading zeros); now the size is checked first, and the file never read.
-    import pytest_loadcert.evidence.bundle as bundle_module
+    import pytest_loadcert.evidence.integrity as bundle_module
 
     bundle = bf.build_bundle(tmp_path / "b")
     summary = bundle / "stages/smoke/k6-summary.json"

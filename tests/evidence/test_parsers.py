@@ -11,8 +11,9 @@ import pytest
 
 from pytest_loadcert.config.profile import MetricSpec
 from pytest_loadcert.errors import EvidenceError
-from pytest_loadcert.evidence.bundle import check_shards, walk_bundle
+from pytest_loadcert.evidence.bundle import check_shards
 from pytest_loadcert.evidence.cluster import certification_pods, parse_cluster
+from pytest_loadcert.evidence.integrity import walk_bundle
 from pytest_loadcert.evidence.jsonio import parse_json, read_json
 from pytest_loadcert.evidence.k6 import parse_summary
 from pytest_loadcert.evidence.observability import grafana_range, otel_spans
@@ -287,7 +288,8 @@ def test_walk_reports_links_and_special_files(tmp_path: Path) -> None:
     (tmp_path / "a.json").write_text("{}")
     (tmp_path / "link.json").symlink_to(tmp_path / "a.json")
     os.mkfifo(tmp_path / "fifo")
-    files, problems = walk_bundle(tmp_path)
+    files, refused = walk_bundle(tmp_path)
+    problems = [str(r) for r in refused]
     assert files == {"a.json"}
     assert "link.json: is a symbolic link" in problems
     assert "fifo: is not a regular file" in problems

@@ -369,7 +369,7 @@ def test_gate_paths_inside_the_bundle_are_refused(pytester: pytest.Pytester) -> 
 def test_judge_configuration_and_code_in_any_case_are_refused(name: str) -> None:
     """pytest 9 reads pytest.toml; on a case-insensitive file system (macOS, Windows)
     conftest.PY is found as conftest.py."""
-    from pytest_loadcert.evidence.bundle import judge_code_reason
+    from pytest_loadcert.evidence.integrity import judge_code_reason
 
     assert judge_code_reason(name) is not None
     assert judge_code_reason("x.py.json") is None
