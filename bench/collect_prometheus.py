@@ -44,6 +44,7 @@ from pytest_loadcert.collect.http import HttpSettings  # noqa: E402
 from pytest_loadcert.collect.prometheus import collect, evaluation_time  # noqa: E402
 from pytest_loadcert.config.load import load_profile  # noqa: E402
 from pytest_loadcert.demo.exampleservice import start_service  # noqa: E402
+from pytest_loadcert.evidence.layout import STAGE_JSON, stage_file  # noqa: E402
 from pytest_loadcert.evidence.prometheus import window_seconds  # noqa: E402
 from pytest_loadcert.evidence.timeutil import format_utc, now_utc, parse_utc  # noqa: E402
 
@@ -75,7 +76,7 @@ def write_bundle(root: Path, stages: int, first: str, last: str) -> None:
     assert start is not None and end is not None
     step = (end - start) / stages
     for index in range(stages):
-        path = root / "stages" / f"s{index:02d}" / "stage.json"
+        path = root / stage_file(f"s{index:02d}", STAGE_JSON)
         path.parent.mkdir(parents=True)
         path.write_text(json.dumps({
             "stage": f"s{index:02d}",
@@ -95,7 +96,7 @@ def raw_sum(url: str, root: Path, profile_path: Path) -> tuple[float, int]:
     with requests.Session() as session:
         session.get(f"{url}/api/v1/query", params={"query": "1"}, timeout=5)  # connect first
         for stage in profile.stage_names:
-            document = json.loads((root / "stages" / stage / "stage.json").read_text())
+            document = json.loads((root / stage_file(stage, STAGE_JSON)).read_text())
             start, end = parse_utc(document["start_time"]), parse_utc(document["end_time"])
             assert start is not None and end is not None
             moment = format_utc(evaluation_time(end, 0))

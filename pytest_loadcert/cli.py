@@ -122,7 +122,9 @@ def _run_stage(ns: argparse.Namespace, extra: list[str]) -> int:
         )
     except OSError as exc:
         return os_error(ns, exc)
-    rel = f"stages/{ns.stage}"
+    from pytest_loadcert.evidence.layout import stage_dir
+
+    rel = stage_dir(ns.stage)
     document = result.stage_json
     print(
         f"{rel}/{result.record}: k6 exit {result.k6_exit_code}, "

@@ -11,6 +11,7 @@ import pytest_loadcert.cliopts as cliopts
 from pytest_loadcert.config.profile import STAGE_NAME_RE, Profile
 from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.evidence.bundle import Bundle
+from pytest_loadcert.evidence.layout import STAGE_JSON, STAGES, stage_dir
 from pytest_loadcert.evidence.stage import StageRun
 
 
@@ -27,7 +28,7 @@ def stage_windows(evidence_dir: Path, profile: Profile) -> list[StageRun]:
     Directories the profile does not name come last, by name. Raises :class:`CollectError`
     for a stage.json that is unreadable or has no usable window.
     """
-    stages_dir = evidence_dir / "stages"
+    stages_dir = evidence_dir / STAGES
     if not evidence_dir.is_dir():
         raise CollectError(
             f"--evidence-dir {evidence_dir}: not a directory", exit_status=cliopts.EXIT_USAGE
@@ -37,7 +38,7 @@ def stage_windows(evidence_dir: Path, profile: Profile) -> list[StageRun]:
         for entry in os.scandir(stages_dir):
             # Never follow a link: it could point at another run's evidence.
             if entry.is_dir(follow_symlinks=False) and os.path.lexists(
-                Path(entry.path) / "stage.json"
+                Path(entry.path) / STAGE_JSON
             ):
                 names.append(entry.name)
     if not names:
@@ -54,7 +55,7 @@ def stage_windows(evidence_dir: Path, profile: Profile) -> list[StageRun]:
 
 def _read_window(bundle: Bundle, stage: str) -> StageRun:
     if not STAGE_NAME_RE.fullmatch(stage):
-        raise CollectError(f"stages/{stage}: not a valid stage name")
+        raise CollectError(f"{stage_dir(stage)}: not a valid stage name")
     try:
         run = bundle.stage_run(stage)
     except EvidenceError as exc:

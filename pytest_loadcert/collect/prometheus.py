@@ -47,6 +47,7 @@ from pytest_loadcert.collect.http import (
 )
 from pytest_loadcert.config.profile import MetricSpec, Profile
 from pytest_loadcert.evidence.jsonio import json_bytes, write_atomic
+from pytest_loadcert.evidence.layout import PROMETHEUS_JSON, stage_file
 from pytest_loadcert.evidence.prometheus import window_seconds
 from pytest_loadcert.evidence.stage import StageRun
 from pytest_loadcert.evidence.timeutil import format_utc, now_utc
@@ -67,7 +68,6 @@ HTTP_TIMEOUT_S = (HttpSettings.connect_timeout_s, HttpSettings.read_timeout_s)
 #: millisecond; a few at once hide the network round trip without loading the server.
 DEFAULT_CONCURRENCY = 4
 MAX_CONCURRENCY = 64
-PROMETHEUS_JSON = "prometheus.json"
 
 
 @dataclass
@@ -383,11 +383,11 @@ def _write_stage(
         "queries": records,
     }
     data = json_bytes(document)
-    rel = f"stages/{window.name}/{PROMETHEUS_JSON}"
+    rel = stage_file(window.name, PROMETHEUS_JSON)
     if client.contains_secret(data):
         result.problems.append(f"{rel}: not written: it would contain a credential")
         return
-    path = evidence_dir / "stages" / window.name / PROMETHEUS_JSON
+    path = evidence_dir / rel
     write_atomic(path, data)
     result.written.append(path)
 

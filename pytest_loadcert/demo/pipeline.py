@@ -296,12 +296,13 @@ def _collect_otel(traces: Path, bundle: Path, profile: Profile, progress: Progre
 def _seal(bundle: Path, out: Path, progress: Progress) -> None:
     from pytest_loadcert.demo import service as demoservice
     from pytest_loadcert.evidence.hashing import sha256_file
+    from pytest_loadcert.evidence.layout import K8S_MANIFEST
     from pytest_loadcert.evidence.timeutil import now_utc
     from pytest_loadcert.run.seal import SealError, seal
 
     source = Path(demoservice.__file__)
     digest = sha256_file(source)
-    manifest = out / "k8s-manifest.yaml"
+    manifest = out / Path(K8S_MANIFEST).name
     manifest.write_text(
         illustrative_manifest(
             SERVICE_NAME,

@@ -104,13 +104,15 @@ def empty_prometheus_answers(bundle: Path, stages: Sequence[str]) -> list[str]:
     """Every query of every stage that came back without a sample (or is not there)."""
     import json
 
+    from pytest_loadcert.evidence.layout import PROMETHEUS_JSON, stage_file
+
     problems = []
     for stage in stages:
-        path = bundle / "stages" / stage / "prometheus.json"
+        rel = stage_file(stage, PROMETHEUS_JSON)
         try:
-            document = json.loads(path.read_text())
+            document = json.loads((bundle / rel).read_text())
         except (OSError, ValueError):
-            problems.append(f"{stage}: stages/{stage}/prometheus.json is missing or unreadable")
+            problems.append(f"{stage}: {rel} is missing or unreadable")
             continue
         for query in document.get("queries", []):
             data = query.get("response", {}).get("data", {})

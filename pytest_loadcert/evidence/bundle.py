@@ -30,7 +30,14 @@ from pytest_loadcert.evidence.layout import (
     GRAFANA,
     MANIFEST,
     OTEL,
+    PROMETHEUS_JSON,
+    STAGE_JSON,
+    STAGES,
+    SUMMARY,
+    SUMMARY_PREFIX,
+    SUMMARY_SUFFIX,
     stage_dir,
+    stage_file,
 )
 from pytest_loadcert.evidence.observability import Span, TimeRange, grafana_range, otel_spans
 from pytest_loadcert.evidence.prometheus import PrometheusEvidence, parse_prometheus
@@ -97,13 +104,11 @@ def check_shards(run: StageRun, files: list[str]) -> None:
     the VUs and requests. ``stage.json`` must name every shard file with its
     ``--execution-segment``, and the segments must cover 0..1 exactly once.
     """
-    if len(files) == 1 and files[0].endswith("/k6-summary.json"):
+    if len(files) == 1 and files[0].endswith(f"/{SUMMARY}"):
         if run.shards:
-            raise EvidenceError(
-                run.rel, "shards", "names shards, but the stage has one k6-summary.json"
-            )
+            raise EvidenceError(run.rel, "shards", f"names shards, but the stage has one {SUMMARY}")
         return
-    names = {rel.rsplit("/k6-summary.", 1)[1].removesuffix(".json") for rel in files}
+    names = {rel.rsplit(f"/{SUMMARY_PREFIX}", 1)[1].removesuffix(SUMMARY_SUFFIX) for rel in files}
     if set(run.shards) != names:
         raise EvidenceError(
             run.rel,
@@ -206,7 +211,7 @@ class Bundle:
         return self._once(f"run:{stage}", lambda: self._load_stage_run(stage))
 
     def _load_stage_run(self, stage: str) -> StageRun:
-        rel = f"{stage_dir(stage)}/stage.json"
+        rel = stage_file(stage, STAGE_JSON)
         if not self.exists(stage_dir(stage)):
             raise EvidenceError(stage_dir(stage), "", "is missing: the stage has no evidence")
         document = self.read_json(rel)
@@ -240,20 +245,18 @@ class Bundle:
         names = sorted(
             entry.name
             for entry in os.scandir(directory)
-            if entry.name.startswith("k6-summary.") and entry.name.endswith(".json")
+            if entry.name.startswith(SUMMARY_PREFIX) and entry.name.endswith(SUMMARY_SUFFIX)
         )
         for name in names:
             if shown(name) != name:
                 raise EvidenceError(
                     f"{stage_dir(stage)}/{shown(name)}", "", "has a file name that is not UTF-8"
                 )
-        single = "k6-summary.json" in names
+        single = SUMMARY in names
         if single and len(names) > 1:
-            raise EvidenceError(
-                stage_dir(stage), "", "holds both k6-summary.json and shard summaries"
-            )
+            raise EvidenceError(stage_dir(stage), "", f"holds both {SUMMARY} and shard summaries")
         if not names:
-            raise EvidenceError(f"{stage_dir(stage)}/k6-summary.json", "", "is missing")
+            raise EvidenceError(stage_file(stage, SUMMARY), "", "is missing")
         return [f"{stage_dir(stage)}/{name}" for name in names]
 
     def summaries(self, stage: str) -> tuple[K6Summary, ...]:
@@ -277,7 +280,7 @@ class Bundle:
 
     def prometheus(self, stage: str) -> PrometheusEvidence:
         def load() -> PrometheusEvidence:
-            rel = f"{stage_dir(stage)}/prometheus.json"
+            rel = stage_file(stage, PROMETHEUS_JSON)
             evidence = parse_prometheus(self.read_json(rel), rel)
             if evidence.stage != stage:
                 raise EvidenceError(rel, "stage", f"is {evidence.stage!r}, not {stage!r}")
@@ -304,7 +307,7 @@ class Bundle:
                 f"{self.root}: no {MANIFEST}; this is not a sealed evidence bundle "
                 "(`loadcert seal` writes it)"
             ]
-        stages = self.root / "stages"
+        stages = self.root / STAGES
         found = sorted(p.name for p in stages.iterdir() if p.is_dir()) if stages.is_dir() else []
         unnamed = [name for name in found if name not in stage_names]
         if not unnamed:

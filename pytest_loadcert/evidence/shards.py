@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_loadcert.errors import EvidenceError
+from pytest_loadcert.evidence.layout import RECORD_PREFIX, RECORD_SUFFIX
 from pytest_loadcert.evidence.timeutil import parse_utc
 
 if TYPE_CHECKING:
@@ -33,9 +34,6 @@ if TYPE_CHECKING:
 
 #: A shard's name: the ``I`` of ``--shard I/N`` (the same pattern as stage.json ``shards`` keys).
 SHARD_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
-#: ``stages/<stage>/shard-<name>.json``
-RECORD_PREFIX = "shard-"
-RECORD_SUFFIX = ".json"
 #: ``measured_by`` of a record that ``loadcert run-stage --shard`` wrote around its own k6.
 MEASURED_BY_RUN_STAGE = "loadcert run-stage"
 #: ``measured_by`` of a record whose times and exit code were given to merge-shards on its
@@ -65,16 +63,6 @@ _OPTIONAL = {
     "target_vus": int,
     "command": list,
 }
-
-
-def record_name(shard: str) -> str:
-    """The file name of shard ``shard``'s record: ``shard-<shard>.json``."""
-    return f"{RECORD_PREFIX}{shard}{RECORD_SUFFIX}"
-
-
-def summary_name(shard: str) -> str:
-    """The file name of shard ``shard``'s k6 summary: ``k6-summary.<shard>.json``."""
-    return f"k6-summary.{shard}.json"
 
 
 def equal_segment(index: int, total: int) -> str:

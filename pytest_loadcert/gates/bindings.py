@@ -10,6 +10,7 @@ from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.evidence.bundle import Bundle
 from pytest_loadcert.evidence.hashing import sha256_file
 from pytest_loadcert.evidence.jsonio import read_bytes
+from pytest_loadcert.evidence.layout import MANIFEST
 from pytest_loadcert.gates.result import GateResult
 
 
@@ -19,7 +20,7 @@ def bundle_integrity(bundle: Bundle) -> GateResult:
     count = len(bundle.manifest().files)
     if problems:
         raise EvidenceError(
-            "loadcert.json",
+            MANIFEST,
             "files",
             f"does not match the bundle ({len(problems)} problem(s)): " + "; ".join(problems[:5]),
         )
@@ -28,7 +29,7 @@ def bundle_integrity(bundle: Bundle) -> GateResult:
         f"{count} files match",
         "every file hashed and listed",
         str(count),
-        "loadcert.json files",
+        f"{MANIFEST} files",
     )
 
 

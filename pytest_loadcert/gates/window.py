@@ -9,6 +9,7 @@ from datetime import datetime
 from pytest_loadcert.config.profile import Profile
 from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.evidence.bundle import Bundle
+from pytest_loadcert.evidence.layout import stage_dir
 from pytest_loadcert.evidence.load import LoadSummary
 from pytest_loadcert.evidence.shards import check_shard_records
 from pytest_loadcert.evidence.stage import StageRun
@@ -31,9 +32,9 @@ def stage_window(
         raise EvidenceError(
             run.rel,
             "shards",
-            f"names {len(run.shards)} k6 instances, but stages/{stage} holds no shard-<name>.json "
-            "records: nothing shows the instances ran together (loadcert run-stage --shard "
-            "and loadcert merge-shards write them)",
+            f"names {len(run.shards)} k6 instances, but {stage_dir(stage)} holds no "
+            "shard-<name>.json records: nothing shows the instances ran together (loadcert "
+            "run-stage --shard and loadcert merge-shards write them)",
         )
     if records:  # each k6 instance's own record: the shards were one run, run together
         check_shard_records(run, records, tolerance)

@@ -35,18 +35,23 @@ import pytest_loadcert.cliopts as cliopts
 from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.evidence.hashing import sha256_bytes
 from pytest_loadcert.evidence.jsonio import json_bytes, parse_json, read_bytes, write_atomic
-from pytest_loadcert.evidence.layout import K6_SCRIPT
+from pytest_loadcert.evidence.layout import (
+    K6_SCRIPT,
+    RECORD_PREFIX,
+    STAGE_JSON,
+    SUMMARY_PREFIX,
+    record_name,
+    stage_dir,
+    summary_name,
+)
 from pytest_loadcert.evidence.shards import (
     MEASURED_BY_DECLARED,
-    RECORD_PREFIX,
     SHARD_NAME_RE,
     ShardRecord,
     merged_exit_code,
     parse_shard_record,
     read_shard_records,
-    record_name,
     shard_order,
-    summary_name,
 )
 from pytest_loadcert.evidence.timeutil import parse_utc
 
@@ -56,7 +61,6 @@ if TYPE_CHECKING:
 
 HELP = "combine the shards of a distributed stage into stages/<stage>/ of the bundle"
 
-STAGE_JSON = "stage.json"
 #: What a declared shard needs, one value per shard: option -> shard record field.
 DECLARED_OPTIONS = {
     "--summary": "summary",
@@ -128,8 +132,8 @@ def worker_shards(worker: Path, stage: str) -> tuple[list[ShardInput], bytes]:
     """The shards of ``stage`` in one worker's evidence directory, and its script's bytes."""
     if not worker.is_dir():
         raise MergeError(f"--from {worker}: not a directory")
-    directory = worker / "stages" / stage
-    shown_dir = f"{worker}/stages/{stage}"
+    directory = worker / stage_dir(stage)
+    shown_dir = f"{worker}/{stage_dir(stage)}"
     if os.path.lexists(directory / STAGE_JSON):
         raise MergeError(
             f"{shown_dir}/{STAGE_JSON}: {worker} holds a whole-stage run, not shards; "
@@ -192,12 +196,12 @@ def declared_shards(
 def _check_target(evidence_dir: Path, stage: str) -> Path:
     if evidence_dir.exists() and not evidence_dir.is_dir():
         raise MergeError(f"--evidence-dir {evidence_dir}: exists and is not a directory")
-    directory = evidence_dir / "stages" / stage
+    directory = evidence_dir / stage_dir(stage)
     if directory.is_dir():
         for entry in sorted(os.listdir(directory)):
-            if entry == STAGE_JSON or entry.startswith(("k6-summary.", RECORD_PREFIX)):
+            if entry == STAGE_JSON or entry.startswith((SUMMARY_PREFIX, RECORD_PREFIX)):
                 raise MergeError(
-                    f"stages/{stage}/{entry} already exists in {evidence_dir}: stage {stage!r} "
+                    f"{stage_dir(stage)}/{entry} already exists in {evidence_dir}: stage {stage!r} "
                     f"already has evidence. Evidence is not overwritten; remove {directory} to "
                     "merge again, or use a new evidence directory."
                 )
@@ -215,7 +219,7 @@ def build_stage(stage: str, inputs: list[ShardInput], profile: Profile) -> dict[
     from pytest_loadcert.evidence.stage import StageRun
     from pytest_loadcert.gates.window import check_run_duration
 
-    rel = f"stages/{stage}/{STAGE_JSON}"
+    rel = f"{stage_dir(stage)}/{STAGE_JSON}"
     records = {item.record.shard: item.record for item in inputs}
     ordered = [records[name] for name in sorted(records, key=shard_order)]
     first_start = min(ordered, key=lambda r: r.start)
@@ -247,7 +251,7 @@ def build_stage(stage: str, inputs: list[ShardInput], profile: Profile) -> dict[
             document["end_time"],
             dict(document["shards"]),
         )
-        check_shards(run, [f"stages/{stage}/{summary_name(name)}" for name in records])
+        check_shards(run, [f"{stage_dir(stage)}/{summary_name(name)}" for name in records])
         check_shard_records(run, records, tolerance)
         check_distinct_summaries(
             item.summary for item in sorted(inputs, key=lambda i: shard_order(i.record.shard))
@@ -348,15 +352,15 @@ def merge(
         write_atomic(target / summary_name(name), item.summary_bytes)
         write_atomic(target / record_name(name), item.record_bytes)
         result.written += [
-            f"stages/{stage}/{summary_name(name)}",
-            f"stages/{stage}/{record_name(name)}",
+            f"{stage_dir(stage)}/{summary_name(name)}",
+            f"{stage_dir(stage)}/{record_name(name)}",
         ]
     if not os.path.lexists(artifact):
         write_atomic(artifact, reference)
         result.written.append(K6_SCRIPT)
     # stage.json last: a merge interrupted before it leaves no stage that looks complete.
     write_atomic(target / STAGE_JSON, json_bytes(document))
-    result.written.append(f"stages/{stage}/{STAGE_JSON}")
+    result.written.append(f"{stage_dir(stage)}/{STAGE_JSON}")
     return result
 
 
@@ -470,14 +474,14 @@ def run(ns: argparse.Namespace, extra: list[str]) -> int:
         return cliopts.os_error(ns, exc)
     document = result.stage_json
     print(
-        f"stages/{ns.stage}/{STAGE_JSON}: {len(document['shards'])} shards, k6 exit "
+        f"{stage_dir(ns.stage)}/{STAGE_JSON}: {len(document['shards'])} shards, k6 exit "
         f"{document['k6_exit_code']}, {document['start_time']} .. {document['end_time']}"
     )
     if document["k6_exit_code"] != 0:
         return cliopts.error(
             ns,
             f"a shard's k6 exited {document['k6_exit_code']}; evidence written to "
-            f"stages/{ns.stage} (each shard's exit code is in its shard-<I>.json)",
+            f"{stage_dir(ns.stage)} (each shard's exit code is in its shard-<I>.json)",
             cliopts.EXIT_FAILED,
         )
     return cliopts.EXIT_OK

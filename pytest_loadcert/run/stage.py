@@ -41,20 +41,23 @@ import pytest_loadcert.cliopts as cliopts
 from pytest_loadcert.config.profile import Profile
 from pytest_loadcert.evidence.hashing import sha256_bytes, sha256_file
 from pytest_loadcert.evidence.jsonio import write_atomic, write_json_atomic
-from pytest_loadcert.evidence.layout import K6_SCRIPT
+from pytest_loadcert.evidence.layout import (
+    K6_SCRIPT,
+    STAGE_JSON,
+    SUMMARY,
+    record_name,
+    stage_dir,
+    summary_name,
+)
 from pytest_loadcert.evidence.shards import (
     MAX_SHARDS,
     MEASURED_BY_RUN_STAGE,
     equal_segment,
-    record_name,
     segment_sequence,
-    summary_name,
 )
 from pytest_loadcert.evidence.timeutil import format_utc, now_utc
 from pytest_loadcert.run.k6bin import K6NotFound, find_k6, k6_version
 
-SUMMARY = "k6-summary.json"
-STAGE_JSON = "stage.json"
 #: Every stat the gates read (p95, p99 and the sample count) must be in the summary.
 TREND_STATS = "avg,min,med,max,p(90),p(95),p(99),count"
 #: From this many VUs on, a stage does not belong on a developer machine or shared runner.
@@ -127,11 +130,6 @@ class StageRunResult:
         return self.k6_exit_code == 0 and self.summary_written
 
 
-def stage_rel(stage: str) -> str:
-    """The bundle-relative directory of ``stage``."""
-    return f"stages/{stage}"
-
-
 def build_k6_argv(
     k6: str,
     stage: str,
@@ -195,7 +193,7 @@ def check_request(
         for option in RESERVED_K6_OPTIONS:
             if arg == option or arg.startswith(option + "="):
                 how = (
-                    f"run-stage sets it itself (to {stage_rel(stage)}/{summary})"
+                    f"run-stage sets it itself (to {stage_dir(stage)}/{summary})"
                     if option == "--summary-export"
                     else "run-stage sets it itself with --shard I/N (the I-th of N equal "
                     "segments), and a whole stage has none"
@@ -218,17 +216,17 @@ def _check_bundle(
 ) -> None:
     if evidence_dir.exists() and not evidence_dir.is_dir():
         raise RunStageError(f"--evidence-dir {evidence_dir}: exists and is not a directory")
-    stage_dir = evidence_dir / stage_rel(stage)
+    directory = evidence_dir / stage_dir(stage)
     names = [STAGE_JSON, SUMMARY]
     if shard is not None:  # a worker's directory: its shards, never a whole stage beside them
         names += [summary_name(shard.name), record_name(shard.name)]
     for name in names:
-        if os.path.lexists(stage_dir / name):
+        if os.path.lexists(directory / name):
             what = f"stage {stage!r}" if shard is None else f"shard {shard.name} of {stage!r}"
             raise RunStageError(
-                f"{stage_rel(stage)}/{name} already exists in {evidence_dir}: {what} "
+                f"{stage_dir(stage)}/{name} already exists in {evidence_dir}: {what} "
                 f"was already run. Evidence is not overwritten; remove "
-                f"{stage_dir} to run the stage again, or use a new evidence directory."
+                f"{directory} to run the stage again, or use a new evidence directory."
             )
     artifact = evidence_dir / K6_SCRIPT
     if os.path.lexists(artifact):
@@ -272,21 +270,21 @@ def run_stage(
     except K6NotFound as exc:
         raise RunStageError(str(exc), exit_status=1) from None
 
-    stage_dir = evidence_dir / stage_rel(stage)
-    stage_dir.mkdir(parents=True, exist_ok=True)
+    directory = evidence_dir / stage_dir(stage)
+    directory.mkdir(parents=True, exist_ok=True)
     if not os.path.lexists(evidence_dir / K6_SCRIPT):
         write_atomic(evidence_dir / K6_SCRIPT, script_bytes)
 
     # k6 writes its summary under a temporary name that is renamed once k6 has exited,
     # so a k6 killed mid-write never leaves a truncated k6-summary.json behind.
     summary = SUMMARY if shard is None else summary_name(shard.name)
-    partial = stage_dir / f".{summary}.partial"
+    partial = directory / f".{summary}.partial"
     with contextlib.suppress(FileNotFoundError):
         partial.unlink()
     argv = build_k6_argv(str(k6_path), stage, str(partial), str(script), extra_args, shard)
     # Recorded with bundle paths: the bundle must not depend on where it was produced.
     recorded = build_k6_argv(
-        "k6", stage, f"{stage_rel(stage)}/{summary}", K6_SCRIPT, extra_args, shard
+        "k6", stage, f"{stage_dir(stage)}/{summary}", K6_SCRIPT, extra_args, shard
     )
 
     start, end, code = _run(argv)
@@ -294,18 +292,18 @@ def run_stage(
     if sha256_file(script) != sha256_bytes(script_bytes):
         raise RunStageError(
             f"--script {script} changed while k6 ran; the bundle cannot say which version "
-            f"ran. Remove {stage_dir} and run the stage again.",
+            f"ran. Remove {directory} and run the stage again.",
             exit_status=1,
         )
     summary_written = partial.is_file()
     if summary_written:
-        os.replace(partial, stage_dir / summary)
+        os.replace(partial, directory / summary)
     if shard is not None:
         record = record_name(shard.name)
         document = _shard_record(stage, shard, start, end, code, version, script_bytes)
         document.update(target_vus=target_vus, command=recorded)
-        write_json_atomic(stage_dir / record, document)
-        return StageRunResult(stage_dir, document, code, summary_written, summary, record)
+        write_json_atomic(directory / record, document)
+        return StageRunResult(directory, document, code, summary_written, summary, record)
     document = {
         "stage": stage,
         "start_time": format_utc(start),
@@ -315,8 +313,8 @@ def run_stage(
         "target_vus": target_vus,
         "command": recorded,
     }
-    write_json_atomic(stage_dir / STAGE_JSON, document)
-    return StageRunResult(stage_dir, document, code, summary_written)
+    write_json_atomic(directory / STAGE_JSON, document)
+    return StageRunResult(directory, document, code, summary_written)
 
 
 def _shard_record(

@@ -252,3 +252,51 @@ def test_scripts_and_tests_import_what_the_package_has() -> None:
             except ImportError:
                 missing.append(f"{path}:{line}: {module} has no {name}")
     assert missing == []
+
+
+#: The names of the bundle contract's files; evidence/layout.py spells each of them once.
+CONTRACT_NAMES = (
+    "loadcert.json",
+    "stage.json",
+    "prometheus.json",
+    "k6-summary",
+    "shard-",
+    "kubernetes.json",
+    "collection.json",
+    "grafana.json",
+    "otel-traces.json",
+    "git.json",
+    "k6-script.js",
+    "k8s-manifest.yaml",
+)
+
+
+def _code_strings(path: Path) -> Iterator[tuple[int, str]]:
+    """Every string literal of ``path`` that is code (docstrings left out)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                docstrings.add(id(body[0].value))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if id(node) not in docstrings:
+                yield node.lineno, node.value
+
+
+def test_every_path_of_the_contract_is_spelt_in_layout_only() -> None:
+    """A path of the bundle is built from evidence/layout.py's names, never retyped: a
+    module that spells ``"stage.json"`` itself would go on reading the old place after the
+    contract moved it. Prose (a message that names a file among words) is left alone."""
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path == PACKAGE / "evidence" / "layout.py":
+            continue
+        for line, text in _code_strings(path):
+            if " " in text:
+                continue  # prose, not a path
+            if any(name in text for name in CONTRACT_NAMES):
+                found.append(f"{path.relative_to(PACKAGE.parent)}:{line}: {text!r}")
+    assert found == []
