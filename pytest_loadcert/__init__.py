@@ -31,7 +31,7 @@ _PUBLIC = {
     "ClusterSnapshot": "pytest_loadcert.evidence.cluster",
     "Profile": "pytest_loadcert.config.profile",
     "StageSpec": "pytest_loadcert.config.profile",
-    "PrometheusLookup": "pytest_loadcert.plugin.fixtures",
+    "PrometheusLookup": "pytest_loadcert.gates.prometheus",
     "peak_active_vus": "pytest_loadcert.evidence.load",
     "request_count": "pytest_loadcert.evidence.load",
     "failed_requests": "pytest_loadcert.evidence.load",
@@ -68,8 +68,8 @@ if TYPE_CHECKING:  # for type checkers only; at run time __getattr__ loads each 
     )
     from pytest_loadcert.evidence.prometheus import MetricSample
     from pytest_loadcert.evidence.stage import StageRun
+    from pytest_loadcert.gates.prometheus import PrometheusLookup
     from pytest_loadcert.gates.result import GateResult
-    from pytest_loadcert.plugin.fixtures import PrometheusLookup
     from pytest_loadcert.version import __version__
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pytest_loadcert.errors import EvidenceError
-from pytest_loadcert.plugin.fixtures import PrometheusLookup
+from pytest_loadcert.gates.prometheus import PrometheusLookup
 from pytest_loadcert.gates.result import GateResult
 from pytest_loadcert.evidence.load import peak_active_vus
 from pytest_loadcert.evidence.k6 import K6Summary

@@ -26,6 +26,28 @@ def metric_sample(bundle: Bundle, profile: Profile, stage: str, name: str) -> Me
     return lookup(evidence, spec, stage, run.start, run.end, profile.k6.eval_delay_max_s)
 
 
+class PrometheusLookup:
+    """Metric values for one stage window, by profile metric name; a missing metric raises,
+    it is never 0. What the ``loadcert_prometheus`` fixture gives a gate; pytest-free, so a
+    script can read a bundle the same way."""
+
+    def __init__(self, bundle: Bundle, profile: Profile, stage: str) -> None:
+        self._bundle = bundle
+        self._profile = profile
+        self.stage = stage
+
+    def __repr__(self) -> str:
+        return f"<PrometheusLookup stage {self.stage}>"
+
+    def sample(self, name: str) -> MetricSample:
+        """The recorded sample of the profile metric ``name`` (value, PromQL, time, source)."""
+        return metric_sample(self._bundle, self._profile, self.stage, name)
+
+    def value(self, name: str) -> float:
+        """The value of the profile metric ``name`` for this stage."""
+        return self.sample(name).value
+
+
 def critical_metric(sample: MetricSample, spec: MetricSpec, window: str) -> GateResult:
     """A Prometheus metric is within the profile's bounds for the stage window."""
     bounds = []

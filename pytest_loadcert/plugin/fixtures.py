@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     from pytest_loadcert.evidence.bundle import Bundle, Manifest
     from pytest_loadcert.evidence.cluster import ClusterSnapshot
     from pytest_loadcert.evidence.k6 import K6Summary
-    from pytest_loadcert.evidence.prometheus import MetricSample
     from pytest_loadcert.evidence.stage import StageRun
+    from pytest_loadcert.gates.prometheus import PrometheusLookup
     from pytest_loadcert.gates.result import GateResult
 
 
@@ -126,28 +126,6 @@ def loadcert_k6(loadcert_bundle: Bundle, loadcert_stage: StageSpec) -> tuple[K6S
     return loadcert_bundle.summaries(loadcert_stage.name)
 
 
-class PrometheusLookup:
-    """Metric values for one stage window; a missing metric raises, it is never 0."""
-
-    def __init__(self, bundle: Bundle, profile: Profile, stage: str) -> None:
-        self._bundle = bundle
-        self._profile = profile
-        self.stage = stage
-
-    def __repr__(self) -> str:
-        return f"<PrometheusLookup stage {self.stage}>"
-
-    def sample(self, name: str) -> MetricSample:
-        """The recorded sample of the profile metric ``name`` (value, PromQL, time, source)."""
-        from pytest_loadcert.gates.prometheus import metric_sample
-
-        return metric_sample(self._bundle, self._profile, self.stage, name)
-
-    def value(self, name: str) -> float:
-        """The value of the profile metric ``name`` for this stage."""
-        return self.sample(name).value
-
-
 @pytest.fixture
 def loadcert_prometheus(
     loadcert_bundle: Bundle, loadcert_profile: Profile, loadcert_stage: StageSpec
@@ -161,6 +139,8 @@ def loadcert_prometheus(
         def test_pool(loadcert_prometheus):
             assert loadcert_prometheus.value("db_pool_saturation") < 0.5
     """
+    from pytest_loadcert.gates.prometheus import PrometheusLookup
+
     return PrometheusLookup(loadcert_bundle, loadcert_profile, loadcert_stage.name)
 
 
@@ -197,8 +177,16 @@ def loadcert_judge(request: pytest.FixtureRequest) -> Callable[[GateResult], Non
     return judge
 
 
+def __getattr__(name: str) -> object:
+    # PrometheusLookup lived here; it is pytest-free now (gates/prometheus.py).
+    if name == "PrometheusLookup":
+        from pytest_loadcert.gates.prometheus import PrometheusLookup
+
+        return PrometheusLookup
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
-    "PrometheusLookup",
     "loadcert_bindings",
     "loadcert_bundle",
     "loadcert_cluster",

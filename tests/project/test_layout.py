@@ -205,6 +205,23 @@ def test_the_gate_authors_names_come_from_one_place_and_load_lazily() -> None:
     assert loaded == "['pytest_loadcert']"
 
 
+def test_the_gate_authors_names_other_than_fixtures_leave_pytest_out() -> None:
+    """A script that reads a bundle with the gate author's names (``PrometheusLookup``
+    among them) does not import pytest: only the fixtures need the plugin."""
+    import subprocess
+    import sys
+
+    import pytest_loadcert
+
+    names = [n for n in pytest_loadcert.__all__]
+    loaded = subprocess.run(
+        [sys.executable, "-c", f"import sys; from pytest_loadcert import {', '.join(names)}; "
+         "print(sorted(m for m in ('pytest', '_pytest') if m in sys.modules))"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    assert loaded == "[]"
+
+
 def test_the_load_gates_read_the_load_summary_seam_not_the_k6_reader() -> None:
     """A second load tool's reader is one new module: no gate names k6's own reader."""
     readers = {
