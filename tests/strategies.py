@@ -44,7 +44,7 @@ from pytest_loadcert.config.load import profile_from_mapping
 from pytest_loadcert.config.profile import BUILTIN_SOURCE, Profile
 from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.evidence.bundle import Bundle
-from pytest_loadcert.gates.catalogue import CLUSTER_GATES, GateKey, expected_builtin, subjects
+from pytest_loadcert.gates.catalogue import GATES, GateKey, expected_builtin, subjects
 
 Files = dict[str, Any]
 
@@ -344,70 +344,57 @@ def core_outcomes(bundle: Bundle, profile: Profile = PROFILE) -> dict[GateKey, s
 
     k6 = bundle.summaries
     k6_bounds = profile.k6
-    for stage in profile.stage_names:
-        need = profile.stage(stage).min_active_vus
-        stage_gates: dict[str, Callable[[], gates.GateResult]] = {
-            "stage_evidence": lambda s=stage: stage_evidence(s),
-            "observed_concurrency": lambda s=stage, n=need: gates.observed_concurrency(
-                k6(s), profile, n
-            ),
-            "requests_sent": lambda s=stage: gates.requests_sent(k6(s), profile),
-            "p95_latency": lambda s=stage: gates.latency_percentile(
-                k6(s), profile, "p(95)", k6_bounds.p95_ms_max
-            ),
-            "p99_latency": lambda s=stage: gates.latency_percentile(
-                k6(s), profile, "p(99)", k6_bounds.p99_ms_max
-            ),
-            "error_rate": lambda s=stage: gates.error_rate(k6(s), profile),
-            "checks_rate": lambda s=stage: gates.checks_rate(k6(s), profile),
-            "k6_thresholds": lambda s=stage: gates.k6_thresholds(
-                k6(s), profile, bundle.stage_run(s)
-            ),
-            "stage_window": lambda s=stage: gates.stage_window(bundle, profile, s, k6(s)),
-        }
-        for name, gate in stage_gates.items():
-            judge(GateKey(name, stage), gate)
-        for metric in subjects(profile, "metrics"):
-            judge(
-                GateKey("critical_metric", stage, metric), lambda s=stage, m=metric: critical(s, m)
-            )
-        for name in subjects(profile, "stability"):
-            judge(GateKey("stability", stage, name), lambda s=stage, n=name: stability(s, n))
-    judge(GateKey("achieved_concurrency"), lambda: gates.achieved_concurrency(bundle, profile))
-    judge(GateKey("bundle_integrity"), lambda: gates.bundle_integrity(bundle))
-    for artifact in subjects(profile, "artifacts"):
-        judge(
-            GateKey("artifact_binding", None, artifact),
-            lambda a=artifact: gates.artifact_binding(bundle, a),
-        )
-    judge(GateKey("git_binding"), lambda: gates.git_binding(bundle, None))
-    if profile.cluster.required:
-        judge(GateKey("cluster_snapshot"), lambda: runtime_gates.cluster_snapshot(bundle, profile))
 
-        def snapshot() -> Any:
-            return runtime_gates.fresh_snapshot(bundle, profile)
+    def snapshot() -> Any:
+        return runtime_gates.fresh_snapshot(bundle, profile)
 
-        per_subject: dict[str, Callable[[Any, str], gates.GateResult]] = {
-            "workload_ready": runtime_gates.workload_ready,
-            "hpa_active": runtime_gates.hpa,
-            "pdb_healthy": runtime_gates.pdb,
-            "service_endpoints": runtime_gates.service,
-        }
-        for kind, gate_name in CLUSTER_GATES:
-            for subject in subjects(profile, kind):
-                judge(
-                    GateKey(gate_name, None, subject),
-                    lambda g=per_subject[gate_name], s=subject: g(snapshot(), s),
-                )
-        judge(GateKey("pod_readiness"), lambda: runtime_gates.pod_readiness(snapshot(), profile))
-        judge(
-            GateKey("image_binding"),
-            lambda: runtime_gates.image_binding(bundle, snapshot(), profile),
-        )
-    if profile.grafana:
-        judge(GateKey("grafana_coverage"), lambda: runtime_gates.grafana_coverage(bundle, profile))
-    if profile.otel:
-        judge(GateKey("otel_coverage"), lambda: runtime_gates.otel_coverage(bundle, profile))
+    def stage(key: GateKey) -> str:
+        assert key.stage is not None
+        return key.stage
+
+    def subject(key: GateKey) -> str:
+        assert key.subject is not None
+        return key.subject
+
+    # How each built-in gate is computed; which gates run, and over which stages and
+    # subjects, is the catalogue's (expected_builtin).
+    compute: dict[str, Callable[[GateKey], gates.GateResult]] = {
+        "stage_evidence": lambda k: stage_evidence(stage(k)),
+        "observed_concurrency": lambda k: gates.observed_concurrency(
+            k6(stage(k)), profile, profile.stage(stage(k)).min_active_vus
+        ),
+        "requests_sent": lambda k: gates.requests_sent(k6(stage(k)), profile),
+        "p95_latency": lambda k: gates.latency_percentile(
+            k6(stage(k)), profile, "p(95)", k6_bounds.p95_ms_max
+        ),
+        "p99_latency": lambda k: gates.latency_percentile(
+            k6(stage(k)), profile, "p(99)", k6_bounds.p99_ms_max
+        ),
+        "error_rate": lambda k: gates.error_rate(k6(stage(k)), profile),
+        "checks_rate": lambda k: gates.checks_rate(k6(stage(k)), profile),
+        "k6_thresholds": lambda k: gates.k6_thresholds(
+            k6(stage(k)), profile, bundle.stage_run(stage(k))
+        ),
+        "stage_window": lambda k: gates.stage_window(bundle, profile, stage(k), k6(stage(k))),
+        "critical_metric": lambda k: critical(stage(k), subject(k)),
+        "stability": lambda k: stability(stage(k), subject(k)),
+        "achieved_concurrency": lambda k: gates.achieved_concurrency(bundle, profile),
+        "bundle_integrity": lambda k: gates.bundle_integrity(bundle),
+        "artifact_binding": lambda k: gates.artifact_binding(bundle, subject(k)),
+        "git_binding": lambda k: gates.git_binding(bundle, None),
+        "cluster_snapshot": lambda k: runtime_gates.cluster_snapshot(bundle, profile),
+        "workload_ready": lambda k: runtime_gates.workload_ready(snapshot(), subject(k)),
+        "hpa_active": lambda k: runtime_gates.hpa(snapshot(), subject(k)),
+        "pdb_healthy": lambda k: runtime_gates.pdb(snapshot(), subject(k)),
+        "service_endpoints": lambda k: runtime_gates.service(snapshot(), subject(k)),
+        "pod_readiness": lambda k: runtime_gates.pod_readiness(snapshot(), profile),
+        "image_binding": lambda k: runtime_gates.image_binding(bundle, snapshot(), profile),
+        "grafana_coverage": lambda k: runtime_gates.grafana_coverage(bundle, profile),
+        "otel_coverage": lambda k: runtime_gates.otel_coverage(bundle, profile),
+    }
+    assert tuple(compute) == GATES, "the harness computes every catalogue gate, in its order"
+    for key in expected_builtin(profile):
+        judge(key, lambda k=key: compute[k.gate](k))
     return out
 
 

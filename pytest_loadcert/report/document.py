@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from pytest_loadcert.gates.catalogue import CLUSTER_GATES
 from pytest_loadcert.report.blocks import (
     Block,
     Bullets,
@@ -44,16 +45,6 @@ if TYPE_CHECKING:
     from pytest_loadcert.certify.model import Certificate, GateEntry, StageEntry, StageMetric
     from pytest_loadcert.report.playbook import Rule
 
-#: Gates of the live cluster shown under dependency health.
-CLUSTER_GATES = (
-    "cluster_snapshot",
-    "workload_ready",
-    "hpa_active",
-    "pdb_healthy",
-    "service_endpoints",
-    "pod_readiness",
-    "image_binding",
-)
 #: Order of gate statuses in lists: what needs attention first.
 STATUS_ORDER = {FAILED: 0, GATE_BLOCKED: 1, NOT_RUN: 2, WAIVED: 3, PASSED: 4}
 STATUS_MARK = {

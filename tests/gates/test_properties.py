@@ -48,6 +48,26 @@ PYTESTER = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 # --------------------------------------------------------------------------- the harness
 
 
+def test_the_catalogue_names_every_built_in_gate_once() -> None:
+    """gates/catalogue.py is the one list: the plugin's built-in tests, the report and the
+    core harness (which asserts it itself) all read it."""
+    import ast
+
+    from pytest_loadcert.gates.catalogue import GATES
+    from pytest_loadcert.plugin import builtin_gates
+
+    source = Path(builtin_gates.__file__).read_text()
+    tests = [
+        node.name.removeprefix("test_")
+        for node in ast.parse(source).body
+        if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")
+    ]
+    assert tuple(tests) == GATES
+    assert len(set(GATES)) == len(GATES)
+    everything = {key.gate for key in expected_builtin(S.PROFILE)}
+    assert everything == set(GATES)
+
+
 def test_core_harness_computes_exactly_the_expected_matrix(tmp_path: Path) -> None:
     bundle = bf.build_bundle(tmp_path / "b")
     statuses = S.core_outcomes(Bundle(bundle))

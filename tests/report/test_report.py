@@ -548,26 +548,9 @@ def test_playbook_documentation_is_generated_from_the_data() -> None:
 
 def test_playbook_rules_name_real_gates_and_metrics() -> None:
     from pytest_loadcert.config.defaults import DEFAULT_PROFILE
-    from pytest_loadcert.gates.catalogue import CLUSTER_GATES, STAGE_GATES
+    from pytest_loadcert.gates.catalogue import GATES
 
-    known = (
-        set(STAGE_GATES)
-        | {g for _, g in CLUSTER_GATES}
-        | {
-            "critical_metric",
-            "stability",
-            "achieved_concurrency",
-            "bundle_integrity",
-            "artifact_binding",
-            "git_binding",
-            "cluster_snapshot",
-            "pod_readiness",
-            "image_binding",
-            "grafana_coverage",
-            "otel_coverage",
-            "*",
-        }
-    )
+    known = {*GATES, "*"}
     metrics = {m["name"] for m in DEFAULT_PROFILE["metrics"]}
     rules = playbook.builtin_rules()
     for rule in rules:
