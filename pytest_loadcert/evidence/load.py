@@ -128,10 +128,18 @@ def worst_percentile(summaries: tuple[LoadSummary, ...], stat: str) -> tuple[flo
     """The largest instance value of a successful-request latency ``stat`` (``p(95)``,
     ``med``, ...): (value, source, instances measured).
 
-    An instance without the success trend and without a successful request measured nothing
-    and is left out; one that had successful requests and lacks the trend or the stat makes
-    the figure unknown (raises), as does a stage in which no instance measured anything.
+    A stage without a successful request is no evidence of latency (raises: k6 still writes
+    the success trend, every stat 0, when a threshold names it). An instance without the
+    success trend and without a successful request measured nothing and is left out; one
+    that had successful requests and lacks the trend or the stat makes the figure unknown.
     """
+    failed, total, _ = failed_requests(summaries)
+    if total - failed < 1:
+        raise EvidenceError(
+            summaries[0].rel,
+            summaries[0].field("http_req_failed", "fails"),
+            "is 0: no request succeeded, so the stage is no evidence of latency",
+        )
     observed: list[tuple[float, str]] = []
     for summary in summaries:
         if not summary.has(SUCCESS_TREND):
@@ -149,11 +157,6 @@ def worst_percentile(summaries: tuple[LoadSummary, ...], stat: str) -> tuple[flo
                 summary.value(SUCCESS_TREND, stat),
                 f"{summary.rel} {summary.field(SUCCESS_TREND, stat)}",
             )
-        )
-    if not observed:
-        first = summaries[0]
-        raise EvidenceError(
-            first.rel, first.field(SUCCESS_TREND), "is missing: no request succeeded"
         )
     worst, source = max(observed)
     return worst, source, len(observed)
