@@ -146,17 +146,9 @@ def _check_scope(
 
 def apply_waiver(state: RunState, item: pytest.Item, key: GateKey) -> None:
     """Stash the first matching waiver's reason on the item (an expired one blocks)."""
+    from pytest_loadcert.certify.classify import matching_waiver
     from pytest_loadcert.evidence.timeutil import now_utc
 
-    for waiver in state.profile.waivers:
-        if waiver.matches(key.gate, key.stage, key.subject):
-            if waiver.expired(now_utc().date()):
-                item.stash[WAIVER_KEY] = (
-                    f"expired: the waiver by {waiver.owner} for {key.id} "
-                    f"expired on {waiver.expires}"
-                )
-            else:
-                item.stash[WAIVER_KEY] = (
-                    f"waived by {waiver.owner} until {waiver.expires}: {waiver.reason}"
-                )
-            return
+    waiver = matching_waiver(state.profile.waivers, key, now_utc().date())
+    if waiver is not None:
+        item.stash[WAIVER_KEY] = waiver

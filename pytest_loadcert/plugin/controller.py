@@ -19,6 +19,9 @@ from pytest_loadcert.plugin.state import (
     STATE_KEY,
     WORKER_OUTPUT,
     RunState,
+    blocked_in_call,
+    gate_report_key,
+    gate_report_status,
     key_from_json,
     report_message,
 )
@@ -60,11 +63,10 @@ class CertificationRun:
                 path.unlink()
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        gate = getattr(report, "loadcert_gate", None)
-        status = getattr(report, "loadcert_status", None)
-        if gate is None or status is None:
+        key = gate_report_key(report)
+        status = gate_report_status(report)
+        if key is None or status is None:
             return
-        key = key_from_json(gate)
         previous = self.state.outcomes.get(key)
         if previous is not None and _RANK[previous.status] >= _RANK[status]:
             return
@@ -81,7 +83,7 @@ class CertificationRun:
     def pytest_runtest_logreport_junit(self, report: pytest.TestReport) -> None:
         """After junit has written a gate that blocked in its body: say so, not "failed on
         setup"."""
-        if getattr(report, "loadcert_phase", None) != "call":
+        if not blocked_in_call(report):
             return
         import pytest_loadcert.plugin.junit as junit
 

@@ -218,15 +218,16 @@ def pytest_collection_modifyitems(
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    reason = item.stash.get(WAIVER_KEY, None)
-    if reason is None:
+    waiver = item.stash.get(WAIVER_KEY, None)
+    if waiver is None:
         return
-    if reason.startswith("expired:"):
+    if waiver.expired:
         from pytest_loadcert.errors import EvidenceError
 
         state = _state(item.config)
-        raise EvidenceError(state.profile.source if state else "profile", "waivers", reason)
-    pytest.skip(reason)
+        source = state.profile.source if state else "profile"
+        raise EvidenceError(source, "waivers", f"expired: {waiver.message}")
+    pytest.skip(waiver.message)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -156,9 +156,11 @@ def title(cert: Certificate | None, current: str) -> str:
 
 def gate_status(report: Any) -> str | None:
     """The loadcert status of a report, or None for a report that is not a gate's."""
-    status = getattr(report, "loadcert_status", None)
+    from pytest_loadcert.plugin.state import gate_report_status
+
+    status = gate_report_status(report)
     if status is not None:
-        return str(status)
+        return status
     if getattr(report, "when", None) == "collect" and getattr(report, "failed", False):
         return GATE_BLOCKED  # a collection error blocks the run
     return None

@@ -1,5 +1,6 @@
-"""A gate's outcome in loadcert's words: each pytest report mapped to passed, failed,
-blocked or waived, and how the terminal and junit show it.
+"""A gate's outcome in loadcert's words: each pytest report given the status
+:mod:`pytest_loadcert.certify.classify` decides (passed, failed, blocked or waived), and how
+the terminal and junit show it.
 """
 
 from __future__ import annotations
@@ -11,8 +12,16 @@ from typing import NoReturn
 
 import pytest
 
-from pytest_loadcert.plugin.state import GATE_KEY, WAIVER_KEY, key_to_json, report_message
-from pytest_loadcert.status import FAILED, GATE_BLOCKED, PASSED, WAIVED
+from pytest_loadcert.certify.classify import PhaseResult, Raised
+from pytest_loadcert.certify.classify import classify as decide
+from pytest_loadcert.plugin.state import (
+    GATE_KEY,
+    WAIVER_KEY,
+    gate_report_status,
+    mark_gate_report,
+    report_message,
+)
+from pytest_loadcert.status import GATE_BLOCKED, PASSED, WAIVED
 
 
 def evidence_report(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport | None:
@@ -38,67 +47,59 @@ def evidence_report(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.Te
     )
 
 
-def _as_error(report: pytest.TestReport) -> None:
-    # junit writes <error> only for a non-call phase; a blocked gate is an error, not a
-    # failure. The phase it really blocked in rides along, so junit's message can say so.
-    if report.when == "call":
-        report.when = "setup"
-        report.loadcert_phase = "call"  # type: ignore[attr-defined]
-
-
-def _block(report: pytest.TestReport, message: str) -> None:
-    report.outcome = "failed"
-    _as_error(report)
-    report.longrepr = f"blocked: {message}"
-    report.loadcert_status = GATE_BLOCKED  # type: ignore[attr-defined]
-
-
-def classify(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport) -> None:
-    """Give a gate's report its loadcert status: passed, failed (measured and over its bound),
-    blocked (unusable evidence, an error, a skip or an xfail: nothing proven) or waived."""
-    key = item.stash.get(GATE_KEY, None)
-    if key is None:
-        return
+def _phase_result(call: pytest.CallInfo[None], report: pytest.TestReport) -> PhaseResult:
+    """What :func:`pytest_loadcert.certify.classify.classify` needs to know of a report."""
     from pytest_loadcert.errors import EvidenceError
 
     excinfo = call.excinfo
-    waiver = item.stash.get(WAIVER_KEY, None)
-    if hasattr(report, "wasxfail"):
-        del report.wasxfail
-        _block(report, f"gate {key.id} is marked xfail; an expected failure proves nothing")
-    elif report.skipped:
-        if waiver is not None and not waiver.startswith("expired:"):
-            report.loadcert_status = WAIVED  # type: ignore[attr-defined]
+    raised = text = None
+    if excinfo is not None:
+        if excinfo.errisinstance(EvidenceError):
+            raised, text = Raised.EVIDENCE, str(excinfo.value)
+        elif excinfo.errisinstance((AssertionError, pytest.fail.Exception)):
+            raised, text = Raised.ASSERTION, excinfo.exconly()
         else:
-            reason = excinfo.exconly() if excinfo else "skipped"
-            _block(report, f"gate {key.id} was skipped ({reason}); a skipped gate is not evidence")
-    elif report.failed:
-        if excinfo is not None and excinfo.errisinstance(EvidenceError):
-            _block(report, str(excinfo.value))
-        elif (
-            report.when == "call"
-            and excinfo is not None
-            and excinfo.errisinstance((AssertionError, pytest.fail.Exception))
-        ):
-            report.loadcert_status = FAILED  # type: ignore[attr-defined]
-        else:
-            report.loadcert_status = GATE_BLOCKED  # type: ignore[attr-defined]
-            _as_error(report)
-    elif report.when == "call":
-        report.loadcert_status = PASSED  # type: ignore[attr-defined]
-    status = getattr(report, "loadcert_status", None)
-    if status is not None:
-        report.loadcert_gate = key_to_json(key)  # type: ignore[attr-defined]
-        item.user_properties.append(("loadcert.status", status))
-        if status != PASSED:
-            item.user_properties.append(("loadcert.message", report_message(report)))
+            raised, text = Raised.OTHER, excinfo.exconly()
+    return PhaseResult(
+        when=report.when or "",
+        outcome=report.outcome,
+        xfail=hasattr(report, "wasxfail"),
+        raised=raised,
+        text=text or "",
+    )
+
+
+def classify(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport) -> None:
+    """Give a gate's report its loadcert status (:mod:`pytest_loadcert.certify.classify`
+    decides it) and show it in pytest's terms: a blocked gate is a junit ``<error>``."""
+    key = item.stash.get(GATE_KEY, None)
+    if key is None:
+        return
+    decided = decide(key.id, _phase_result(call, report), item.stash.get(WAIVER_KEY, None))
+    if decided is None:
+        return
+    phase = None
+    if decided.status == GATE_BLOCKED:
+        if hasattr(report, "wasxfail"):
+            del report.wasxfail
+        report.outcome = "failed"
+        # junit writes <error> only for a non-call phase; the phase it really blocked in
+        # rides along, so junit's message can say so.
+        if report.when == "call":
+            report.when, phase = "setup", "call"
+        if decided.message is not None:
+            report.longrepr = f"blocked: {decided.message}"
+    mark_gate_report(report, key, decided.status, phase)
+    item.user_properties.append(("loadcert.status", decided.status))
+    if decided.status != PASSED:
+        item.user_properties.append(("loadcert.message", report_message(report)))
 
 
 def terminal_status(
     report: pytest.TestReport,
 ) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
     """How the terminal spells a blocked or waived gate."""
-    status = getattr(report, "loadcert_status", None)
+    status = gate_report_status(report)
     if status == GATE_BLOCKED:
         return "error", "B", ("BLOCKED", {"red": True})
     if status == WAIVED:

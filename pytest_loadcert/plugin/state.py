@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast, get_args
 
 import pytest
 
+from pytest_loadcert.certify.classify import WaiverState
 from pytest_loadcert.certify.verdict import Outcome
 from pytest_loadcert.gates.catalogue import GateKey
+from pytest_loadcert.status import GateStatus
 
 if TYPE_CHECKING:
     from pytest_loadcert.certify.model import Certificate
@@ -41,7 +43,7 @@ class RunState:
 
 STATE_KEY = pytest.StashKey[RunState]()
 GATE_KEY = pytest.StashKey[GateKey]()
-WAIVER_KEY = pytest.StashKey[str]()
+WAIVER_KEY = pytest.StashKey[WaiverState]()
 
 RESULT_PROPERTIES = ("observed", "required", "samples", "source")
 WORKER_OUTPUT = "loadcert_collected"
@@ -80,6 +82,42 @@ def record_result(item: pytest.Item, result: GateResult) -> None:
     """Attach a gate's measurement to the item; it rides to the controller on the report."""
     for name in RESULT_PROPERTIES:
         item.user_properties.append((f"loadcert.{name}", getattr(result, name)))
+
+
+# A gate's status rides on its report as plain attributes: xdist sends a report's attributes
+# (strings only) from the worker to the controller, which decides the verdict.
+_STATUS, _GATE, _PHASE = "loadcert_status", "loadcert_gate", "loadcert_phase"
+
+
+def mark_gate_report(
+    report: pytest.TestReport, key: GateKey, status: GateStatus, phase: str | None
+) -> None:
+    """Put ``status`` of gate ``key`` on its report; ``phase``: where a gate shown as a setup
+    error really blocked (``"call"``)."""
+    marks = {_STATUS: status, _GATE: key_to_json(key)}
+    if phase is not None:
+        marks[_PHASE] = phase
+    vars(report).update(marks)
+
+
+def gate_report_status(report: object) -> GateStatus | None:
+    """The loadcert status a gate's report carries; None for any other report."""
+    status = getattr(report, _STATUS, None)
+    for known in get_args(GateStatus):
+        if status == known:
+            return cast(GateStatus, known)
+    return None
+
+
+def gate_report_key(report: object) -> GateKey | None:
+    """The gate a report is of; None for any other report."""
+    text = getattr(report, _GATE, None)
+    return None if text is None else key_from_json(str(text))
+
+
+def blocked_in_call(report: object) -> bool:
+    """True for a gate that blocked in its body and is shown as a setup error."""
+    return getattr(report, _PHASE, None) == "call"
 
 
 def report_message(report: pytest.TestReport) -> str:
