@@ -32,7 +32,8 @@ from pytest_loadcert.report.blocks import (
     Table,
     Text,
 )
-from pytest_loadcert.report.document import STATUS_MARK, Limits, build
+from pytest_loadcert.report.cells import STATUS_MARK, Limits
+from pytest_loadcert.report.document import build
 
 # ----------------------------------------------------------------------------- Markdown
 
