@@ -289,7 +289,7 @@ def _write(
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Options of ``loadcert collect grafana``."""
-    from pytest_loadcert.collect.http import add_http_options
+    from pytest_loadcert.collect.http_options import add_http_options
 
     parser.add_argument("--url", required=True, help="Grafana base URL, e.g. https://grafana:3000")
     parser.add_argument(
@@ -317,7 +317,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(ns: argparse.Namespace, extra: list[str]) -> int:
     """``loadcert collect grafana``: 0 when recorded as asked, else 1 (2: usage)."""
     cliopts.require("collect", "requests")
-    from pytest_loadcert.collect.http import settings_from_args
+    from pytest_loadcert.collect.http_options import settings_from_args
     from pytest_loadcert.collect.progress import StatusLine
 
     status = StatusLine(getattr(ns, "prog", "loadcert"))

@@ -16,12 +16,13 @@ message the collectors print goes through :meth:`HttpClient.redact`, and
 credential. URLs with ``user:password@`` are refused without being echoed.
 
 ``requests`` and ``urllib3`` are imported only when a client is built: ``loadcert --help``
-and the pytest plugin never pay for them.
+and the pytest plugin never pay for them. The options that build :class:`HttpSettings` are in
+:mod:`~pytest_loadcert.collect.http_options`; how a failed request is said, in
+:mod:`~pytest_loadcert.collect.http_errors`.
 """
 
 from __future__ import annotations
 
-import argparse
 import base64
 import os
 import re
@@ -333,11 +334,15 @@ class HttpClient:
     def unreachable(self, exc: BaseException) -> bool:
         """Whether ``exc`` says the server cannot be reached at all (no connection, no TLS
         handshake): every other request to it would fail the same way."""
-        return _unreachable(exc)
+        from pytest_loadcert.collect.http_errors import unreachable
+
+        return unreachable(exc)
 
     def describe(self, exc: BaseException) -> str:
         """A one-line, redacted account of why a request got no usable answer."""
-        return self.redact(_describe(exc, self.settings))
+        from pytest_loadcert.collect.http_errors import describe
+
+        return self.redact(describe(exc, self.settings))
 
     def close(self) -> None:
         if self._owned:
@@ -370,210 +375,3 @@ def _bearer_auth(token: str) -> Any:
             return "BearerAuth([REDACTED])"
 
     return BearerAuth(token)
-
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    """``exc``, the urllib3 errors it wraps (``args[0]``, ``.reason``) and their causes."""
-    seen: list[BaseException] = []
-    todo: list[BaseException] = [exc]
-    while todo and len(seen) < 20:
-        current = todo.pop(0)
-        if any(current is known for known in seen):
-            continue
-        seen.append(current)
-        for candidate in (
-            getattr(current, "reason", None),
-            current.args[0] if current.args else None,
-            current.__cause__,
-            current.__context__,
-        ):
-            if isinstance(candidate, BaseException):
-                todo.append(candidate)
-    return seen
-
-
-def _unreachable(exc: BaseException) -> bool:
-    import ssl
-
-    import requests
-    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
-
-    kinds = (
-        NewConnectionError,
-        ConnectTimeoutError,
-        requests.exceptions.ConnectTimeout,
-        requests.exceptions.SSLError,
-        ssl.SSLError,
-    )
-    return any(isinstance(error, kinds) for error in _chain(exc))
-
-
-def _describe(exc: BaseException, settings: HttpSettings) -> str:
-    import http.client
-    import ssl
-
-    import requests
-    from urllib3.exceptions import (
-        ConnectTimeoutError,
-        IncompleteRead,
-        MaxRetryError,
-        NewConnectionError,
-        ReadTimeoutError,
-    )
-
-    chain = _chain(exc)
-    gave_up = any(isinstance(e, MaxRetryError) for e in chain) and settings.retries > 0
-    after = f" (gave up after {settings.retries} retries)" if gave_up else ""
-
-    def has(*kinds: type[BaseException]) -> bool:
-        return any(isinstance(e, kinds) for e in chain)
-
-    if has(requests.exceptions.SSLError, ssl.SSLError):
-        hint = (
-            "name the server's CA with --ca-cert FILE"
-            if settings.ca_cert is None
-            else f"is {settings.ca_cert} the CA that signed the server's certificate?"
-        )
-        return f"TLS failed: the server's certificate could not be verified ({hint})"
-    if has(NewConnectionError):  # before ConnectTimeoutError, of which it is a subclass
-        for error in chain:
-            if isinstance(error, OSError) and error.strerror:
-                return f"could not connect: {error.strerror}{after}"
-        return f"could not connect{after}"
-    if has(requests.exceptions.ConnectTimeout, ConnectTimeoutError):
-        return f"connecting timed out after {settings.connect_timeout_s:g} s{after}"
-    if has(requests.exceptions.ReadTimeout, ReadTimeoutError):
-        return f"no answer within the read timeout of {settings.read_timeout_s:g} s{after}"
-    for error in chain:
-        if isinstance(error, IncompleteRead | http.client.IncompleteRead):
-            return f"the answer was cut short ({error}): the connection closed mid-body"
-    if has(requests.exceptions.ChunkedEncodingError):
-        return "the answer was cut short: the connection closed mid-body"
-    if has(http.client.RemoteDisconnected):
-        return f"the server closed the connection without answering{after}"
-    for error in chain:
-        if isinstance(error, OSError) and error.strerror:
-            return f"{error.strerror}{after}"
-    text = str(exc).splitlines()[0] if str(exc) else ""
-    return f"{type(exc).__name__}: {text[:200]}{after}"
-
-
-# ----------------------------------------------------------------------------- command line
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number >= 0")
-    return value
-
-
-def env_name(text: str) -> str:
-    """argparse type: an environment variable's name. The error never echoes the value."""
-    if not ENV_NAME_RE.fullmatch(text):
-        raise argparse.ArgumentTypeError(
-            "expects the NAME of an environment variable (A-Z, 0-9, _), not a secret; "
-            "the value given is not shown"
-        )
-    return text
-
-
-def add_http_options(
-    parser: argparse.ArgumentParser, *, token_option: str, token_help: str, retries: int = 3
-) -> None:
-    """Credentials, TLS, timeouts and retries, shared by the HTTP collectors."""
-    group = parser.add_argument_group("HTTP: credentials, TLS, timeouts, retries")
-    group.add_argument(
-        token_option,
-        dest="token_env",
-        type=env_name,
-        metavar="NAME",
-        help=f"send `Authorization: Bearer <token>`, the token read from environment variable "
-        f"NAME ({token_help}); never stored",
-    )
-    group.add_argument("--basic-auth-user", metavar="USER", help="HTTP basic auth user")
-    group.add_argument(
-        "--basic-auth-password-env",
-        type=env_name,
-        metavar="NAME",
-        help="environment variable holding the basic-auth password; never stored",
-    )
-    group.add_argument(
-        "--ca-cert",
-        type=Path,
-        metavar="FILE",
-        help="PEM file of the CA(s) that signed the server's certificate",
-    )
-    group.add_argument(
-        "--insecure",
-        action="store_true",
-        help="do not verify the server's TLS certificate (warned about; prefer --ca-cert)",
-    )
-    group.add_argument(
-        "--connect-timeout-s",
-        type=cliopts.positive_float,
-        default=5.0,
-        metavar="S",
-        help="seconds to wait for a connection (default 5)",
-    )
-    group.add_argument(
-        "--read-timeout-s",
-        type=cliopts.positive_float,
-        default=30.0,
-        metavar="S",
-        help="seconds to wait for an answer (default 30)",
-    )
-    group.add_argument(
-        "--retries",
-        type=cliopts.non_negative_int,
-        default=retries,
-        metavar="N",
-        help=f"retries on connection errors, timeouts, 429 and 5xx (default {retries})",
-    )
-    group.add_argument(
-        "--retry-backoff-s",
-        type=_non_negative_float,
-        default=0.5,
-        metavar="S",
-        help="exponential backoff factor between retries (default 0.5: 0, 1, 2, 4 s ...); "
-        "a Retry-After header is honoured instead, up to 30 s",
-    )
-
-
-def settings_from_args(
-    ns: argparse.Namespace, *, token_option: str, pool_size: int = 10
-) -> HttpSettings:
-    """:class:`HttpSettings` from the options of :func:`add_http_options`.
-
-    Raises :class:`HttpUsageError` for a credential variable that is unset or empty,
-    conflicting options, or a missing CA file.
-    """
-    if ns.insecure and ns.ca_cert is not None:
-        raise HttpUsageError("--insecure and --ca-cert contradict each other; choose one")
-    if ns.ca_cert is not None and not ns.ca_cert.is_file():
-        raise HttpUsageError(f"--ca-cert {ns.ca_cert}: not a file")
-    if (ns.basic_auth_user is None) != (ns.basic_auth_password_env is None):
-        raise HttpUsageError("--basic-auth-user and --basic-auth-password-env go together")
-    if ns.token_env is not None and ns.basic_auth_user is not None:
-        raise HttpUsageError(f"{token_option} and --basic-auth-user: choose one way to log in")
-    token = secret_from_env(ns.token_env, token_option) if ns.token_env else None
-    password = (
-        secret_from_env(ns.basic_auth_password_env, "--basic-auth-password-env")
-        if ns.basic_auth_password_env
-        else None
-    )
-    return HttpSettings(
-        connect_timeout_s=ns.connect_timeout_s,
-        read_timeout_s=ns.read_timeout_s,
-        retries=ns.retries,
-        backoff_s=ns.retry_backoff_s,
-        pool_size=pool_size,
-        ca_cert=ns.ca_cert,
-        insecure=ns.insecure,
-        bearer_token=token,
-        basic_user=ns.basic_auth_user,
-        basic_password=password,
-    )

@@ -399,7 +399,7 @@ TOKEN_OPTION = "--bearer-token-env"
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Options of ``loadcert collect prometheus``."""
-    from pytest_loadcert.collect.http import add_http_options
+    from pytest_loadcert.collect.http_options import add_http_options
 
     parser.add_argument(
         "--url", required=True, help="Prometheus base URL, e.g. http://127.0.0.1:9090"
@@ -438,7 +438,7 @@ def _concurrency(text: str) -> int:
 def run(ns: argparse.Namespace, extra: list[str]) -> int:
     """``loadcert collect prometheus``: 0 when every query succeeded, else 1 (2: usage)."""
     cliopts.require("collect", "requests")
-    from pytest_loadcert.collect.http import settings_from_args
+    from pytest_loadcert.collect.http_options import settings_from_args
     from pytest_loadcert.collect.progress import StatusLine
 
     def log(message: str) -> None:
