@@ -19,9 +19,13 @@ import matplotlib  # noqa: F401
 import numpy  # noqa: F401
 import requests  # noqa: F401
 
-# Hypothesis profiles (tests/strategies.py EXAMPLES holds the per-property counts):
-# "ci", the default, is deterministic and has no deadline; "long" draws fresh random
-# examples, twenty times as many: HYPOTHESIS_PROFILE=long pytest tests/gates/test_properties.py
-settings.register_profile("ci", derandomize=True, deadline=None, database=None, print_blob=True)
+# Hypothesis profiles (tests/strategies.py EXAMPLES holds the per-property counts, and
+# scales them by profile): "quick", the default, the inner loop, deterministic, a tenth of
+# each count; "ci", what .ci/run selects, deterministic, every count in full; "long" draws
+# fresh random examples, twenty times as many: HYPOTHESIS_PROFILE=long pytest tests/gates
+for _name in ("quick", "ci"):
+    settings.register_profile(
+        _name, derandomize=True, deadline=None, database=None, print_blob=True
+    )
 settings.register_profile("long", deadline=None, print_blob=True)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "quick"))

@@ -8,10 +8,21 @@ whether the server could not be reached at all.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from pytest_loadcert.collect.http import HttpSettings
+
+class Attempt(Protocol):
+    """What a description names of how the request was made (an ``HttpSettings``)."""
+
+    @property
+    def retries(self) -> int: ...
+    @property
+    def ca_cert(self) -> Path | None: ...
+    @property
+    def connect_timeout_s(self) -> float: ...
+    @property
+    def read_timeout_s(self) -> float: ...
 
 
 def error_chain(exc: BaseException) -> list[BaseException]:
@@ -50,7 +61,7 @@ def unreachable(exc: BaseException) -> bool:
     return any(isinstance(error, kinds) for error in error_chain(exc))
 
 
-def describe(exc: BaseException, settings: HttpSettings) -> str:
+def describe(exc: BaseException, settings: Attempt) -> str:
     import http.client
     import ssl
 
