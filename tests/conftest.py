@@ -6,6 +6,7 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
 from hypothesis import settings
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -29,3 +30,28 @@ for _name in ("quick", "ci"):
     )
 settings.register_profile("long", deadline=None, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "quick"))
+
+# The suite runs the plugin hundreds of times, in process (pytester re-imports it each time)
+# and in subprocesses. With PYTHONDONTWRITEBYTECODE set, as some machines set it, every one
+# of those runs compiled the package and assertion-rewrote the plugin's modules again;
+# allowing bytecode for the test run (and the processes it starts) lets them reuse it.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+sys.dont_write_bytecode = False
+
+#: hypothesis's pytest plugin imports all of hypothesis (1.3 s) at the end of every pytest
+#: run it is loaded in; the suite's pytest subprocesses use no hypothesis.
+NO_HYPOTHESIS = ("-p", "no:hypothesispytest")
+
+
+@pytest.fixture
+def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """pytester, whose pytest subprocesses leave hypothesis's plugin out (NO_HYPOTHESIS)."""
+    run = pytester.runpytest_subprocess
+
+    def runpytest_subprocess(
+        *args: str | os.PathLike[str], timeout: float | None = None
+    ) -> pytest.RunResult:
+        return run(*NO_HYPOTHESIS, *args, timeout=timeout)
+
+    monkeypatch.setattr(pytester, "runpytest_subprocess", runpytest_subprocess)
+    return pytester

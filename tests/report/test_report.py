@@ -40,6 +40,8 @@ def certify(bundle: Path, workdir: Path, *args: str) -> dict[str, Any]:
             "pytest",
             "-p",
             "no:cacheprovider",
+            "-p",
+            "no:hypothesispytest",
             f"--evidence-dir={bundle}",
             "--junitxml=certificate.xml",
             *args,
