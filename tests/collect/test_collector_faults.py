@@ -234,6 +234,7 @@ def evidence(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_sigkill_mid_answer_and_mid_write_leaves_the_last_complete_collection(
     big_api: KubeAPI, evidence: Path
 ) -> None:
@@ -378,6 +379,7 @@ def prom_args(url: str, evidence: Path, *extra: str) -> list[str]:
             "--retry-backoff-s", "0.01", *extra]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_sigkill_mid_answer_and_mid_write_leaves_prometheus_evidence_whole(stages: Path) -> None:
     cwd = stages.parent
     big = vector(12000)
@@ -412,6 +414,7 @@ def test_sigkill_mid_answer_and_mid_write_leaves_prometheus_evidence_whole(stage
             (stages / left[0]).unlink()
 
 
+@pytest.mark.slow
 def test_sigkill_at_any_moment_leaves_only_whole_files(stages: Path) -> None:
     """Killed at moments spread over a whole collection, without any help: each evidence
     file is the earlier one or a complete new one, and a leftover is only ever a temporary
@@ -463,6 +466,7 @@ def traces(path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_collecting_twice_gives_the_same_evidence_but_the_collection_time(
     stages: Path, tmp_path: Path
 ) -> None:
@@ -511,6 +515,7 @@ def test_collecting_twice_gives_the_same_evidence_but_the_collection_time(
         assert changed <= times and changed, rel
 
 
+@pytest.mark.slow
 def test_a_run_after_a_failed_one_equals_a_clean_run(stages: Path, tmp_path: Path) -> None:
     """A collection that failed (Prometheus answering 500 for one query, the API server 500
     on one list) and is then run again leaves what a clean first run leaves."""

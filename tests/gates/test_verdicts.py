@@ -150,33 +150,35 @@ def test_incomplete_matrix_is_blocked(
         assert certificate["not_run"] == ["p95_latency[1k]"]
 
 
-def test_xdist_gives_identical_certificate(pytester: pytest.Pytester, tmp_path: Path) -> None:
+@pytest.mark.parametrize("variant", ["valid", "metric_violated", "missing_otel"])
+def test_xdist_gives_identical_certificate(
+    pytester: pytest.Pytester, tmp_path: Path, variant: str
+) -> None:
     pytest.importorskip("xdist")
-    for variant in ("valid", "metric_violated", "missing_otel"):
-        bundle = bf.build_variant(variant, tmp_path / variant)
-        runs = []
-        for extra in ((), ("-n", "2")):
-            xml = tmp_path / f"{variant}{len(extra)}.xml"
-            cert = tmp_path / f"{variant}{len(extra)}.json"
-            result = pytester.runpytest_subprocess(
-                "-p",
-                "no:cacheprovider",
-                f"--evidence-dir={bundle}",
-                "--junitxml",
-                str(xml),
-                "--loadcert-certificate",
-                str(cert),
-                *extra,
-            )
-            props = [
-                (p.get("name"), p.get("value"))
-                for p in ET.parse(xml).getroot().find("testsuite").find("properties")
-            ]
-            gates = {g["id"]: g["status"] for g in json.loads(cert.read_text())["gates"]}
-            runs.append((result.ret, props, gates))
-        assert runs[0] == runs[1], variant
-        assert runs[0][1] == sorted(runs[0][1])
-        assert dict(runs[0][1])["loadcert.verdict"] == bf.variant(variant).expected
+    bundle = bf.build_variant(variant, tmp_path / variant)
+    runs = []
+    for extra in ((), ("-n", "2")):
+        xml = tmp_path / f"{variant}{len(extra)}.xml"
+        cert = tmp_path / f"{variant}{len(extra)}.json"
+        result = pytester.runpytest_subprocess(
+            "-p",
+            "no:cacheprovider",
+            f"--evidence-dir={bundle}",
+            "--junitxml",
+            str(xml),
+            "--loadcert-certificate",
+            str(cert),
+            *extra,
+        )
+        props = [
+            (p.get("name"), p.get("value"))
+            for p in ET.parse(xml).getroot().find("testsuite").find("properties")
+        ]
+        gates = {g["id"]: g["status"] for g in json.loads(cert.read_text())["gates"]}
+        runs.append((result.ret, props, gates))
+    assert runs[0] == runs[1], variant
+    assert runs[0][1] == sorted(runs[0][1])
+    assert dict(runs[0][1])["loadcert.verdict"] == bf.variant(variant).expected
 
 
 def test_snapshot_of_other_namespace_blocks_every_cluster_gate(
