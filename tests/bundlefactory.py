@@ -27,6 +27,7 @@ with sorted keys, ``indent=2`` and a trailing newline (NaN/Infinity refused).
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import math
@@ -2920,7 +2921,14 @@ def variant(name: str) -> Variant:
 
 
 def variant_files(name: str) -> Files:
-    """The files dict of a variant, sealed exactly as the variant wants."""
+    """The files dict of a variant, sealed exactly as the variant wants (a fresh copy: the
+    caller may change it)."""
+    return copy.deepcopy(_built_variant(name))
+
+
+@functools.cache
+def _built_variant(name: str) -> Files:
+    """Each variant built once per process; callers get copies."""
     chosen = variant(name)
     files = bundle_files(**dict(chosen.options))
     chosen.mutate(files)
