@@ -21,7 +21,7 @@ import numpy  # noqa: F401
 import requests  # noqa: F401
 
 # Hypothesis profiles (tests/strategies.py EXAMPLES holds the per-property counts, and
-# scales them by profile): "quick", the default, the inner loop, deterministic, a tenth of
+# scales them by profile): "quick", the default, the inner loop, deterministic, a twentieth of
 # each count; "ci", what .ci/run selects, deterministic, every count in full; "long" draws
 # fresh random examples, twenty times as many: HYPOTHESIS_PROFILE=long pytest tests/gates
 for _name in ("quick", "ci"):

@@ -14,7 +14,7 @@
 
 Example counts are per property, in :data:`EXAMPLES`: the ``ci`` hypothesis profile
 (``tests/conftest.py``; ``.ci/run`` selects it) runs them as they are, the default ``quick``
-profile a tenth of them (the inner loop), ``HYPOTHESIS_PROFILE=long`` twenty times over.
+profile a twentieth of them (the inner loop), ``HYPOTHESIS_PROFILE=long`` twenty times over.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ from pytest_loadcert.gates.catalogue import GATES, GateKey, expected_builtin, su
 
 Files = dict[str, Any]
 
-#: Examples per property in the ``ci`` profile (``quick``: a tenth, ``long``: twenty times).
+#: Examples per property in the ``ci`` profile (``quick``: a twentieth, ``long``: twenty times).
 EXAMPLES = {
     "decide_never_certifies_an_incomplete_matrix": 2000,
     "decide_dominance": 2000,
@@ -71,9 +71,9 @@ EXAMPLES = {
     "fuzz_profile": 500,
 }
 #: How the active hypothesis profile (tests/conftest.py) scales :data:`EXAMPLES`: ``quick``
-#: (the default, the inner loop) a tenth, ``ci`` (what ``.ci/run`` runs) as they are,
+#: (the default, the inner loop) a twentieth, ``ci`` (what ``.ci/run`` runs) as they are,
 #: ``long`` twenty times over.
-SCALES = {"quick": 0.1, "ci": 1, "long": 20}
+SCALES = {"quick": 0.05, "ci": 1, "long": 20}
 PROFILE_NAME = os.environ.get("HYPOTHESIS_PROFILE", "quick")
 
 

@@ -333,6 +333,7 @@ def git_repo(path: Path) -> Path:
 # ----------------------------------------------------------------------------- end to end
 
 
+@pytest.mark.slow
 def test_whole_pipeline_writes_and_prints_no_credential(tmp_path: Path, tls: Tls) -> None:
     windows = bf.stage_windows(bf.START, bf.STAGES)
     span = windows[-1].end - bf.START

@@ -203,6 +203,7 @@ def upload_paths() -> list[str]:
     return str(upload["with"]["path"]).split()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["certified", "not_certified"])
 def test_certify_job_runs_and_fails_unless_certified(tmp_path: Path, case: str) -> None:
     workspace = tmp_path / "workspace"
