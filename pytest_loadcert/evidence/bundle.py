@@ -322,5 +322,6 @@ class Bundle:
     # ------------------------------------------------------------------ integrity
     def integrity_problems(self) -> list[str]:
         """Every difference between the manifest's ``files`` and the bundle on disk."""
-        differences = compare_files(self.root, self.manifest().files, self_name=MANIFEST)
-        return [difference.problem(MANIFEST) for difference in differences]
+        return [
+            difference.problem() for difference in compare_files(self.root, self.manifest().files)
+        ]

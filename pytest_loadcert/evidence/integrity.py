@@ -144,8 +144,8 @@ class FileDifference:
     """One file that differs from the set it was bound in.
 
     ``other``: for UNSAFE the reason, for CASE the path it collides with; ``actual``: the
-    sha256 found (CHANGED) or the size in bytes (TOO_LARGE); ``bound``: the sha256 it was
-    bound with (CHANGED, MISSING); ``cap``: the byte cap (TOO_LARGE).
+    sha256 found (CHANGED); ``bound``: the sha256 it was bound with (CHANGED, MISSING);
+    ``size`` and ``cap``: the file's size and the byte cap (TOO_LARGE).
     """
 
     kind: Kind
@@ -153,16 +153,17 @@ class FileDifference:
     other: str = ""
     actual: str = ""
     bound: str = ""
+    size: int = 0
     cap: int = 0
 
-    def problem(self, binder: str) -> str:
-        """``"<path>: <what>"`` against the manifest ``binder`` (the integrity gate)."""
+    def problem(self) -> str:
+        """``"<path>: <what>"`` against the manifest (the integrity gate)."""
         if self.kind is Kind.MISSING:
-            what = f"listed in {binder} files but not a regular file in the bundle"
+            what = f"listed in {MANIFEST} files but not a regular file in the bundle"
         elif self.kind is Kind.CHANGED:
-            what = f"sha256 is {self.actual}, {binder} records {self.bound}"
+            what = f"sha256 is {self.actual}, {MANIFEST} records {self.bound}"
         elif self.kind is Kind.ADDED:
-            what = f"in the bundle but not in {binder} files"
+            what = f"in the bundle but not in {MANIFEST} files"
         else:
             what = self._what()
         return f"{self.path}: {what}"
@@ -192,7 +193,7 @@ class FileDifference:
             return f"differs from {self.other} only in case"
         if self.kind is Kind.SELF:
             return "files lists the manifest itself"
-        return f"is {self.actual} bytes, over the {self.cap}-byte cap; not hashed"
+        return f"is {self.size} bytes, over the {self.cap}-byte cap; not hashed"
 
 
 _LABELS = {
@@ -206,12 +207,12 @@ _LABELS = {
 }
 
 
-def compare_files(root: Path, bound: Mapping[str, str], *, self_name: str) -> list[FileDifference]:
+def compare_files(root: Path, bound: Mapping[str, str]) -> list[FileDifference]:
     """Every difference between the bundle at ``root`` and ``bound`` (path -> sha256).
 
     The bundle is walked with :func:`walk_bundle`; a file over the cap
     (:func:`~pytest_loadcert.evidence.jsonio.max_file_bytes`) is never read, since a sparse
-    file can be terabytes. ``self_name``: the manifest, which no bound set may list.
+    file can be terabytes. No bound set may list the manifest itself.
     """
     cap = max_file_bytes()
     on_disk, refused = walk_bundle(root)
@@ -223,8 +224,8 @@ def compare_files(root: Path, bound: Mapping[str, str], *, self_name: str) -> li
         if other != rel:
             differences.append(FileDifference(Kind.CASE, rel, other=other))
     for rel in sorted(bound):
-        if rel == self_name:
-            differences.append(FileDifference(Kind.SELF, self_name))
+        if rel == MANIFEST:
+            differences.append(FileDifference(Kind.SELF, MANIFEST))
             continue
         if rel not in on_disk:
             if rel not in refused_paths:  # already said what is wrong with it
@@ -232,7 +233,7 @@ def compare_files(root: Path, bound: Mapping[str, str], *, self_name: str) -> li
             continue
         size = os.lstat(root / rel).st_size
         if size > cap:
-            differences.append(FileDifference(Kind.TOO_LARGE, rel, actual=str(size), cap=cap))
+            differences.append(FileDifference(Kind.TOO_LARGE, rel, size=size, cap=cap))
             continue
         actual = sha256_file(root / rel)
         if actual != bound[rel]:

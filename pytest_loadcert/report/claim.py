@@ -35,10 +35,14 @@ def claim(cert: Certificate) -> list[Block]:
     stages = cert["stages"]
     if cert["verdict"] == CERTIFIED:
         waived = [g for g in gates if g["status"] == WAIVED]
-        top = max(
-            (s for s in stages if s["peak_active_vus"] is not None),
-            key=lambda s: s["peak_active_vus"] or 0,
-        )
+        # read_certificate refuses a certified certificate without a measured peak, so
+        # there is one; a stage without one is never the top, and never read as 0.
+        measured = [
+            (peak, index)
+            for index, stage in enumerate(stages)
+            if (peak := stage["peak_active_vus"]) is not None
+        ]
+        top = stages[max(measured, key=lambda m: m[0])[1]]  # the first stage at the peak
         last = stages[-1]
         sentence: Text = (
             f"Certified for {cert['target_concurrency']} concurrent users at ",

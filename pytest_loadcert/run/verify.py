@@ -35,32 +35,19 @@ HELP = "check that an evidence bundle is the one a certificate.json was issued f
 
 
 @dataclass(frozen=True)
-class Rebound:
-    """A binding of the replaced manifest that is not the certified one."""
-
-    path: str
-    now: str | None
-    then: str | None
-
-    def line(self) -> str:
-        return (
-            f"changed: {MANIFEST}: files[{self.path!r}] is {self.now or 'absent'}, "
-            f"certified {self.then or 'absent'}"
-        )
-
-
-@dataclass(frozen=True)
-class Unreadable:
-    """``loadcert.json`` itself cannot be read: ``label`` is missing or changed."""
+class ManifestDifference:
+    """``loadcert.json`` itself: unreadable (``missing`` or ``changed``), or replaced by one
+    that binds an entry otherwise than the certificate. Says what a FileDifference says."""
 
     label: str
     detail: str
+    path: str = MANIFEST
 
     def line(self) -> str:
         return f"{self.label}: {MANIFEST}: {self.detail}"
 
 
-Difference = FileDifference | Rebound | Unreadable
+Difference = FileDifference | ManifestDifference
 
 
 def _manifest(root: Path, certified: str) -> tuple[list[Difference], dict[str, Any] | None]:
@@ -72,7 +59,7 @@ def _manifest(root: Path, certified: str) -> tuple[list[Difference], dict[str, A
         data = read_bytes(root / MANIFEST, MANIFEST)
     except EvidenceError as exc:
         label = "missing" if exc.problem == "is missing" else "changed"
-        return [Unreadable(label, f"{exc.problem}; certified {certified}")], None
+        return [ManifestDifference(label, f"{exc.problem}; certified {certified}")], None
     actual = sha256_bytes(data)
     if actual == certified:
         return [], None
@@ -94,22 +81,15 @@ def compare(certificate: Certificate, root: Path) -> list[Difference]:
     if bound is None:  # run() refuses such a certificate first
         raise EvidenceError("certificate.json", "bindings.bundle_sha256", "is null")
     differences, rebound = _manifest(root, bound)
-    differences.extend(compare_files(root, certified, self_name=MANIFEST))
+    differences.extend(compare_files(root, certified))
     if rebound is not None:
         # A replaced manifest that re-binds files: say what it claims, beside what is true.
         for rel in sorted(set(rebound) | set(certified)):
             now, then = rebound.get(rel), certified.get(rel)
             if now != then:
-                differences.append(Rebound(rel, now, then))
+                what = f"files[{rel!r}] is {now or 'absent'}, certified {then or 'absent'}"
+                differences.append(ManifestDifference("changed", what))
     return differences
-
-
-def _kind_path(difference: Difference) -> tuple[str, str]:
-    if isinstance(difference, Rebound):
-        return "changed", MANIFEST
-    if isinstance(difference, Unreadable):
-        return difference.label, MANIFEST
-    return difference.label, difference.path
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -153,7 +133,7 @@ def run(ns: argparse.Namespace, extra: list[str]) -> int:
     for difference in differences:
         print(difference.line())
     # One count per differing file and kind (a file can be named twice, e.g. by the manifest).
-    counts = Counter(kind for kind, _ in dict.fromkeys(_kind_path(d) for d in differences))
+    counts = Counter(kind for kind, _ in dict.fromkeys((d.label, d.path) for d in differences))
     summary = ", ".join(f"{n} {kind}" for kind, n in counts.items())
     return cliopts.error(
         ns, f"{root} is not the bundle certified in {rel}: {summary}", cliopts.EXIT_FAILED
