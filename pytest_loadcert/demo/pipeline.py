@@ -337,11 +337,12 @@ def _certify(
 
     out = result.out
     junit = out / "certificate.xml"
+    # The demo's own configuration only (an empty pytest.ini in its output folder, which
+    # pytest takes before any file above it): no ini file or conftest of the directory it was
+    # started from, no cache; the plugin by its entry-point name, even with autoload off.
+    (out / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
     argv = [
-        sys.executable, "-m", "pytest",
-        # The demo's own configuration only: no ini file, conftest or cache of the directory
-        # it was started from; the plugin by its entry-point name, even with autoload off.
-        "-c", os.devnull, "--rootdir", str(out), "-p", "no:cacheprovider", "-p", "loadcert",
+        sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "loadcert",
         f"--evidence-dir={bundle}", "--loadcert-profile", str(profile_path),
         f"--junitxml={junit}", "-q", "--tb=no", "-rN", "--color=no",
     ]  # fmt: skip

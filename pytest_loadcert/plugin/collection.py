@@ -128,7 +128,11 @@ def _check_scope(
 ) -> None:
     """Add the run problems of what was collected against what is declared
     (:mod:`pytest_loadcert.plugin.scope`)."""
-    from pytest_loadcert.plugin.scope import scope_problems
+    from pytest_loadcert.plugin.scope import scope_problems, unloaded_conftests
+    from pytest_loadcert.plugin.state import loaded_conftests
+
+    def relative(path: Path) -> str:
+        return os.path.relpath(path, config.rootpath)
 
     problems = scope_problems(
         declared=state.gate_files,
@@ -136,8 +140,13 @@ def _check_scope(
         required=required,
         discovered=state.discovered,
         present=present,
-        override_ini=list(getattr(config.option, "override_ini", None) or []),
-        relative=lambda path: os.path.relpath(path, config.rootpath),
+        relative=relative,
+    )
+    problems += unloaded_conftests(
+        state.gate_conftests,
+        set(loaded_conftests(config)),
+        {item.path.resolve() for item in state.discovered},
+        relative,
     )
     for problem in problems:
         if problem not in state.problems:

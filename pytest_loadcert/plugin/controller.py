@@ -8,7 +8,8 @@ decides the verdict, writes the certificate and sets the exit status.
 from __future__ import annotations
 
 import json
-from typing import Any
+import os
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -23,6 +24,7 @@ from pytest_loadcert.plugin.state import (
     gate_report_key,
     gate_report_status,
     key_from_json,
+    loaded_conftests,
     report_message,
 )
 from pytest_loadcert.status import (
@@ -34,6 +36,9 @@ from pytest_loadcert.status import (
     PASSED,
     WAIVED,
 )
+
+if TYPE_CHECKING:
+    from pytest_loadcert.plugin.scope import GateFunction
 
 _RANK = {PASSED: 0, WAIVED: 1, GATE_BLOCKED: 2, FAILED: 3}
 _COLOUR = {CERTIFIED: "green", NOT_CERTIFIED: "red", BLOCKED: "yellow"}
@@ -124,6 +129,7 @@ class CertificationRun:
             # exist): nothing was judged, so no certificate claims a verdict or a status.
             return
         self._check_waivers()
+        self._check_judged()
         if exitstatus == pytest.ExitCode.INTERNAL_ERROR:
             state.problems.append("pytest hit an internal error")
         if exitstatus == pytest.ExitCode.INTERRUPTED:
@@ -153,8 +159,6 @@ class CertificationRun:
 
     def _invocation(self) -> Invocation | None:
         """What pytest was told, where, and when this session started."""
-        import os
-
         if self.started_at is None:
             return None
         params = self.config.invocation_params
@@ -166,17 +170,32 @@ class CertificationRun:
         }
 
     def _gate_files(self) -> dict[str, str]:
-        from pathlib import Path
 
         from pytest_loadcert.plugin.scope import gate_file_digests
 
-        conftests = [
-            Path(module_file)
-            for plugin in self.config.pluginmanager.get_plugins()
-            if isinstance(module_file := getattr(plugin, "__file__", None), str)
-            and Path(module_file).name == "conftest.py"
-        ]
+        conftests = [*loaded_conftests(self.config), *self.state.gate_conftests]
         return gate_file_digests(self.state.gate_files, conftests, self.config.rootpath)
+
+    def _check_judged(self) -> None:
+        """Every gate function the declared files define was judged, at every stage."""
+        from pathlib import Path
+
+        from pytest_loadcert.plugin.scope import function_of, unjudged_functions
+
+        state = self.state
+        rootdir = Path(self.config.rootpath)
+        judged: dict[GateFunction, set[str | None]] = {}
+        for outcome in state.outcomes.values():
+            function = function_of(outcome.nodeid, rootdir)
+            judged.setdefault(function, set()).add(outcome.key.stage)
+        for problem in unjudged_functions(
+            state.gate_functions,
+            judged,
+            state.profile.stage_names,
+            lambda path: os.path.relpath(path, rootdir),
+        ):
+            if problem not in state.problems:
+                state.problems.append(problem)
 
     def _check_waivers(self) -> None:
         state = self.state

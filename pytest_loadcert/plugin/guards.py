@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 import pytest_loadcert.envvars as envvars
+
+if TYPE_CHECKING:
+    from pytest_loadcert.plugin.committed import Committed
 
 
 def check_output(option: str, path: Path) -> None:
@@ -29,27 +33,33 @@ def check_output(option: str, path: Path) -> None:
         raise pytest.UsageError(f"{option} {path}: {parent} is not a directory")
 
 
-def check_rootdir(config: pytest.Config) -> None:
-    """Refuse a run whose rootdir moved because pytest took the evidence path for a test path.
+def check_configuration(config: pytest.Config, committed: Committed) -> None:
+    """Refuse a run whose configuration file or rootdir is not the repository's.
 
-    pytest chooses its rootdir before plugins add options, so in ``--evidence-dir PATH``
-    the PATH counts as a test path; a bundle outside the repository then moves the rootdir
-    above it and the repository's configuration (and profile) would silently be missed.
+    pytest chooses both before plugins add options: in ``--evidence-dir PATH`` (or
+    ``--html PATH``) the PATH counts as a test path, and a PATH outside the repository moves
+    the rootdir above it, where the repository's configuration (its gates, its profile) is
+    silently not read. ``PYTEST_ADDOPTS`` can carry ``-c`` and ``--rootdir`` too.
     """
-    if "--evidence-dir" not in config.invocation_params.args:
+    found = committed.inipath
+    used = config.inipath
+    same_file = (found is None and used is None) or (
+        found is not None and used is not None and found.resolve() == used.resolve()
+    )
+    same_root = found is None or config.rootpath.resolve() == found.parent.resolve()
+    if same_file and same_root:
         return
-    from pytest_loadcert.evidence.layout import PYTEST_CONFIG_NAMES  # not at plugin import
-
-    invocation = config.invocation_params.dir
-    for folder in (invocation, *invocation.parents):
-        if any((folder / name).is_file() for name in PYTEST_CONFIG_NAMES):
-            if folder != config.rootpath:
-                raise pytest.UsageError(
-                    f"pytest chose rootdir {config.rootpath} because it read the --evidence-dir "
-                    f"value as a test path, so the configuration in {folder} would be ignored; "
-                    "write --evidence-dir=PATH (with '=') or set LOADCERT_EVIDENCE_DIR"
-                )
-            return
+    hint = (
+        "write options with '=' (--evidence-dir=PATH), as pytest takes a value after a space "
+        "for a test path when it chooses its rootdir"
+        if any(not a.startswith("-") for a in config.invocation_params.args)
+        else "run pytest from the repository"
+    )
+    raise pytest.UsageError(
+        f"pytest chose rootdir {config.rootpath} and configuration {used or 'none'}, but the "
+        f"repository's configuration is {found or 'none'}: its declared gates and profile "
+        f"would not be read; {hint}"
+    )
 
 
 def inside(path: Path, folder: Path) -> bool:
@@ -133,4 +143,102 @@ def check_git_sha_given(config: pytest.Config) -> None:
     if option is None and envvars.GIT_SHA in os.environ and not os.environ[envvars.GIT_SHA].strip():
         raise pytest.UsageError(
             f"{envvars.GIT_SHA} is set but empty: name the commit under test, or unset it"
+        )
+
+
+#: Modes that print and exit without judging (or run the gates without calling them):
+#: refused in a certification run, which must end in a verdict or a refusal, never in an
+#: exit 0 that leaves no current certificate. ``--collect-only`` is not among them: it lists
+#: the gates through a session, and its certificate is ``blocked`` (no gate was judged).
+INFORMATIONAL_MODES = {
+    "help": "--help",
+    "version": "--version",
+    "markers": "--markers",
+    "showfixtures": "--fixtures",
+    "show_fixtures_per_test": "--fixtures-per-test",
+    "setuponly": "--setup-only",
+    "setupplan": "--setup-plan",
+    "cacheshow": "--cache-show",
+}
+
+#: ``-o`` keys that change how a run reports, never which tests exist or how they judge.
+HARMLESS_OVERRIDES = ("junit_", "log_", "cache_dir", "console_output_style", "verbosity_",
+                      "truncation_", "faulthandler_")  # fmt: skip
+
+
+def _where(flags: tuple[str, ...]) -> str:
+    import shlex
+
+    try:
+        tokens = shlex.split(os.environ.get("PYTEST_ADDOPTS", ""))
+    except ValueError:
+        tokens = []
+    from_env = any(token.startswith(flag) for token in tokens for flag in flags)
+    return "in PYTEST_ADDOPTS" if from_env else "on the command line"
+
+
+def _refuse(option: str, why: str, *flags: str) -> None:
+    where = _where(flags or (option.split(" ", 1)[0],))
+    raise pytest.UsageError(f"{option} ({where}) is refused in a certification run: {why}")
+
+
+def check_rules_of_collection(namespace: object, committed: Committed) -> None:
+    """Refuse options that change which tests the repository's gates are, before any
+    conftest is imported (pytest's early parse, ``known_args_namespace``).
+
+    A certification run judges the gates the repository declares under the configuration it
+    commits; an option that replaces that configuration, skips conftests, changes pytest's
+    collection keys, or prints instead of judging is a usage error naming the option. A
+    ``-o`` that the committed ``addopts`` itself carries is part of the committed rules.
+    """
+    for dest, option in INFORMATIONAL_MODES.items():
+        if getattr(namespace, dest, None):
+            _refuse(
+                option,
+                "it prints and exits without judging, so no verdict is written",
+                option,
+                *(("-h",) if dest == "help" else ()),
+            )
+    inifile = getattr(namespace, "inifilename", None)
+    if inifile:
+        if committed.inipath is None or Path(inifile).resolve() != committed.inipath.resolve():
+            _refuse(
+                f"-c {inifile}",
+                "the repository's configuration "
+                f"({committed.inipath or 'none found'}) declares the gates and the profile",
+                "-c",
+                "--config-file",
+                "--inifile",
+            )
+    rootdir = getattr(namespace, "rootdir", None)
+    if rootdir and (committed.rootdir is None or Path(rootdir).resolve() != committed.rootdir):
+        _refuse(f"--rootdir {rootdir}", "the rootdir is the repository's configuration's folder")
+    if getattr(namespace, "noconftest", False):
+        _refuse("--noconftest", "the conftest.py files under the gate paths are part of the gates")
+    confcutdir = getattr(namespace, "confcutdir", None)
+    root = committed.rootdir
+    if confcutdir and root is not None and Path(confcutdir).resolve() != root.resolve():
+        _refuse(f"--confcutdir {confcutdir}", "it decides which conftest.py files take part")
+    if getattr(namespace, "pyargs", False):
+        _refuse("--pyargs", "the gates are the files the repository declares, not modules")
+    for plugin in getattr(namespace, "plugins", None) or []:
+        if plugin.replace(" ", "") == "no:python":
+            _refuse(f"-p {plugin}", "it removes the collection of gate tests")
+    committed_entries = list(committed.addopts_overrides)
+    for entry in getattr(namespace, "override_ini", None) or []:
+        if entry in committed_entries:
+            committed_entries.remove(entry)  # the committed addopts' own -o
+            continue
+        key, _, value = entry.partition("=")
+        key = key.strip()
+        if key.startswith(HARMLESS_OVERRIDES):
+            continue
+        if key.startswith("strict") and value.strip().lower() in ("true", "1"):
+            continue  # stricter only (--strict-markers, --strict-config)
+        _refuse(
+            f"-o {entry}",
+            f"{key} is part of the repository's committed rules (which tests are gates, "
+            "which profile, how they judge)",
+            "-o",
+            "--override-ini",
         )

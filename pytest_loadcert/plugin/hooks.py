@@ -14,7 +14,7 @@ guards (what the run refuses before any gate), collection (which tests are gates
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -40,13 +40,14 @@ from pytest_loadcert.plugin.fixtures import (  # noqa: F401  (pytest finds fixtu
     loadcert_subject,
 )
 from pytest_loadcert.plugin.guards import (
+    check_configuration,
     check_gate_paths_exist,
     check_gate_paths_outside_bundle,
     check_git_sha_given,
     check_judge_outside_bundle,
     check_output,
     check_outputs_distinct,
-    check_rootdir,
+    check_rules_of_collection,
     inside,
 )
 from pytest_loadcert.plugin.options import add_options
@@ -57,6 +58,7 @@ from pytest_loadcert.plugin.outcomes import (
     terminal_status,
 )
 from pytest_loadcert.plugin.state import (
+    COMMITTED_KEY,
     COMPARISONS,
     GATE_KEY,
     STATE_KEY,
@@ -64,6 +66,9 @@ from pytest_loadcert.plugin.state import (
     RunState,
     record_comparison,
 )
+
+if TYPE_CHECKING:
+    from pytest_loadcert.plugin.committed import Committed
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -80,7 +85,8 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     from pytest_loadcert.plugin.settings import resolve
 
-    settings = resolve(config)
+    committed = committed_config(config)
+    settings = resolve(config, committed)
     if not settings.active:
         return
     from pytest_loadcert.config.load import load_profile
@@ -89,7 +95,7 @@ def pytest_configure(config: pytest.Config) -> None:
     from pytest_loadcert.gates.catalogue import expected_builtin
 
     assert settings.evidence_dir is not None
-    check_rootdir(config)
+    check_configuration(config, committed)
     if not settings.evidence_dir.is_dir():
         raise pytest.UsageError(f"--evidence-dir {settings.evidence_dir}: no such directory")
     check_judge_outside_bundle(config, settings.evidence_dir)
@@ -109,13 +115,25 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     bundle = Bundle(settings.evidence_dir)
     state = RunState(settings, profile, bundle, expected_builtin(profile))
-    from pytest_loadcert.plugin.scope import declared_gate_files
+    from pytest_loadcert.plugin.scope import (
+        declared_gate_files,
+        expected_functions,
+        gate_conftests,
+    )
 
     state.gate_files = declared_gate_files(
         settings.gate_paths,
-        list(config.getini("python_files")),
-        list(config.getini("norecursedirs")),
+        committed.args("python_files"),
+        committed.args("norecursedirs"),
         bundle.root,
+    )
+    state.gate_functions = expected_functions(
+        state.gate_files,
+        committed.args("python_functions"),
+        committed.args("python_classes"),
+    )
+    state.gate_conftests = gate_conftests(
+        settings.gate_paths, committed.args("norecursedirs"), config.rootpath, bundle.root
     )
     config.stash[STATE_KEY] = state
     # Collect the built-in gates and the repository's gate tests, never its unit tests.
@@ -142,13 +160,34 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
     before ``pytest_configure``; a repository's ``tests/conftest.py`` that imports a test-only
     package would stop the certification before it began. pytest reads the initial paths
     from the early parse of the command line, so that is where the gate paths go.
+
+    This is also the earliest hook a plugin gets, before any conftest is imported and before
+    an informational mode prints: options that change the rules of collection are refused
+    here (:func:`pytest_loadcert.plugin.guards.check_rules_of_collection`).
     """
-    from pytest_loadcert.plugin.settings import evidence_requested, gate_paths
+    from pytest_loadcert.plugin.settings import evidence_requested
 
     early = early_config.known_args_namespace
-    if not evidence_requested(early_config, early.loadcert_evidence_dir):
+    committed = committed_config(early_config)
+    if not evidence_requested(committed, early.loadcert_evidence_dir):
         return
-    early.file_or_dir = gate_args(list(early.file_or_dir), gate_paths(early_config))
+    check_rules_of_collection(early, committed)
+    early.file_or_dir = gate_args(list(early.file_or_dir), committed.paths("loadcert_gates"))
+
+
+def committed_config(config: pytest.Config) -> Committed:
+    """The repository's configuration as committed (:mod:`pytest_loadcert.plugin.committed`),
+    read once per process."""
+    committed = config.stash.get(COMMITTED_KEY, None)
+    if committed is None:
+        from pytest_loadcert.plugin.committed import CommittedConfigError, locate
+
+        try:
+            committed = locate(config.invocation_params.dir)
+        except CommittedConfigError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        config.stash[COMMITTED_KEY] = committed
+    return committed
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -12,12 +12,22 @@ collected item is recorded as pytest collects it (``pytest_itemcollected``), bef
   test collected from there is no gate and is deselected;
 - a gate removed from the items before loadcert's own hook saw it is a run problem;
 - a test in a gate file that uses no ``loadcert_*`` fixture reads no evidence: a run problem,
-  never a silent deselection;
-- ``-o loadcert_gates=...`` (on the command line or in ``PYTEST_ADDOPTS``) replacing the
-  repository's declared gate paths is a run problem.
+  never a silent deselection.
+
+Options that change the rules of collection themselves (``-o`` of pytest's collection keys or
+``loadcert_gates``, ``-c``, ``--noconftest``, ...) never get this far: they are refused
+before any conftest is imported (:func:`pytest_loadcert.plugin.guards.check_rules_of_collection`).
 
 Each problem blocks the verdict. ``-k``, ``-m`` and ``--deselect`` need no rule of their own:
 a gate they deselect was collected, so it is expected, and it did not run.
+
+Collection can be shrunk in more ways than any list of options names (a conftest hook, a
+plugin, a node id naming one function of a file). So the last word is not about collection
+at all: every gate function the declared gate files define, read from their source under the
+repository's committed configuration (:mod:`pytest_loadcert.plugin.gatedefs`), must have
+been judged (a gate report reached the certificate) at every stage of the profile, or the
+run is blocked naming it (:func:`unjudged_functions`). Every ``conftest.py`` under the gate
+paths is bound on the certificate whether or not the run loaded it.
 """
 
 from __future__ import annotations
@@ -30,6 +40,14 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pytest_loadcert.gates.catalogue import GateKey
+
+
+@dataclass(frozen=True)
+class GateFunction:
+    """A gate function a declared gate file defines: ``path::name`` (``Class::name``)."""
+
+    path: Path
+    name: str
 
 
 @dataclass(frozen=True)
@@ -72,6 +90,113 @@ def declared_gate_files(
     return tuple(dict.fromkeys(files))
 
 
+def expected_functions(
+    files: tuple[Path, ...], functions: list[str], classes: list[str]
+) -> tuple[GateFunction, ...]:
+    """The gate functions ``files`` define (``python_functions``/``python_classes`` as
+    committed). A file that cannot be parsed defines none here: pytest reports it as a
+    collection error, or the file-level rule names it when it was left out."""
+    from pytest_loadcert.plugin.gatedefs import gate_functions
+
+    expected: list[GateFunction] = []
+    for path in files:
+        try:
+            names = gate_functions(path, functions, classes)
+        except (SyntaxError, ValueError, OSError, UnicodeDecodeError):
+            continue
+        expected += [GateFunction(path, name) for name in names]
+    return tuple(expected)
+
+
+def function_of(nodeid: str, rootdir: Path) -> GateFunction:
+    """The gate function a report's node id belongs to (its parameter ids dropped)."""
+    file, _, rest = nodeid.partition("::")
+    bracket = rest.find("[")
+    name = rest[:bracket] if bracket >= 0 else rest
+    return GateFunction((rootdir / file).resolve(), name)
+
+
+def unjudged_functions(
+    expected: tuple[GateFunction, ...],
+    judged: dict[GateFunction, set[str | None]],
+    stages: tuple[str, ...],
+    relative: Any,
+) -> list[str]:
+    """A run problem for each expected gate function that no gate report judged, or that was
+    judged at some of the profile's stages only.
+
+    ``judged`` maps a function to the stages its gate reports carry (None for a gate not
+    parametrized over stages).
+    """
+    problems = []
+    for function in expected:
+        name = f"{relative(function.path)}::{function.name}"
+        seen = judged.get(function)
+        if not seen:
+            problems.append(
+                f"gate function {name} was not judged: the declared gate file defines it, and "
+                "no report of it reached the certificate (an option, a node id, a hook or a "
+                "conftest left it out of the run)"
+            )
+            continue
+        at = {stage for stage in seen if stage is not None}
+        missing = [stage for stage in stages if stage not in at]
+        if at and missing:
+            problems.append(
+                f"gate function {name} was not judged at stage(s) {', '.join(missing)}: a "
+                "gate is judged at every stage of the profile"
+            )
+    return problems
+
+
+def gate_conftests(
+    gate_paths: tuple[Path, ...], norecurse: list[str], rootdir: Path, bundle: Path
+) -> tuple[Path, ...]:
+    """Every ``conftest.py`` that takes part in judging the gate paths: those under them
+    (``norecursedirs`` as committed, the bundle never) and those in the folders from the
+    rootdir down to each of them, as pytest loads them."""
+    root = rootdir.resolve()
+    bundle = bundle.resolve()
+    found: list[Path] = []
+    for gate_path in gate_paths:
+        start = gate_path if gate_path.is_dir() else gate_path.parent
+        start = start.resolve()
+        if root in start.parents or start == root:
+            chain = [start, *start.parents]
+            found += [d / "conftest.py" for d in reversed(chain[: chain.index(root) + 1])]
+        if not gate_path.is_dir():
+            continue
+        for folder, dirs, _ in os.walk(gate_path):
+            here = Path(folder).resolve()
+            dirs[:] = sorted(
+                d
+                for d in dirs
+                if d != "__pycache__"
+                and not any(fnmatch(d, pattern) for pattern in norecurse)
+                and here / d != bundle
+            )
+            found += [here / d / "conftest.py" for d in dirs]
+    return tuple(p for p in dict.fromkeys(found) if p.is_file())
+
+
+def unloaded_conftests(
+    conftests: tuple[Path, ...], loaded: set[Path], collected: set[Path], relative: Any
+) -> list[str]:
+    """A run problem for each ``conftest.py`` of a folder the run collected gates from that
+    the run did not load (its fixtures and hooks are part of those gates)."""
+    problems = []
+    for conftest in conftests:
+        folder = conftest.parent
+        if conftest in loaded:
+            continue
+        if any(folder in path.parents for path in collected):
+            problems.append(
+                f"{relative(conftest)} was not loaded, yet gates were collected beside it: "
+                "its fixtures and hooks are part of those gates"
+            )
+    return problems
+
+
 def scope_problems(
     *,
     declared: tuple[Path, ...],
@@ -79,7 +204,6 @@ def scope_problems(
     required: set[GateKey],
     discovered: list[Discovered],
     present: set[str],
-    override_ini: list[str],
     relative: Any,
 ) -> list[str]:
     """The run problems of a certification run's scope (see the module docstring).
@@ -88,12 +212,6 @@ def scope_problems(
     ``relative`` names a path for a message.
     """
     problems: list[str] = []
-    for option in override_ini:
-        if option.split("=", 1)[0].strip() == "loadcert_gates":
-            problems.append(
-                f"-o {option} replaces the repository's declared gate paths (loadcert_gates): "
-                "a certification run judges the gates the repository declares"
-            )
     declared_set = set(declared)
     collected_files = set()
     for item in discovered:
@@ -135,10 +253,9 @@ def scope_problems(
 def gate_file_digests(
     declared: tuple[Path, ...], loaded_conftests: list[Path], rootdir: Path
 ) -> dict[str, str]:
-    """The digest of every declared gate file and every conftest.py the run loaded under the
-    rootdir, by path
-    (relative to ``rootdir`` where it lies under it): the certificate names the code that
-    judged, as it names the evidence."""
+    """The digest of every declared gate file and every conftest.py (of the gate paths, and
+    any other the run loaded under the rootdir), by path (relative to ``rootdir`` where it
+    lies under it): the certificate names the code that judged, as it names the evidence."""
     from pytest_loadcert.evidence.hashing import sha256_file
 
     digests = {}

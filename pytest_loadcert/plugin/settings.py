@@ -1,13 +1,19 @@
-"""Settings resolved once, in one place: command line > environment > ini > default."""
+"""Settings resolved once, in one place: command line > environment > ini > default.
+
+The ini values are the repository's as committed (:mod:`pytest_loadcert.plugin.committed`).
+"""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest_loadcert.envvars as envvars
+
+if TYPE_CHECKING:
+    from pytest_loadcert.plugin.committed import Committed
 
 
 @dataclass(frozen=True)
@@ -27,29 +33,18 @@ class Settings:
         return self.evidence_dir is not None
 
 
-def _ini_path(config: Any, name: str) -> Path | None:
-    value = str(config.getini(name) or "")
-    if not value:
-        return None
-    base: Path = config.inipath.parent if config.inipath else config.rootpath
-    return (base / value).resolve()
+EVIDENCE_KEY = "loadcert_evidence_dir"
 
 
-def evidence_requested(config: Any, option: str | None) -> bool:
+def evidence_requested(committed: Committed, option: str | None) -> bool:
     """Whether a certification run was asked for, before the command line is fully parsed
     (``option`` is ``--evidence-dir`` from pytest's early parse)."""
-    ini = config.getini("loadcert_evidence_dir")
-    return bool(option or os.environ.get(envvars.EVIDENCE_DIR) or ini)
+    return bool(option or os.environ.get(envvars.EVIDENCE_DIR) or committed.string(EVIDENCE_KEY))
 
 
-def gate_paths(config: Any) -> tuple[Path, ...]:
-    """The repository's own gate tests (ini ``loadcert_gates``), relative to the ini file."""
-    base: Path = config.inipath.parent if config.inipath else config.rootpath
-    return tuple((base / p).resolve() for p in config.getini("loadcert_gates"))
-
-
-def resolve(config: Any) -> Settings:
-    """Resolve from a ``pytest.Config`` (typed loosely to keep this module pytest-free)."""
+def resolve(config: Any, committed: Committed) -> Settings:
+    """Resolve from a ``pytest.Config`` (typed loosely to keep this module pytest-free) and
+    the repository's configuration as committed (its ini values: never ``-o``'s)."""
     invocation: Path = config.invocation_params.dir
 
     def pick(option: str, env: str, ini: str | None) -> Path | None:
@@ -58,9 +53,9 @@ def resolve(config: Any) -> Settings:
             return Path(invocation / str(cli)).resolve()
         if os.environ.get(env):
             return Path(invocation / os.environ[env]).resolve()
-        return _ini_path(config, ini) if ini else None
+        return committed.path(ini) if ini else None
 
-    evidence = pick("loadcert_evidence_dir", envvars.EVIDENCE_DIR, "loadcert_evidence_dir")
+    evidence = pick("loadcert_evidence_dir", envvars.EVIDENCE_DIR, EVIDENCE_KEY)
     profile = pick("loadcert_profile", envvars.PROFILE, "loadcert_profile")
     sha = config.getoption("loadcert_git_sha") or os.environ.get(envvars.GIT_SHA) or None
     certificate = pick("loadcert_certificate", envvars.CERTIFICATE, "loadcert_certificate")
@@ -81,5 +76,5 @@ def resolve(config: Any) -> Settings:
         git_sha=sha,
         certificate_path=certificate,
         intoto_path=intoto,
-        gate_paths=gate_paths(config),
+        gate_paths=committed.paths("loadcert_gates"),
     )

@@ -12,6 +12,7 @@ import pytest
 from pytest_loadcert.certify.classify import WaiverState
 from pytest_loadcert.certify.verdict import Outcome
 from pytest_loadcert.gates.catalogue import GateKey
+from pytest_loadcert.plugin.committed import Committed
 from pytest_loadcert.status import GateStatus
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from pytest_loadcert.config.profile import Profile
     from pytest_loadcert.evidence.bundle import Bundle
     from pytest_loadcert.gates.result import GateResult
-    from pytest_loadcert.plugin.scope import Discovered
+    from pytest_loadcert.plugin.scope import Discovered, GateFunction
     from pytest_loadcert.plugin.settings import Settings
 
 
@@ -34,6 +35,10 @@ class RunState:
     collected: dict[str, GateKey] = field(default_factory=dict)  # nodeid -> key (pre-deselect)
     #: The team's gate files under the declared gate paths (plugin/scope.py), found once.
     gate_files: tuple[Path, ...] = ()
+    #: The gate functions those files define, read from their source (plugin/gatedefs.py).
+    gate_functions: tuple[GateFunction, ...] = ()
+    #: Every conftest.py that takes part in judging the gate paths (plugin/scope.py).
+    gate_conftests: tuple[Path, ...] = ()
     #: Every item as pytest collected it, before any collection hook could remove it.
     discovered: list[Discovered] = field(default_factory=list)
     outcomes: dict[GateKey, Outcome] = field(default_factory=dict)
@@ -42,11 +47,22 @@ class RunState:
 
 
 STATE_KEY = pytest.StashKey[RunState]()
+COMMITTED_KEY = pytest.StashKey[Committed]()
 GATE_KEY = pytest.StashKey[GateKey]()
 WAIVER_KEY = pytest.StashKey[WaiverState]()
 
 RESULT_PROPERTIES = ("observed", "required", "samples", "source")
 WORKER_OUTPUT = "loadcert_collected"
+
+
+def loaded_conftests(config: pytest.Config) -> list[Path]:
+    """The conftest.py files this process loaded."""
+    return [
+        Path(module_file).resolve()
+        for plugin in config.pluginmanager.get_plugins()
+        if isinstance(module_file := getattr(plugin, "__file__", None), str)
+        and Path(module_file).name == "conftest.py"
+    ]
 
 
 def key_to_json(key: GateKey) -> str:

@@ -97,32 +97,6 @@ def test_a_positional_path_outside_the_gate_paths_blocks(
     )
 
 
-@pytest.mark.parametrize("where", ["command line", "PYTEST_ADDOPTS"])
-def test_overriding_the_gate_paths_blocks(
-    pytester: pytest.Pytester,
-    bundle: Path,
-    mode: tuple[str, ...],
-    where: str,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    repository(pytester)
-    args: tuple[str, ...] = ("-o", "loadcert_gates=")
-    if where == "PYTEST_ADDOPTS":
-        monkeypatch.setenv("PYTEST_ADDOPTS", "-o loadcert_gates=")
-        args = ()
-    status, certificate = certify(pytester, bundle, mode, *args)
-    assert (status, certificate["verdict"]) == (2, "blocked")
-    assert "-o loadcert_gates= replaces the repository's declared gate paths" in problems(
-        certificate
-    )
-    invocation = certificate["invocation"]  # what pytest was told is on the certificate
-    assert f"--evidence-dir={bundle}" in invocation["args"]
-    if where == "PYTEST_ADDOPTS":
-        assert invocation["pytest_addopts"] == "-o loadcert_gates="
-    else:
-        assert invocation["pytest_addopts"] is None and "loadcert_gates=" in invocation["args"]
-
-
 def test_a_repository_hook_that_removes_a_gate_blocks(
     pytester: pytest.Pytester, bundle: Path, mode: tuple[str, ...]
 ) -> None:

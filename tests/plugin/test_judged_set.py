@@ -1,0 +1,250 @@
+"""The judged set is the repository's, not the command line's.
+
+A certifying repository with a failing team gate: whatever a hurried engineer adds to the
+command line, to ``PYTEST_ADDOPTS`` or to a conftest, the run either judges that gate (exit 1,
+``not_certified``), blocks naming what was left out (exit 2), or is refused before any gate
+runs (exit 4) naming the option. Never exit 0.
+
+Each case runs serial and with ``-n 2``. The control of these cases is
+``tests/plugin/test_scope.py::test_control_the_team_gate_is_judged``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import bundlefactory as bf
+import pytest
+
+FAILING_GATE = "def test_team_rule(loadcert_stage):\n    assert loadcert_stage.name != '1k'\n"
+PASSING_GATE = "def test_other_rule(loadcert_stage):\n    assert loadcert_stage.name\n"
+
+MODES = {"serial": (), "xdist": ("-n", "2")}
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return bf.build_variant("valid", tmp_path_factory.mktemp("judged") / "bundle")
+
+
+@pytest.fixture(params=sorted(MODES))
+def mode(request: pytest.FixtureRequest) -> tuple[str, ...]:
+    return MODES[request.param]
+
+
+def repository(pytester: pytest.Pytester, ini: str = "") -> Path:
+    pytester.makeini(f"[pytest]\nloadcert_gates = certification\n{ini}")
+    folder = pytester.mkdir("certification")
+    (folder / "test_team.py").write_text(FAILING_GATE)
+    (folder / "test_other.py").write_text(PASSING_GATE)
+    return folder
+
+
+def run(pytester: pytest.Pytester, bundle: Path, mode: tuple[str, ...], *args: str) -> Any:
+    return pytester.runpytest("-p", "no:cacheprovider", f"--evidence-dir={bundle}", *mode, *args)
+
+
+def certificate(pytester: pytest.Pytester) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads((pytester.path / "certificate.json").read_text())
+    return document
+
+
+def problems(pytester: pytest.Pytester) -> str:
+    return "\n".join(certificate(pytester)["problems"])
+
+
+# ------------------------------------------------------------------- refused: exit 4
+
+REFUSED = {
+    # case 1: pytest's collection keys, and the plugin's own
+    "python_files": (("-o", "python_files=check_*.py"), "-o python_files=check_*.py"),
+    "python_classes": (("-o", "python_classes=Nope"), "-o python_classes=Nope"),
+    "python_functions": (("-o", "python_functions=check"), "-o python_functions=check"),
+    "norecursedirs": (("-o", "norecursedirs=certification"), "-o norecursedirs=certification"),
+    "override-ini-long": (("--override-ini=python_files=x_*.py",), "-o python_files=x_*.py"),
+    "testpaths": (("-o", "testpaths=elsewhere"), "-o testpaths=elsewhere"),
+    "collect_imported_tests": (
+        ("-o", "collect_imported_tests=false"),
+        "-o collect_imported_tests=false",
+    ),
+    "loadcert_gates": (("-o", "loadcert_gates="), "-o loadcert_gates="),
+    "loadcert_profile": (("-o", "loadcert_profile=lenient.toml"), "-o loadcert_profile="),
+    "addopts": (("-o", "addopts="), "-o addopts="),
+    "usefixtures": (("-o", "usefixtures="), "-o usefixtures="),
+    "filterwarnings": (("-o", "filterwarnings=ignore"), "-o filterwarnings=ignore"),
+    "no-python": (("-p", "no:python"), "-p no:python"),
+    # case 2: another configuration file, another rootdir
+    "config-file-short": (("-c", "other.ini"), "-c other.ini"),
+    "config-file-long": (("--config-file=other.ini",), "-c other.ini"),
+    "rootdir": (("--rootdir=certification",), "--rootdir"),
+    # case 3: conftests skipped
+    "noconftest": (("--noconftest",), "--noconftest"),
+    "confcutdir": (("--confcutdir=certification/sub",), "--confcutdir"),
+    "pyargs": (("--pyargs",), "--pyargs"),
+    # case 5: informational modes
+    "fixtures": (("--fixtures",), "--fixtures "),
+    "fixtures-per-test": (("--fixtures-per-test",), "--fixtures-per-test"),
+    "markers": (("--markers",), "--markers"),
+    "help": (("--help",), "--help"),
+    "version-verbose": (("--version", "--version"), "--version"),
+    "setup-plan": (("--setup-plan",), "--setup-plan"),
+    "setup-only": (("--setup-only",), "--setup-only"),
+}
+
+
+#: Options also given through PYTEST_ADDOPTS (the refusal reads pytest's parse of both).
+FROM_ENVIRONMENT = ("python_files", "override-ini-long", "config-file-short", "config-file-long",
+                    "noconftest", "loadcert_gates", "fixtures")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "where"),
+    [(name, "command line") for name in sorted(REFUSED)]
+    + [(name, "PYTEST_ADDOPTS") for name in FROM_ENVIRONMENT],
+)
+def test_what_changes_the_rules_of_collection_is_refused(
+    pytester: pytest.Pytester,
+    bundle: Path,
+    mode: tuple[str, ...],
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    where: str,
+) -> None:
+    """Exit 4 naming the option and where it came from; no certificate claims a verdict, and
+    a certified certificate an earlier run left at the path is not kept as this run's."""
+    repository(pytester)
+    pytester.path.joinpath("other.ini").write_text("[pytest]\n")
+    pytester.path.joinpath("certification", "sub").mkdir()
+    args, needle = REFUSED[name]
+    stale = pytester.path / "certificate.json"
+    stale.write_text('{"verdict": "certified"}')
+    if where == "PYTEST_ADDOPTS":
+        import shlex
+
+        monkeypatch.setenv("PYTEST_ADDOPTS", shlex.join(args))
+        args = ()
+    result = run(pytester, bundle, mode, *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()[-2000:]
+    error = result.stderr.str()
+    assert needle in error and "is refused in a certification run" in error
+    assert f"({'in PYTEST_ADDOPTS' if where == 'PYTEST_ADDOPTS' else 'on the command line'})" in (
+        error
+    )
+    assert not stale.exists() or stale.read_text() == '{"verdict": "certified"}'
+    assert not (pytester.path / "certificate.intoto.json").exists()
+
+
+def test_the_repositorys_own_file_named_with_c_is_its_configuration(
+    pytester: pytest.Pytester, bundle: Path, mode: tuple[str, ...]
+) -> None:
+    """``-c`` naming the file pytest would find anyway changes nothing: judged as usual."""
+    repository(pytester)
+    result = run(pytester, bundle, mode, "-c", "tox.ini")
+    assert result.ret == 1
+    gates = {g["id"]: g["status"] for g in certificate(pytester)["gates"]}
+    assert gates["team_rule[1k]"] == "failed"
+
+
+def test_an_override_the_committed_addopts_carries_is_the_committed_rule(
+    pytester: pytest.Pytester, bundle: Path, mode: tuple[str, ...]
+) -> None:
+    """``addopts = -o python_functions=check`` is committed: gates named ``check_*`` are the
+    gates, expected from the source under that rule, and judged."""
+    pytester.makeini(
+        "[pytest]\nloadcert_gates = certification\naddopts = -o python_functions=check\n"
+    )
+    folder = pytester.mkdir("certification")
+    (folder / "test_team.py").write_text(FAILING_GATE.replace("test_team_rule", "check_team"))
+    result = run(pytester, bundle, mode)
+    assert result.ret == 1, result.stdout.str()[-2000:]
+    gates = {g["id"]: g["status"] for g in certificate(pytester)["gates"]}
+    assert gates["check_team[1k]"] == "failed"
+
+
+# ------------------------------------------------------------------- blocked: exit 2
+
+
+def test_a_gate_named_by_its_node_id_leaves_the_other_gates_of_its_file_unjudged(
+    pytester: pytest.Pytester, bundle: Path, mode: tuple[str, ...]
+) -> None:
+    """Case 4: ``certification/test_team.py::test_one`` ran one gate of the file and
+    certified; the other gate of the file failing at 1k was never collected."""
+    pytester.makeini("[pytest]\nloadcert_gates = certification\n")
+    folder = pytester.mkdir("certification")
+    (folder / "test_team.py").write_text(
+        "def test_one(loadcert_stage):\n    assert True\n\n" + FAILING_GATE
+    )
+    result = run(pytester, bundle, mode, "certification/test_team.py::test_one")
+    assert result.ret == 2
+    assert certificate(pytester)["verdict"] == "blocked"
+    assert "gate function certification/test_team.py::test_team_rule was not judged" in problems(
+        pytester
+    )
+
+
+@pytest.mark.parametrize(
+    "hook",
+    [
+        # after every collection hook: the items the run loop gets
+        "@pytest.hookimpl(tryfirst=True)\n"
+        "def pytest_runtestloop(session):\n"
+        "    session.items[:] = [i for i in session.items if 'team_rule' not in i.nodeid]\n",
+        # a conftest wrapper outside loadcert's own: the file is never collected
+        "@pytest.hookimpl(wrapper=True, tryfirst=True)\n"
+        "def pytest_collect_file(file_path, parent):\n"
+        "    result = yield\n"
+        "    return [] if file_path.name == 'test_team.py' else result\n",
+        # the name is never made an item
+        "@pytest.hookimpl(tryfirst=True)\n"
+        "def pytest_pycollect_makeitem(collector, name, obj):\n"
+        "    return [] if name == 'test_team_rule' else None\n",
+    ],
+    ids=["runtestloop", "collect_file-wrapper", "pycollect_makeitem"],
+)
+def test_a_conftest_that_drops_a_gate_unseen_blocks_naming_it(
+    pytester: pytest.Pytester, bundle: Path, mode: tuple[str, ...], hook: str
+) -> None:
+    folder = repository(pytester)
+    (folder / "conftest.py").write_text("import pytest\n" + hook)
+    result = run(pytester, bundle, mode)
+    assert result.ret == 2, result.stdout.str()[-3000:]
+    assert certificate(pytester)["verdict"] == "blocked"
+    assert "certification/test_team.py::test_team_rule was not judged" in problems(pytester)
+
+
+def test_a_stage_dropped_after_loadcert_saw_the_items_blocks_naming_it(
+    pytester: pytest.Pytester, bundle: Path, mode: tuple[str, ...]
+) -> None:
+    folder = repository(pytester)
+    (folder / "conftest.py").write_text(
+        "import pytest\n"
+        "@pytest.hookimpl(trylast=True)\n"
+        "def pytest_collection_modifyitems(items):\n"
+        "    items[:] = [i for i in items if i.name != 'test_team_rule[1k]']\n"
+    )
+    result = run(pytester, bundle, mode)
+    assert result.ret == 2, result.stdout.str()[-3000:]
+    assert (
+        "gate function certification/test_team.py::test_team_rule was not judged at stage(s) 1k"
+        in problems(pytester)
+    )
+
+
+def test_every_conftest_under_the_gate_paths_is_bound(
+    pytester: pytest.Pytester, bundle: Path, mode: tuple[str, ...]
+) -> None:
+    """A team policy in a nested conftest is part of the bar: its digest is on the
+    certificate even on the xdist controller, which never imports it."""
+    import hashlib
+
+    folder = repository(pytester)
+    nested = folder / "policy"
+    nested.mkdir()
+    (nested / "conftest.py").write_text("import pytest\n")
+    (nested / "test_policy.py").write_text(PASSING_GATE.replace("other", "policy"))
+    result = run(pytester, bundle, mode)
+    assert result.ret == 1
+    digest = "sha256:" + hashlib.sha256((nested / "conftest.py").read_bytes()).hexdigest()
+    assert certificate(pytester)["gate_files"]["certification/policy/conftest.py"] == digest
