@@ -182,7 +182,7 @@ def _refuse(option: str, why: str, *flags: str) -> None:
     raise pytest.UsageError(f"{option} ({where}) is refused in a certification run: {why}")
 
 
-def check_rules_of_collection(namespace: object, committed: Committed) -> None:
+def check_rules_of_collection(config: pytest.Config, committed: Committed) -> None:
     """Refuse options that change which tests the repository's gates are, before any
     conftest is imported (pytest's early parse, ``known_args_namespace``).
 
@@ -191,6 +191,7 @@ def check_rules_of_collection(namespace: object, committed: Committed) -> None:
     collection keys, or prints instead of judging is a usage error naming the option. A
     ``-o`` that the committed ``addopts`` itself carries is part of the committed rules.
     """
+    namespace = config.known_args_namespace
     for dest, option in INFORMATIONAL_MODES.items():
         if getattr(namespace, dest, None):
             _refuse(
@@ -213,6 +214,7 @@ def check_rules_of_collection(namespace: object, committed: Committed) -> None:
     rootdir = getattr(namespace, "rootdir", None)
     if rootdir and (committed.rootdir is None or Path(rootdir).resolve() != committed.rootdir):
         _refuse(f"--rootdir {rootdir}", "the rootdir is the repository's configuration's folder")
+    check_configuration(config, committed)
     if getattr(namespace, "noconftest", False):
         _refuse("--noconftest", "the conftest.py files under the gate paths are part of the gates")
     confcutdir = getattr(namespace, "confcutdir", None)

@@ -171,7 +171,7 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
     committed = committed_config(early_config)
     if not evidence_requested(committed, early.loadcert_evidence_dir):
         return
-    check_rules_of_collection(early, committed)
+    check_rules_of_collection(early_config, committed)
     early.file_or_dir = gate_args(list(early.file_or_dir), committed.paths("loadcert_gates"))
 
 

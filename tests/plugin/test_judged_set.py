@@ -248,3 +248,37 @@ def test_every_conftest_under_the_gate_paths_is_bound(
     assert result.ret == 1
     digest = "sha256:" + hashlib.sha256((nested / "conftest.py").read_bytes()).hexdigest()
     assert certificate(pytester)["gate_files"]["certification/policy/conftest.py"] == digest
+
+
+@pytest.mark.parametrize("option", ["--evidence-dir", "--loadcert-certificate"])
+def test_a_value_pytest_took_for_a_test_path_that_moved_the_rootdir_is_refused(
+    pytester: pytest.Pytester, bundle: Path, mode: tuple[str, ...], option: str
+) -> None:
+    """``--evidence-dir PATH`` (a space, not '='): pytest chooses its rootdir before the
+    plugin's options exist, so an existing PATH outside the repository moves the rootdir
+    above it, where the repository's configuration (its gates, its profile) is not read."""
+    repository(pytester)
+    outside = pytester.path.parent / f"{pytester.path.name}-out"
+    outside.mkdir()
+    value = str(bundle) if option == "--evidence-dir" else str(outside / "certificate.json")
+    (outside / "certificate.json").write_text("{}")
+    args = [option, value]
+    if option != "--evidence-dir":
+        args.insert(0, f"--evidence-dir={bundle}")
+    result = pytester.runpytest("-p", "no:cacheprovider", *mode, *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    error = result.stderr.str()
+    assert "but the repository's configuration is" in error and "tox.ini" in error
+    assert "write options with '='" in error
+
+
+def test_another_configuration_file_is_refused_when_the_committed_one_asks_to_certify(
+    pytester: pytest.Pytester, bundle: Path, mode: tuple[str, ...]
+) -> None:
+    """The repository's ini names the bundle (loadcert_evidence_dir): ``-c other.ini``, which
+    names none, would have made the run an ordinary pytest run that judged nothing."""
+    repository(pytester, ini=f"loadcert_evidence_dir = {bundle}\n")
+    pytester.path.joinpath("other.ini").write_text("[pytest]\n")
+    result = pytester.runpytest("-p", "no:cacheprovider", *mode, "-c", "other.ini")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "-c other.ini (on the command line) is refused" in result.stderr.str()
