@@ -276,10 +276,86 @@ def certify_command(ns: argparse.Namespace, extra: list[str]) -> list[str]:
 
 
 def _certify(ns: argparse.Namespace, extra: list[str]) -> int:
-    return run_passing_signals(certify_command(ns, extra))
+    """Run the certification, then check it wrote this session's certificate.
+
+    The child gets a session id (``$LOADCERT_SESSION``, else a fresh one) and a receipt
+    file; a plugin that did not run, or a process that ended before writing its certificate,
+    leaves no receipt of this session, and then ``certify`` fails closed (exit 2) whatever
+    pytest's own exit status was.
+    """
+    import os
+    import tempfile
+
+    import pytest_loadcert.envvars as envvars
+    from pytest_loadcert.certify.session import current_session, session_problem
+
+    given = os.environ.get(envvars.SESSION)
+    if given is not None:
+        problem = session_problem(given)
+        if problem is not None:
+            return error(ns, f"{envvars.SESSION}: {problem}", EXIT_USAGE)
+    session = current_session()
+    with tempfile.TemporaryDirectory(prefix="loadcert-certify-") as folder:
+        receipt_file = Path(folder, "receipts.jsonl")
+        env = {**os.environ, envvars.SESSION: session, envvars.RECEIPT: str(receipt_file)}
+        status = run_passing_signals(certify_command(ns, extra), env)
+        return _fresh_certificate_status(ns, status, session, receipt_file)
 
 
-def run_passing_signals(command: list[str]) -> int:
+def _fresh_certificate_status(
+    ns: argparse.Namespace, status: int, session: str, receipt_file: Path
+) -> int:
+    """``status`` when this session's certificate was written, is intact and says the same;
+    else an error and the stricter status."""
+    from pytest_loadcert.certify.read import read_certificate
+    from pytest_loadcert.certify.session import check_from_run, read_receipts
+    from pytest_loadcert.errors import EvidenceError
+    from pytest_loadcert.evidence.hashing import sha256_file
+    from pytest_loadcert.status import EXIT_BLOCKED, EXIT_STATUS
+
+    if status not in EXIT_STATUS.values():
+        return status  # refused, no tests, interrupted or a bug: pytest said so itself
+    try:
+        receipts = [r for r in read_receipts(receipt_file) if r.session == session]
+    except EvidenceError as exc:
+        return error(ns, str(exc), EXIT_BLOCKED)
+    if len(receipts) != 1:
+        return error(
+            ns,
+            f"pytest exited {status} but wrote {_certificates(len(receipts))} for session "
+            f"{session}: the plugin did not run (-p no:loadcert, PYTEST_DISABLE_PLUGIN_AUTOLOAD) "
+            "or the process ended before the certificate was written; nothing is certified",
+            EXIT_BLOCKED,
+        )
+    receipt = receipts[0]
+    try:
+        if sha256_file(receipt.certificate) != receipt.sha256:
+            return error(
+                ns,
+                f"{receipt.certificate}: changed after the plugin wrote it; nothing is certified",
+                EXIT_BLOCKED,
+            )
+        certificate = read_certificate(receipt.certificate)
+        check_from_run(certificate, str(receipt.certificate), session=session)
+    except EvidenceError as exc:
+        return error(ns, f"{exc}; nothing is certified", EXIT_BLOCKED)
+    except OSError as exc:
+        return error(ns, f"{receipt.certificate}: {exc.strerror or exc}", EXIT_BLOCKED)
+    if certificate["exit_status"] != status:
+        return error(
+            ns,
+            f"pytest exited {status}, but {receipt.certificate} says {certificate['verdict']} "
+            f"(exit {certificate['exit_status']}): something in the run changed the exit status",
+            max(status, certificate["exit_status"]),
+        )
+    return status
+
+
+def _certificates(count: int) -> str:
+    return "no certificate" if count == 0 else f"{count} certificates"
+
+
+def run_passing_signals(command: list[str], env: dict[str, str] | None = None) -> int:
     """Run ``command`` in the foreground and return its exit status (128 + N when signal N
     killed it, as a shell says).
 
@@ -291,7 +367,7 @@ def run_passing_signals(command: list[str]) -> int:
     import subprocess
 
     if threading.current_thread() is not threading.main_thread():
-        return _status(subprocess.call(command))
+        return _status(subprocess.call(command, env=env))
     children: list[subprocess.Popen[bytes]] = []
 
     def forward(signum: int, frame: FrameType | None) -> None:
@@ -305,7 +381,7 @@ def run_passing_signals(command: list[str]) -> int:
     # leave it running on its own.
     previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        children.append(subprocess.Popen(command))
+        children.append(subprocess.Popen(command, env=env))
         return _status(children[0].wait())
     finally:
         for sig, handler in previous.items():

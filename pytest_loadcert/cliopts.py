@@ -132,12 +132,26 @@ def add_evidence_dir(parser: argparse.ArgumentParser, required: bool = True) -> 
 
 
 def add_certificate(parser: argparse.ArgumentParser) -> None:
+    """``--certificate FILE``, and which run it must come from (``--session``,
+    ``--not-before``)."""
     parser.add_argument(
         "--certificate",
         required=True,
         type=Path,
         metavar="FILE",
         help="certificate.json of the certification run",
+    )
+    parser.add_argument(
+        "--session",
+        metavar="ID",
+        help="refuse a certificate that another certification session wrote (default: "
+        f"${envvars.SESSION} when set, the session id the plugin writes on the certificate)",
+    )
+    parser.add_argument(
+        "--not-before",
+        metavar="TIME",
+        help="refuse a certificate whose pytest session started before TIME (RFC 3339 UTC, "
+        "for example the time the CI job started)",
     )
 
 

@@ -22,3 +22,9 @@ INTOTO: Final = "LOADCERT_INTOTO"
 DEBUG: Final = "LOADCERT_DEBUG"
 #: Replaces the size cap of one evidence file (a positive number of bytes).
 MAX_FILE_BYTES: Final = "LOADCERT_MAX_FILE_BYTES"
+#: Names the certification session (run id of the CI job, say); a fresh random id when unset.
+#: ``loadcert report`` and ``loadcert verify`` refuse a certificate of another session.
+SESSION: Final = "LOADCERT_SESSION"
+#: A file the plugin appends one JSON line to for every certificate it writes (session,
+#: path, sha256); ``loadcert certify`` reads it to know its pytest wrote a fresh certificate.
+RECEIPT: Final = "LOADCERT_RECEIPT"

@@ -281,10 +281,12 @@ def _text(value: object) -> str:
 def suite_properties(certificate: Certificate) -> list[tuple[str, str]]:
     """The junit ``<testsuite>`` properties, sorted by name."""
     bindings = certificate["bindings"]
+    invocation = certificate.get("invocation")
     props = {
         "loadcert.verdict": certificate["verdict"],
         "loadcert.version": certificate["loadcert_version"],
         "loadcert.run_id": _text(certificate["run_id"]),
+        "loadcert.session": _text(invocation["session"] if invocation else None),
         "loadcert.environment": _text(certificate["environment"]),
         "loadcert.git_sha": _text(bindings["git_sha"]),
         "loadcert.k6_script_sha256": _text(bindings["k6_script_sha256"]),

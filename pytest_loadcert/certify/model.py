@@ -51,6 +51,7 @@ class Invocation(TypedDict):
     pytest_addopts: str | None
     dir: str
     started_at: str
+    session: str
 
 
 class RunLevel(TypedDict):

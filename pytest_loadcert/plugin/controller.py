@@ -51,15 +51,18 @@ class CertificationRun:
         self.config = config
         self.intoto_line = ""
         self.started_at: str | None = None
+        self.session_id = ""
 
     @property
     def state(self) -> RunState:
         return self.config.stash[STATE_KEY]
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
+        from pytest_loadcert.certify.session import current_session
         from pytest_loadcert.evidence.timeutil import format_utc, now_utc
 
         self.started_at = format_utc(now_utc())
+        self.session_id = current_session()
         # A run that ends before writing its certificate (a crash, a kill) must not leave an
         # earlier run's certificate or statement at these paths to be read as its own.
         settings = self.state.settings
@@ -151,6 +154,7 @@ class CertificationRun:
         )
         state.certificate = cert
         certificate.write_json(state.settings.certificate_path, cert)
+        self._append_receipt()
         import pytest_loadcert.certify.intoto as intoto
 
         self.intoto_line = intoto.write(state.settings.intoto_path, cert)
@@ -167,7 +171,25 @@ class CertificationRun:
             "pytest_addopts": os.environ.get("PYTEST_ADDOPTS"),
             "dir": str(params.dir),
             "started_at": self.started_at,
+            "session": self.session_id,
         }
+
+    def _append_receipt(self) -> None:
+        """One line in ``$LOADCERT_RECEIPT`` for the certificate just written."""
+        import os
+        from pathlib import Path
+
+        import pytest_loadcert.envvars as envvars
+
+        receipt_file = os.environ.get(envvars.RECEIPT)
+        if not receipt_file or self.started_at is None:
+            return
+        from pytest_loadcert.certify.session import Receipt, append_receipt
+        from pytest_loadcert.evidence.hashing import sha256_file
+
+        path = self.state.settings.certificate_path
+        receipt = Receipt(self.session_id, path, sha256_file(path))
+        append_receipt(Path(self.config.invocation_params.dir, receipt_file), receipt)
 
     def _gate_files(self) -> dict[str, str]:
 

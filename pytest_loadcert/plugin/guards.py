@@ -244,3 +244,27 @@ def check_rules_of_collection(config: pytest.Config, committed: Committed) -> No
             "-o",
             "--override-ini",
         )
+
+
+def check_session_given() -> None:
+    """Refuse a ``$LOADCERT_SESSION`` that is empty or not a session id: the certificate,
+    junit and receipt carry it, and ``loadcert report --session`` compares with it."""
+    from pytest_loadcert.certify.session import session_problem
+
+    value = os.environ.get(envvars.SESSION)
+    if value is None:
+        return
+    if not value.strip():
+        raise pytest.UsageError(
+            f"{envvars.SESSION} is set but empty: name the session, or unset it"
+        )
+    problem = session_problem(value)
+    if problem is not None:
+        raise pytest.UsageError(f"{envvars.SESSION}: {problem}")
+
+
+def check_receipt_file(config: pytest.Config) -> None:
+    """A ``$LOADCERT_RECEIPT`` the run could not append to is refused before any gate runs."""
+    receipt = os.environ.get(envvars.RECEIPT)
+    if receipt:
+        check_output(envvars.RECEIPT, (config.invocation_params.dir / receipt).resolve())

@@ -47,7 +47,9 @@ from pytest_loadcert.plugin.guards import (
     check_judge_outside_bundle,
     check_output,
     check_outputs_distinct,
+    check_receipt_file,
     check_rules_of_collection,
+    check_session_given,
     inside,
 )
 from pytest_loadcert.plugin.options import add_options
@@ -103,6 +105,8 @@ def pytest_configure(config: pytest.Config) -> None:
     check_output("--loadcert-certificate", settings.certificate_path)
     check_output("--loadcert-intoto", settings.intoto_path)
     check_git_sha_given(config)
+    check_session_given()
+    check_receipt_file(config)
     check_outputs_distinct(config, settings.certificate_path, settings.intoto_path)
     if settings.intoto_path == settings.certificate_path:
         raise pytest.UsageError(

@@ -35,7 +35,6 @@ import sys
 from pathlib import Path
 
 import pytest_loadcert.cliopts as cliopts
-from pytest_loadcert.certify.read import read_certificate
 from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.report.render import html_report, markdown_report
 
@@ -89,7 +88,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _render(ns: argparse.Namespace) -> bytes:
-    cert = read_certificate(ns.certificate)
+    from pytest_loadcert.certify.session import read_run_certificate
+
+    cert = read_run_certificate(ns.certificate, ns.session, ns.not_before)
     if ns.format == "intoto":
         from pytest_loadcert.certify.intoto import statement_bytes
 

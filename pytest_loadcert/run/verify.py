@@ -98,10 +98,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(ns: argparse.Namespace, extra: list[str]) -> int:
-    from pytest_loadcert.certify.read import read_certificate
+    from pytest_loadcert.certify.session import read_run_certificate
 
     try:
-        certificate = read_certificate(ns.certificate)
+        certificate = read_run_certificate(ns.certificate, ns.session, ns.not_before)
     except EvidenceError as exc:
         return cliopts.error(ns, str(exc), cliopts.EXIT_USAGE)
     rel = str(ns.certificate)

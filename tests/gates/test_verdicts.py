@@ -152,9 +152,10 @@ def test_incomplete_matrix_is_blocked(
 
 @pytest.mark.parametrize("variant", ["valid", "metric_violated", "missing_otel"])
 def test_xdist_gives_identical_certificate(
-    pytester: pytest.Pytester, tmp_path: Path, variant: str
+    pytester: pytest.Pytester, tmp_path: Path, variant: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pytest.importorskip("xdist")
+    monkeypatch.setenv("LOADCERT_SESSION", "ci-verdicts")  # one session id for both runs
     bundle = bf.build_variant(variant, tmp_path / variant)
     runs = []
     for extra in ((), ("-n", "2")):

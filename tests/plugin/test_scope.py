@@ -248,3 +248,73 @@ def test_the_certificate_binds_the_gate_files_and_conftests_that_judged(
         for name in ("conftest.py", "test_other.py", "test_team.py")
     }
     assert certificate["gate_files"] == expected
+
+
+def test_a_run_without_the_plugin_leaves_a_certificate_report_and_verify_refuse(
+    pytester: pytest.Pytester,
+    bundle: Path,
+    mode: tuple[str, ...],
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """Case 7: job 1 certifies; job 2 runs ``pytest -p no:loadcert`` in the same workspace,
+    judges nothing and exits 0, and job 1's certified certificate.json is still there.
+    Asked about job 2's session, report and verify refuse it."""
+    from pytest_loadcert import cli
+
+    monkeypatch.setenv("LOADCERT_SESSION", "ci-1234.1")
+    status, certificate = certify(pytester, bundle, mode)
+    assert (status, certificate["verdict"]) == (0, "certified")
+    assert certificate["invocation"]["session"] == "ci-1234.1"
+
+    monkeypatch.setenv("LOADCERT_SESSION", "ci-1235.1")
+    pytester.makepyfile(test_unrelated="def test_nothing():\n    pass\n")
+    assert pytester.runpytest("-p", "no:loadcert", *mode).ret == 0
+    assert (pytester.path / "certificate.json").exists()  # the stale one
+    capfd.readouterr()
+    cert = str(pytester.path / "certificate.json")
+    for command in (["report"], ["verify", "--evidence-dir", str(bundle)]):
+        assert cli.main([*command, "--certificate", cert]) == 4  # $LOADCERT_SESSION
+        err = capfd.readouterr().err
+        assert "invocation.session is 'ci-1234.1', not 'ci-1235.1'" in err
+        assert cli.main([*command, "--certificate", cert, "--session", "ci-1234.1"]) == 0
+        capfd.readouterr()
+    monkeypatch.delenv("LOADCERT_SESSION")
+    later = "2999-01-01T00:00:00Z"
+    assert cli.main(["report", "--certificate", cert, "--not-before", later]) == 4
+    assert "invocation.started_at is " in capfd.readouterr().err
+    started = certificate["invocation"]["started_at"]
+    assert cli.main(["report", "--certificate", cert, "--not-before", started]) == 0
+
+
+@pytest.mark.parametrize("value", ["", " ", "a b", "-x", "x" * 129])
+def test_a_session_id_that_is_empty_or_not_an_id_is_refused(
+    pytester: pytest.Pytester,
+    bundle: Path,
+    mode: tuple[str, ...],
+    monkeypatch: pytest.MonkeyPatch,
+    value: str,
+) -> None:
+    monkeypatch.setenv("LOADCERT_SESSION", value)
+    result = pytester.runpytest("-p", "no:cacheprovider", f"--evidence-dir={bundle}", *mode)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "LOADCERT_SESSION" in result.stderr.str()
+    assert not (pytester.path / "certificate.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("--session", "a b"), "--session: 'a b' is not a session id"),
+        (("--not-before", "yesterday"), "--not-before: 'yesterday' is not an RFC 3339 UTC time"),
+    ],
+)
+def test_report_and_verify_refuse_a_session_or_time_that_is_not_one(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], args: tuple[str, ...], needle: str
+) -> None:
+    from pytest_loadcert import cli
+
+    cert = str(tmp_path / "certificate.json")
+    for command in (["report"], ["verify", "--evidence-dir", str(tmp_path)]):
+        assert cli.main([*command, "--certificate", cert, *args]) == 4
+        assert needle in capfd.readouterr().err

@@ -171,10 +171,23 @@ def test_gitlab_job_essentials() -> None:
     assert any("loadcert report" in line for line in job["after_script"])
 
 
+GITHUB_CONTEXT = {"github.run_id": "1", "github.run_attempt": "2"}
+
+
+def expand(value: str) -> str:
+    """GitHub's ``${{ github.* }}`` expressions, from a fixed context; any other is an error."""
+
+    def one(match: re.Match[str]) -> str:
+        return GITHUB_CONTEXT[match.group(1)]
+
+    return re.sub(r"\$\{\{\s*([\w.]+)\s*\}\}", one, value)
+
+
 def run_certify_job(workspace: Path, env: dict[str, str]) -> tuple[bool, list[str]]:
     """Run the certify job's shell steps as GitHub does: stop at a failure, except if: always()."""
     workflow = github()
-    env = {**os.environ, **workflow.get("env", {}), **env}
+    declared = {name: expand(str(value)) for name, value in workflow.get("env", {}).items()}
+    env = {**os.environ, **declared, **env}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
     failed = False
     ran = []
@@ -218,6 +231,10 @@ def test_certify_job_runs_and_fails_unless_certified(tmp_path: Path, case: str) 
     passed, ran = run_certify_job(workspace, env)
     assert passed is (case == "certified"), ran
     assert ran == ["Certify: " + ("0" if case == "certified" else "1"), "Report: 0"]
+    # The workflow's session id reached the certificate, so report and verify in later
+    # jobs of the same run accept it and refuse one another run left behind.
+    certificate = json.loads((workspace / "out" / "certificate.json").read_text())
+    assert certificate["invocation"]["session"] == "gh-1.2"
     summary = (tmp_path / "summary.md").read_text()
     if case == "certified":
         assert f"Certified for 10 concurrent users at `{env['GITHUB_SHA']}`" in summary
@@ -226,3 +243,33 @@ def test_certify_job_runs_and_fails_unless_certified(tmp_path: Path, case: str) 
         assert "`p95_latency[100k]`" in summary
     for path in upload_paths():
         assert (workspace / path).is_file(), path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "disabled",
+    [{"PYTEST_ADDOPTS": "-p no:loadcert"}, {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}],
+    ids=["no-loadcert", "autoload-off"],
+)
+def test_certify_job_fails_when_the_plugin_did_not_run(
+    tmp_path: Path, disabled: dict[str, str]
+) -> None:
+    """A self-hosted runner's workspace keeps out/ from an earlier, certified run; this
+    run's pytest starts without the plugin. The job fails, and its report refuses the
+    earlier certificate instead of publishing it as this run's."""
+    workspace = tmp_path / "workspace"
+    run_dir = workspace / "evidence" / "run"
+    shutil.copytree(EXAMPLE, run_dir)
+    env = {
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+        "LOADCERT_PROFILE": str(EXAMPLE_PROFILE),
+        "GITHUB_SHA": json.loads((run_dir / "loadcert.json").read_text())["git"]["sha"],
+    }
+    earlier = {**env, "LOADCERT_SESSION": "gh-0.1"}
+    assert run_certify_job(workspace, earlier) == (True, ["Certify: 0", "Report: 0"])
+    assert json.loads((workspace / "out" / "certificate.json").read_text())["verdict"] == (
+        "certified"
+    )
+    passed, ran = run_certify_job(workspace, {**env, **disabled})
+    assert not passed
+    assert ran == ["Certify: 4", "Report: 4"], ran

@@ -1011,7 +1011,7 @@ def test_certify_runs_pytest_in_a_child_process(
     written with `=`, pytest's exit status returned as it is."""
     calls: list[list[str]] = []
 
-    def fake_run(command: list[str]) -> int:
+    def fake_run(command: list[str], env: dict[str, str] | None = None) -> int:
         calls.append(command)
         return 3
 
@@ -1078,6 +1078,74 @@ def test_certify_a_bundle_outside_the_project(
     assert certificate["verdict"] == "certified"
     assert certificate["profile_source"] == str(project / "example.toml")
     assert status == 0
+
+
+#: A plugin the repository loads (``-p``) that ends or edits the run behind the plugin's back.
+_ENDINGS = {
+    # pytest exits 0 before any session: no certificate at all.
+    "exit-before-session": "import os\ndef pytest_configure(config):\n    os._exit(0)\n",
+    "exit-at-session-start": "import os\ndef pytest_sessionstart(session):\n    os._exit(0)\n",
+    # The certificate is written, then edited (its environment renamed, say).
+    "replaced-after": (
+        "import pathlib, pytest\n@pytest.hookimpl(trylast=True)\n"
+        "def pytest_unconfigure(config):\n"
+        "    path = pathlib.Path('certificate.json')\n"
+        "    path.write_text(path.read_text().replace('local-example', 'production'))\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("ending", sorted(_ENDINGS))
+@pytest.mark.parametrize("mode", [(), ("-n", "2")], ids=["serial", "xdist"])
+def test_certify_fails_closed_when_pytest_wrote_no_fresh_certificate(
+    tmp_path: Path, ending: str, mode: tuple[str, ...]
+) -> None:
+    """pytest exited 0, but not with this session's certificate: `loadcert certify` exits 2
+    (nothing is certified), whatever an earlier run left at certificate.json."""
+    project, bundle = _example_project(tmp_path)
+    (project / "certificate.json").write_text('{"verdict": "certified"}')  # an earlier run's
+    (project / "endings.py").write_text(_ENDINGS[ending])
+    command = [sys.executable, "-m", "pytest_loadcert", "certify", "--evidence-dir", str(bundle)]
+    child = subprocess.run(
+        [*command, "--", "-p", "endings", *mode],
+        cwd=project,
+        env={**os.environ, "PYTHONPATH": str(project), "LOADCERT_SESSION": "ci-run-7"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert child.returncode == 2, child.stdout + child.stderr
+    assert "Traceback" not in child.stderr
+    assert "nothing is certified" in child.stderr
+    if ending == "replaced-after":
+        assert "certificate.json: changed after the plugin wrote it" in child.stderr
+    else:
+        assert "pytest exited 0 but wrote no certificate for session ci-run-7" in child.stderr
+
+
+@pytest.mark.parametrize("mode", [(), ("-n", "2")], ids=["serial", "xdist"])
+def test_certify_checks_the_certificate_of_its_own_session(
+    tmp_path: Path, mode: tuple[str, ...]
+) -> None:
+    """The control: the session id reaches the certificate and the junit XML, and certify
+    returns the certified status."""
+    project, bundle = _example_project(tmp_path)
+    child = subprocess.run(
+        [sys.executable, "-m", "pytest_loadcert", "certify", "--evidence-dir", str(bundle),
+         "--", "--junitxml=out/certificate.xml", *mode],
+        cwd=project,
+        env={**os.environ, "LOADCERT_SESSION": "ci-run-8"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert child.returncode == 0, child.stdout + child.stderr
+    certificate = json.loads((project / "out/certificate.json").read_text())
+    assert certificate["invocation"]["session"] == "ci-run-8"
+    assert (
+        '<property name="loadcert.session" value="ci-run-8" />'
+        in (project / "out/certificate.xml").read_text()
+    )
 
 
 def test_run_passing_signals_returns_the_childs_status() -> None:
