@@ -206,10 +206,10 @@ class CertificationRun:
 
         state = self.state
         rootdir = Path(self.config.rootpath)
-        judged: dict[GateFunction, set[str | None]] = {}
+        judged: dict[GateFunction, set[tuple[str | None, str | None]]] = {}
         for outcome in state.outcomes.values():
             function = function_of(outcome.nodeid, rootdir)
-            judged.setdefault(function, set()).add(outcome.key.stage)
+            judged.setdefault(function, set()).add((outcome.key.subject, outcome.key.stage))
         for problem in unjudged_functions(
             state.gate_functions,
             judged,

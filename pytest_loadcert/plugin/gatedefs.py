@@ -3,14 +3,14 @@
 What a run collected can be shrunk by the run itself: a hook, an override of pytest's
 collection keys, a node id naming one function. What the file defines cannot. This module
 follows pytest's own rules for what is a test (``python_functions``, ``python_classes``,
-``__test__``, fixtures, classes with ``__init__``; module-level code under ``if``/``try``/
-``with`` counts) on the file's syntax tree, at function granularity: ``Class::method`` or
+``__test__``, fixtures, classes with ``__init__``; module-level code under ``try``/``with``
+counts) on the file's syntax tree, at function granularity: ``Class::method`` or
 ``function``. Parameter ids are not predicted (a hook can rename them); the stages a gate is
 judged at are checked against the profile instead.
 
-Not seen statically, so not expected (pytest collects them all the same): tests imported from
-another module, names built at run time (``globals()``, ``setattr``), base classes from other
-modules.
+Not seen statically, so not expected (pytest collects them all the same): tests defined under
+``if`` (the file states the condition), tests imported from another module, names built at
+run time (``globals()``, ``setattr``), base classes from other modules.
 """
 
 from __future__ import annotations
@@ -40,17 +40,20 @@ def gate_functions(path: Path, functions: list[str], classes: list[str]) -> list
 
 
 def _flat(body: list[ast.stmt]) -> Iterator[ast.stmt]:
-    """The statements run at import: module code, descending into if/try/with (not defs)."""
+    """The statements that always run at import: module code, descending into ``with`` and
+    ``try`` (its body, ``else`` and ``finally``), never into defs.
+
+    A test defined under ``if`` (or in an ``except`` handler) exists or not by a condition
+    the committed file itself states; the file's source cannot say which branch runs, so such
+    a test is not expected (pytest collects it or not, as the file decides).
+    """
     for stmt in body:
-        if isinstance(stmt, ast.If):
-            yield from _flat(stmt.body)
-            yield from _flat(stmt.orelse)
-        elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+        if isinstance(stmt, (ast.With, ast.AsyncWith)):
             yield from _flat(stmt.body)
         elif isinstance(stmt, ast.Try):
-            for part in (stmt.body, *(h.body for h in stmt.handlers), stmt.orelse, stmt.finalbody):
+            for part in (stmt.body, stmt.orelse, stmt.finalbody):
                 yield from _flat(part)
-        else:
+        elif not isinstance(stmt, ast.If):
             yield stmt
 
 

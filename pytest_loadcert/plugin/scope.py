@@ -118,15 +118,15 @@ def function_of(nodeid: str, rootdir: Path) -> GateFunction:
 
 def unjudged_functions(
     expected: tuple[GateFunction, ...],
-    judged: dict[GateFunction, set[str | None]],
+    judged: dict[GateFunction, set[tuple[str | None, str | None]]],
     stages: tuple[str, ...],
     relative: Any,
 ) -> list[str]:
     """A run problem for each expected gate function that no gate report judged, or that was
-    judged at some of the profile's stages only.
+    judged at some of the profile's stages only (for any one of its subjects).
 
-    ``judged`` maps a function to the stages its gate reports carry (None for a gate not
-    parametrized over stages).
+    ``judged`` maps a function to the (subject, stage) pairs its gate reports carry (stage
+    None for a gate not parametrized over stages, subject None for a gate with no subject).
     """
     problems = []
     for function in expected:
@@ -139,13 +139,15 @@ def unjudged_functions(
                 "conftest left it out of the run)"
             )
             continue
-        at = {stage for stage in seen if stage is not None}
-        missing = [stage for stage in stages if stage not in at]
-        if at and missing:
-            problems.append(
-                f"gate function {name} was not judged at stage(s) {', '.join(missing)}: a "
-                "gate is judged at every stage of the profile"
-            )
+        for subject in sorted({s for s, _ in seen}, key=lambda s: (s is not None, s or "")):
+            at = {stage for s, stage in seen if s == subject and stage is not None}
+            missing = [stage for stage in stages if stage not in at]
+            if at and missing:
+                which = f" for {subject}" if subject is not None else ""
+                problems.append(
+                    f"gate function {name} was not judged at stage(s) {', '.join(missing)}"
+                    f"{which}: a gate is judged at every stage of the profile"
+                )
     return problems
 
 

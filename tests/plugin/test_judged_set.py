@@ -200,8 +200,10 @@ def test_a_gate_named_by_its_node_id_leaves_the_other_gates_of_its_file_unjudged
         "@pytest.hookimpl(tryfirst=True)\n"
         "def pytest_pycollect_makeitem(collector, name, obj):\n"
         "    return [] if name == 'test_team_rule' else None\n",
+        # a conftest variable read by pytest's own pytest_ignore_collect
+        "collect_ignore = ['test_team.py']\n",
     ],
-    ids=["runtestloop", "collect_file-wrapper", "pycollect_makeitem"],
+    ids=["runtestloop", "collect_file-wrapper", "pycollect_makeitem", "collect_ignore"],
 )
 def test_a_conftest_that_drops_a_gate_unseen_blocks_naming_it(
     pytester: pytest.Pytester, bundle: Path, mode: tuple[str, ...], hook: str
@@ -212,6 +214,48 @@ def test_a_conftest_that_drops_a_gate_unseen_blocks_naming_it(
     assert result.ret == 2, result.stdout.str()[-3000:]
     assert certificate(pytester)["verdict"] == "blocked"
     assert "certification/test_team.py::test_team_rule was not judged" in problems(pytester)
+
+
+def test_a_plugin_from_the_environment_that_drops_a_gate_blocks_naming_it(
+    pytester: pytest.Pytester,
+    bundle: Path,
+    mode: tuple[str, ...],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``PYTEST_PLUGINS`` loads a module the repository never committed; it filters the
+    items the run loop gets. No option names it: the rule catches it all the same."""
+    repository(pytester)
+    pytester.makepyfile(
+        dropper="import pytest\n"
+        "@pytest.hookimpl(tryfirst=True)\n"
+        "def pytest_runtestloop(session):\n"
+        "    session.items[:] = [i for i in session.items if 'team_rule' not in i.nodeid]\n"
+    )
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path))
+    monkeypatch.syspath_prepend(str(pytester.path))
+    monkeypatch.setenv("PYTEST_PLUGINS", "dropper")
+    result = run(pytester, bundle, mode)
+    assert result.ret == 2, result.stdout.str()[-3000:]
+    assert "certification/test_team.py::test_team_rule was not judged" in problems(pytester)
+
+
+def test_a_method_named_by_its_node_id_leaves_the_other_methods_unjudged(
+    pytester: pytest.Pytester, bundle: Path, mode: tuple[str, ...]
+) -> None:
+    pytester.makeini("[pytest]\nloadcert_gates = certification\n")
+    folder = pytester.mkdir("certification")
+    (folder / "test_team.py").write_text(
+        "class TestRelease:\n"
+        "    def test_one(self, loadcert_stage):\n        assert True\n"
+        "    def test_team_rule(self, loadcert_stage):\n"
+        "        assert loadcert_stage.name != '1k'\n"
+    )
+    result = run(pytester, bundle, mode, "certification/test_team.py::TestRelease::test_one")
+    assert result.ret == 2
+    assert (
+        "gate function certification/test_team.py::TestRelease::test_team_rule was not judged"
+        in problems(pytester)
+    )
 
 
 def test_a_stage_dropped_after_loadcert_saw_the_items_blocks_naming_it(
@@ -282,3 +326,28 @@ def test_another_configuration_file_is_refused_when_the_committed_one_asks_to_ce
     result = pytester.runpytest("-p", "no:cacheprovider", *mode, "-c", "other.ini")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "-c other.ini (on the command line) is refused" in result.stderr.str()
+
+
+def test_each_subject_of_a_gate_function_is_judged_at_every_stage() -> None:
+    """The rule itself: a function's gate reports per subject must cover the profile's
+    stages; a gate with no stage parameter needs one report."""
+    from pytest_loadcert.plugin.scope import GateFunction, unjudged_functions
+
+    f = GateFunction(Path("/r/certification/test_team.py"), "test_team_rule")
+    g = GateFunction(Path("/r/certification/test_team.py"), "TestRun::test_once")
+    stages = ("smoke", "1k")
+
+    def check(judged: dict[GateFunction, set[tuple[str | None, str | None]]]) -> list[str]:
+        return unjudged_functions((f, g), judged, stages, lambda p: p.name)
+
+    whole = {(s, st) for s in ("eu", "us") for st in stages}
+    assert check({f: whole, g: {(None, None)}}) == []
+    assert check({f: whole - {("eu", "1k")}, g: {(None, None)}}) == [
+        "gate function test_team.py::test_team_rule was not judged at stage(s) 1k for eu: a "
+        "gate is judged at every stage of the profile"
+    ]
+    assert check({f: whole}) == [
+        "gate function test_team.py::TestRun::test_once was not judged: the declared gate "
+        "file defines it, and no report of it reached the certificate (an option, a node id, "
+        "a hook or a conftest left it out of the run)"
+    ]
