@@ -1123,6 +1123,26 @@ def test_certify_fails_closed_when_pytest_wrote_no_fresh_certificate(
         assert "pytest exited 0 but wrote no certificate for session ci-run-7" in child.stderr
 
 
+def test_certify_fails_closed_when_pytest_answered_version_before_any_plugin(
+    tmp_path: Path,
+) -> None:
+    """``--version`` (once) is answered before any plugin loads, so no plugin can refuse it:
+    pytest exits 0 beside an earlier run's certified certificate.json, and certify exits 2."""
+    project, bundle = _example_project(tmp_path)
+    (project / "certificate.json").write_text('{"verdict": "certified"}')  # an earlier run's
+    command = [sys.executable, "-m", "pytest_loadcert", "certify", "--evidence-dir", str(bundle)]
+    child = subprocess.run(
+        [*command, "--", "--version"],
+        cwd=project,
+        env={**os.environ, "LOADCERT_SESSION": "ci-run-9"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert child.returncode == 2, child.stdout + child.stderr
+    assert "pytest exited 0 but wrote no certificate for session ci-run-9" in child.stderr
+
+
 @pytest.mark.parametrize("mode", [(), ("-n", "2")], ids=["serial", "xdist"])
 def test_certify_checks_the_certificate_of_its_own_session(
     tmp_path: Path, mode: tuple[str, ...]
