@@ -85,6 +85,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "profile list the gate is parametrized over (metrics, stability, artifacts, "
         "workloads, hpas, pdbs, services)",
     )
+    if not _may_certify(config):
+        return
     from pytest_loadcert.plugin.settings import resolve
 
     committed = committed_config(config)
@@ -172,11 +174,33 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
     from pytest_loadcert.plugin.settings import evidence_requested
 
     early = early_config.known_args_namespace
+    if not _may_certify(early_config):
+        return  # every pytest run in the environment gets here: read no file for it
     committed = committed_config(early_config)
     if not evidence_requested(committed, early.loadcert_evidence_dir):
         return
     check_rules_of_collection(early_config, committed)
     early.file_or_dir = gate_args(list(early.file_or_dir), committed.paths("loadcert_gates"))
+
+
+def _may_certify(config: pytest.Config) -> bool:
+    """Whether this run can be a certification run, asked without reading any file: the
+    bundle is named (option, environment, the run's ini), or the run's configuration may not
+    be the committed one (``-c``, ``--rootdir``, ``-o``), in which case the committed one is
+    read to find out."""
+    import os
+
+    import pytest_loadcert.envvars as envvars
+
+    early = config.known_args_namespace
+    return bool(
+        early.loadcert_evidence_dir
+        or os.environ.get(envvars.EVIDENCE_DIR)
+        or config.getini("loadcert_evidence_dir")
+        or getattr(early, "inifilename", None)
+        or getattr(early, "rootdir", None)
+        or getattr(early, "override_ini", None)
+    )
 
 
 def committed_config(config: pytest.Config) -> Committed:

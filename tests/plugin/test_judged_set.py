@@ -316,16 +316,29 @@ def test_a_value_pytest_took_for_a_test_path_that_moved_the_rootdir_is_refused(
     assert "write options with '='" in error
 
 
-def test_another_configuration_file_is_refused_when_the_committed_one_asks_to_certify(
-    pytester: pytest.Pytester, bundle: Path, mode: tuple[str, ...]
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("-c", "other.ini"), "-c other.ini (on the command line) is refused"),
+        (("-o", "loadcert_evidence_dir="), "-o loadcert_evidence_dir= (on the command line) is"),
+    ],
+    ids=["config-file", "override"],
+)
+def test_turning_off_the_certification_the_committed_ini_asks_for_is_refused(
+    pytester: pytest.Pytester,
+    bundle: Path,
+    mode: tuple[str, ...],
+    args: tuple[str, ...],
+    needle: str,
 ) -> None:
     """The repository's ini names the bundle (loadcert_evidence_dir): ``-c other.ini``, which
-    names none, would have made the run an ordinary pytest run that judged nothing."""
+    names none, or ``-o loadcert_evidence_dir=``, would have made the run an ordinary pytest
+    run that judged nothing and exited 0."""
     repository(pytester, ini=f"loadcert_evidence_dir = {bundle}\n")
     pytester.path.joinpath("other.ini").write_text("[pytest]\n")
-    result = pytester.runpytest("-p", "no:cacheprovider", *mode, "-c", "other.ini")
+    result = pytester.runpytest("-p", "no:cacheprovider", *mode, *args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert "-c other.ini (on the command line) is refused" in result.stderr.str()
+    assert needle in result.stderr.str()
 
 
 def test_each_subject_of_a_gate_function_is_judged_at_every_stage() -> None:
