@@ -99,18 +99,25 @@ FROM_ENVIRONMENT = ("python_files", "override-ini-long", "config-file-short", "c
                     "noconftest", "loadcert_gates", "fixtures")  # fmt: skip
 
 
+#: One option of each case also under ``-n 2`` (the refusal comes before xdist starts a worker).
+UNDER_XDIST = ("python_files", "loadcert_gates", "config-file-short", "noconftest", "fixtures",
+               "markers", "help")  # fmt: skip
+
+
 @pytest.mark.parametrize(
-    ("name", "where"),
-    [(name, "command line") for name in sorted(REFUSED)]
-    + [(name, "PYTEST_ADDOPTS") for name in FROM_ENVIRONMENT],
+    ("name", "where", "mode"),
+    [(name, "command line", ()) for name in sorted(REFUSED)]
+    + [(name, "PYTEST_ADDOPTS", ()) for name in FROM_ENVIRONMENT]
+    + [(name, "command line", MODES["xdist"]) for name in UNDER_XDIST]
+    + [(name, "PYTEST_ADDOPTS", MODES["xdist"]) for name in ("python_files", "fixtures")],
 )
 def test_what_changes_the_rules_of_collection_is_refused(
     pytester: pytest.Pytester,
     bundle: Path,
-    mode: tuple[str, ...],
     monkeypatch: pytest.MonkeyPatch,
     name: str,
     where: str,
+    mode: tuple[str, ...],
 ) -> None:
     """Exit 4 naming the option and where it came from; no certificate claims a verdict, and
     a certified certificate an earlier run left at the path is not kept as this run's."""

@@ -1095,8 +1095,15 @@ _ENDINGS = {
 }
 
 
+#: The certify tests run whole processes; their -n 2 variants run in .ci/run (slow).
+CERTIFY_MODES = [
+    pytest.param((), id="serial"),
+    pytest.param(("-n", "2"), id="xdist", marks=pytest.mark.slow),
+]
+
+
 @pytest.mark.parametrize("ending", sorted(_ENDINGS))
-@pytest.mark.parametrize("mode", [(), ("-n", "2")], ids=["serial", "xdist"])
+@pytest.mark.parametrize("mode", CERTIFY_MODES)
 def test_certify_fails_closed_when_pytest_wrote_no_fresh_certificate(
     tmp_path: Path, ending: str, mode: tuple[str, ...]
 ) -> None:
@@ -1143,7 +1150,7 @@ def test_certify_fails_closed_when_pytest_answered_version_before_any_plugin(
     assert "pytest exited 0 but wrote no certificate for session ci-run-9" in child.stderr
 
 
-@pytest.mark.parametrize("mode", [(), ("-n", "2")], ids=["serial", "xdist"])
+@pytest.mark.parametrize("mode", CERTIFY_MODES)
 def test_certify_checks_the_certificate_of_its_own_session(
     tmp_path: Path, mode: tuple[str, ...]
 ) -> None:
