@@ -33,6 +33,7 @@ paths is bound on the certificate whether or not the run loaded it.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path
@@ -59,6 +60,21 @@ class Discovered:
     key: GateKey | None
 
 
+def _walk(root: Path, norecurse: list[str], bundle: Path) -> Iterator[tuple[Path, list[str]]]:
+    """Each folder under ``root`` (itself included) as pytest walks it, with its file names:
+    ``norecursedirs`` honoured, ``__pycache__`` and the bundle never entered."""
+    for folder, dirs, names in os.walk(root):
+        here = Path(folder).resolve()
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if d != "__pycache__"
+            and not any(fnmatch(d, pattern) for pattern in norecurse)
+            and here / d != bundle
+        )
+        yield here, sorted(names)
+
+
 def declared_gate_files(
     gate_paths: tuple[Path, ...], python_files: list[str], norecurse: list[str], bundle: Path
 ) -> tuple[Path, ...]:
@@ -73,18 +89,10 @@ def declared_gate_files(
             continue
         if not root.is_dir():
             continue
-        for folder, dirs, names in os.walk(root):
-            here = Path(folder).resolve()
-            dirs[:] = sorted(
-                d
-                for d in dirs
-                if d != "__pycache__"
-                and not any(fnmatch(d, pattern) for pattern in norecurse)
-                and here / d != bundle
-            )
+        for here, names in _walk(root, norecurse, bundle):
             files += [
                 here / name
-                for name in sorted(names)
+                for name in names
                 if name.endswith(".py") and any(fnmatch(name, p) for p in python_files)
             ]
     return tuple(dict.fromkeys(files))
@@ -161,23 +169,12 @@ def gate_conftests(
     bundle = bundle.resolve()
     found: list[Path] = []
     for gate_path in gate_paths:
-        start = gate_path if gate_path.is_dir() else gate_path.parent
-        start = start.resolve()
-        if root in start.parents or start == root:
+        start = (gate_path if gate_path.is_dir() else gate_path.parent).resolve()
+        if start == root or root in start.parents:
             chain = [start, *start.parents]
             found += [d / "conftest.py" for d in reversed(chain[: chain.index(root) + 1])]
-        if not gate_path.is_dir():
-            continue
-        for folder, dirs, _ in os.walk(gate_path):
-            here = Path(folder).resolve()
-            dirs[:] = sorted(
-                d
-                for d in dirs
-                if d != "__pycache__"
-                and not any(fnmatch(d, pattern) for pattern in norecurse)
-                and here / d != bundle
-            )
-            found += [here / d / "conftest.py" for d in dirs]
+        if gate_path.is_dir():
+            found += [here / "conftest.py" for here, _ in _walk(gate_path, norecurse, bundle)]
     return tuple(p for p in dict.fromkeys(found) if p.is_file())
 
 

@@ -15,31 +15,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-import bundlefactory as bf
 import pytest
-
-FAILING_GATE = "def test_team_rule(loadcert_stage):\n    assert loadcert_stage.name != '1k'\n"
-PASSING_GATE = "def test_other_rule(loadcert_stage):\n    assert loadcert_stage.name\n"
-
-MODES = {"serial": (), "xdist": ("-n", "2")}
-
-
-@pytest.fixture(scope="module")
-def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return bf.build_variant("valid", tmp_path_factory.mktemp("judged") / "bundle")
-
-
-@pytest.fixture(params=sorted(MODES))
-def mode(request: pytest.FixtureRequest) -> tuple[str, ...]:
-    return MODES[request.param]
-
-
-def repository(pytester: pytest.Pytester, ini: str = "") -> Path:
-    pytester.makeini(f"[pytest]\nloadcert_gates = certification\n{ini}")
-    folder = pytester.mkdir("certification")
-    (folder / "test_team.py").write_text(FAILING_GATE)
-    (folder / "test_other.py").write_text(PASSING_GATE)
-    return folder
+from teamrepo import FAILING_GATE, MODES, PASSING_GATE, repository
 
 
 def run(pytester: pytest.Pytester, bundle: Path, mode: tuple[str, ...], *args: str) -> Any:

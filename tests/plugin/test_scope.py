@@ -15,28 +15,7 @@ import bundlefactory as bf
 import pytest
 
 #: A team gate that fails at 1k: judged, it makes the run not_certified.
-FAILING_GATE = "def test_team_rule(loadcert_stage):\n    assert loadcert_stage.name != '1k'\n"
-PASSING_GATE = "def test_other_rule(loadcert_stage):\n    assert loadcert_stage.name\n"
-
-MODES = {"serial": (), "xdist": ("-n", "2")}
-
-
-@pytest.fixture(scope="module")
-def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return bf.build_variant("valid", tmp_path_factory.mktemp("scope") / "bundle")
-
-
-@pytest.fixture(params=sorted(MODES))
-def mode(request: pytest.FixtureRequest) -> tuple[str, ...]:
-    return MODES[request.param]
-
-
-def repository(pytester: pytest.Pytester, gates: str = "certification") -> Path:
-    pytester.makeini(f"[pytest]\nloadcert_gates = {gates}\n")
-    folder = pytester.mkdir("certification")
-    (folder / "test_team.py").write_text(FAILING_GATE)
-    (folder / "test_other.py").write_text(PASSING_GATE)
-    return folder
+from teamrepo import PASSING_GATE, repository
 
 
 def certify(
