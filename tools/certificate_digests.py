@@ -1,6 +1,8 @@
 """Print one line per bundle: its name, verdict and the sha256 of the certificate the
 plugin writes for it, without ``generated_at`` and ``invocation.started_at`` (the fields that
-name the moment) and with the run's temporary directory written as ``<work>``.
+name the moment) and ``invocation.session`` (the run's id, fixed here, absent from
+certificates before it existed), and with the run's temporary directory written as
+``<work>``.
 
 The bundles are the example plus every variant of ``tests/bundlefactory.py``, built once
 into BUNDLES_DIR with ``fixtures/build.py`` (``fixtures/bundles/`` keeps only a few golden
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -54,7 +57,8 @@ def digest(name: str, bundle: Path, profile: Path | None) -> str:
         ]
         if profile is not None:
             command.append(f"--loadcert-profile={profile}")
-        subprocess.run(command, cwd=work, capture_output=True, check=False, timeout=300)
+        env = {**os.environ, "LOADCERT_SESSION": "certificate-digests"}
+        subprocess.run(command, cwd=work, env=env, capture_output=True, check=False, timeout=300)
         if not certificate.is_file():
             return f"{name} no-certificate"
         document = json.loads(certificate.read_bytes())
@@ -62,6 +66,7 @@ def digest(name: str, bundle: Path, profile: Path | None) -> str:
         invocation = document.get("invocation")
         if isinstance(invocation, dict):
             invocation.pop("started_at", None)  # the moment the session started
+            invocation.pop("session", None)
         # The run's own directory (in its arguments and invocation.dir) is new every time.
         text = json.dumps(document, sort_keys=True, ensure_ascii=False).replace(work, "<work>")
         data = text.encode()
