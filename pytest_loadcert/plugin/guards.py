@@ -1,8 +1,11 @@
-"""What a certification run refuses before any gate runs (each a ``pytest.UsageError``).
+"""What a certification run refuses before any gate runs (each a ``pytest.UsageError``,
+exit 4).
 
-A result path it could not write, a rootdir pytest moved because it read the evidence path
-as a test path, and configuration, code or gate tests that arrived with the bundle being
-judged.
+Options and environment that change the rules of collection (which tests are the gates,
+under which configuration, with which conftests) and modes that print instead of judging,
+refused before any conftest is imported; a configuration file or rootdir that is not the
+repository's; a result path it could not write; and configuration, code or gate tests that
+arrived with the bundle being judged.
 """
 
 from __future__ import annotations
@@ -218,8 +221,8 @@ def check_rules_of_collection(config: pytest.Config, committed: Committed) -> No
     if getattr(namespace, "noconftest", False):
         _refuse("--noconftest", "the conftest.py files under the gate paths are part of the gates")
     confcutdir = getattr(namespace, "confcutdir", None)
-    root = committed.rootdir
-    if confcutdir and root is not None and Path(confcutdir).resolve() != root.resolve():
+    root = committed.rootdir or config.rootpath  # pytest's default confcutdir
+    if confcutdir and Path(confcutdir).resolve() != root.resolve():
         _refuse(f"--confcutdir {confcutdir}", "it decides which conftest.py files take part")
     if getattr(namespace, "pyargs", False):
         _refuse("--pyargs", "the gates are the files the repository declares, not modules")
