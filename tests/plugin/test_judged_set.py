@@ -300,6 +300,23 @@ def test_a_value_pytest_took_for_a_test_path_that_moved_the_rootdir_is_refused(
     assert "write options with '='" in error
 
 
+def test_the_same_command_run_again_is_refused_once_its_html_report_moved_the_rootdir(
+    pytester: pytest.Pytester, bundle: Path, mode: tuple[str, ...]
+) -> None:
+    """``--html ../out/r.html`` (pytest-html's option, written with a space): the first run is
+    judged; the identical second run finds ../out/r.html on disk, pytest takes it for a test
+    path and picks a rootdir with no configuration. It is refused, never judged with the
+    built-in profile and no team gates."""
+    repository(pytester)
+    report = pytester.path.parent / f"{pytester.path.name}-out" / "r.html"
+    args = ("--junitxml=out/c.xml", "--html", str(report))
+    first = run(pytester, bundle, mode, *args)
+    assert first.ret == 1 and report.is_file()  # the failing team gate, judged
+    again = run(pytester, bundle, mode, *args)
+    assert again.ret == pytest.ExitCode.USAGE_ERROR
+    assert "but the repository's configuration is" in again.stderr.str()
+
+
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
