@@ -303,9 +303,7 @@ class _Checker:
             gate = self.string(table["gate"], f"{where}.gate")
             if gate in UNWAIVABLE_GATES:
                 raise self.fail(
-                    f"{where}.gate",
-                    f"{gate} cannot be waived: it is the concurrency the certificate claims, "
-                    "and a waiver would let it claim a load that was not measured",
+                    f"{where}.gate", f"{gate} cannot be waived: {UNWAIVABLE_GATES[gate]}"
                 )
             result.append(
                 Waiver(

@@ -80,9 +80,26 @@ class ClusterSpec:
     max_snapshot_age_s: float
 
 
-#: Gates no waiver may name: they are what the certificate's sentence says ("certified for N
-#: concurrent users"), so waiving one would let the certificate claim a load nobody measured.
-UNWAIVABLE_GATES = ("observed_concurrency", "achieved_concurrency")
+_CONCURRENCY = (
+    "it is the concurrency the certificate claims, and a waiver would let it claim a load "
+    "that was not measured"
+)
+_BINDING = (
+    "it binds the certificate to what was measured and built, and a waiver would let it "
+    "certify evidence or a build it does not match"
+)
+
+#: Gates no waiver may name, and why: the concurrency gates are what the certificate's
+#: sentence says ("certified for N concurrent users"); the binding gates are what the sentence
+#: is about (this bundle, this commit, this script and manifest, these images).
+UNWAIVABLE_GATES: dict[str, str] = {
+    "observed_concurrency": _CONCURRENCY,
+    "achieved_concurrency": _CONCURRENCY,
+    "bundle_integrity": _BINDING,
+    "artifact_binding": _BINDING,
+    "git_binding": _BINDING,
+    "image_binding": _BINDING,
+}
 
 
 @dataclass(frozen=True)

@@ -176,6 +176,31 @@ def test_the_concurrency_the_certificate_claims_cannot_be_waived(
     assert not (pytester.path / "certificate.json").exists()
 
 
+@pytest.mark.parametrize(
+    "gate", ["bundle_integrity", "artifact_binding", "git_binding", "image_binding"]
+)
+def test_a_binding_gate_cannot_be_waived(
+    pytester: pytest.Pytester, tmp_path: Path, mode: tuple[str, ...], gate: str
+) -> None:
+    """A waiver of bundle_integrity certified a k6 summary edited after sealing; one of
+    git_binding certified a dirty tree "at <SHA>". The profile naming such a waiver is
+    refused, whatever the bundle: here one whose smoke summary changed after sealing."""
+    tampered = bf.build_variant("tampered_file", tmp_path / "bundle")
+    profile = tmp_path / "profile.toml"
+    profile.write_text(
+        f"[[waivers]]\ngate = '{gate}'\nowner = 'sre'\nreason = 'known'\nexpires = 2999-01-01\n"
+    )
+    result = pytester.runpytest(
+        "-p", "no:cacheprovider", f"--evidence-dir={tampered}", f"--loadcert-profile={profile}",
+        *mode,
+    )  # fmt: skip
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert f"waivers[0].gate: {gate} cannot be waived: it binds the certificate" in (
+        result.stderr.str()
+    )
+    assert not (pytester.path / "certificate.json").exists()
+
+
 @pytest.mark.parametrize("call", ["os._exit(0)", "sys.exit(0)"])
 def test_a_gate_that_ends_the_process_blocks_and_the_certificate_is_written(
     pytester: pytest.Pytester, bundle: Path, mode: tuple[str, ...], call: str
