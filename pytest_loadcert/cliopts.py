@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 # The one exit-status table (pytest_loadcert.status), re-exported for the commands.
 import pytest_loadcert.envvars as envvars
@@ -161,61 +161,35 @@ def add_profile(parser: argparse.ArgumentParser) -> None:
         type=Path,
         metavar="TOML",
         help="profile file (keys at top level); default: $LOADCERT_PROFILE, else the ini key "
-        "loadcert_profile of ./pyproject.toml or ./pytest.ini, else [tool.loadcert] in "
-        "./pyproject.toml, else the built-in profile",
+        "loadcert_profile of the pytest configuration found from here, else [tool.loadcert] "
+        "in the pyproject.toml beside it, else the built-in profile",
     )
 
 
-def _ini_profile(folder: Path) -> Path | None:
-    """The ini key ``loadcert_profile`` as pytest would read it in ``folder``, resolved."""
-    import configparser
-    import tomllib
-
+def load_profile(ns: argparse.Namespace) -> Profile:
+    """The profile, resolved as the pytest plugin resolves it from the current directory
+    (:func:`pytest_loadcert.config.committed.profile_file`): ``--loadcert-profile``, else
+    ``$LOADCERT_PROFILE``, else the ini key ``loadcert_profile`` of the configuration file
+    pytest finds from here (walking up: ``pytest.ini``, ``tox.ini``, ``setup.cfg``,
+    ``pyproject.toml``, ...), else ``[tool.loadcert]`` in the ``pyproject.toml`` beside it,
+    else the built-in profile.
+    """
+    from pytest_loadcert.config.committed import (
+        CommittedConfigError,
+        locate,
+        profile_file,
+        pyproject_of,
+    )
+    from pytest_loadcert.config.load import load_profile as load
     from pytest_loadcert.config.profile import ProfileError
 
-    pytest_ini = folder / "pytest.ini"
-    if pytest_ini.is_file():  # pytest prefers pytest.ini over pyproject.toml
-        parser = configparser.ConfigParser(interpolation=None)
-        try:
-            parser.read(pytest_ini, encoding="utf-8")
-        except (configparser.Error, UnicodeDecodeError) as exc:
-            raise ProfileError(f"{pytest_ini}: cannot read: {exc}") from None
-        text = parser.get("pytest", "loadcert_profile", fallback="").strip()
-        return (folder / text).resolve() if text else None
-    pyproject = folder / "pyproject.toml"
-    if not pyproject.is_file():
-        return None
+    start = Path.cwd()
     try:
-        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ProfileError(f"{pyproject}: cannot read: {exc}") from None
-    ini: Any = data.get("tool", {}).get("pytest", {}).get("ini_options", {})
-    value: Any = ini.get("loadcert_profile") if isinstance(ini, dict) else None
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value:
-        raise ProfileError(f"{pyproject}: tool.pytest.ini_options.loadcert_profile must be a path")
-    return (folder / value).resolve()
-
-
-def load_profile(ns: argparse.Namespace) -> Profile:
-    """The profile, resolved as the pytest plugin resolves it from the current directory.
-
-    ``--loadcert-profile``, else ``$LOADCERT_PROFILE``, else the ini key ``loadcert_profile``
-    (``./pytest.ini`` or ``./pyproject.toml``, relative to that file), else
-    ``[tool.loadcert]`` in ``./pyproject.toml``, else the built-in profile.
-    """
-    import os
-
-    from pytest_loadcert.config.load import load_profile as load
-
-    folder = Path.cwd()
-    path: Path | None = ns.loadcert_profile
-    if path is None and os.environ.get(envvars.PROFILE):
-        path = folder / os.environ[envvars.PROFILE]
-    if path is None:
-        path = _ini_profile(folder)
-    return load(path, folder / "pyproject.toml")
+        committed = locate(start)
+    except CommittedConfigError as exc:
+        raise ProfileError(str(exc)) from None
+    path = profile_file(committed, ns.loadcert_profile, start)
+    return load(path, pyproject_of(committed, start))
 
 
 def non_negative_int(text: str) -> int:

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from pytest_loadcert.config.committed import PYTEST_CONFIG_NAMES
 from pytest_loadcert.evidence.hashing import sha256_file
 from pytest_loadcert.evidence.jsonio import is_partial_write, max_file_bytes
-from pytest_loadcert.evidence.layout import MANIFEST, PYTEST_CONFIG_NAMES
+from pytest_loadcert.evidence.layout import MANIFEST
 
 
 @dataclass(frozen=True)

@@ -55,15 +55,3 @@ def summary_name(shard: str) -> str:
 def record_name(shard: str) -> str:
     """The file name of shard ``shard``'s record: ``shard-<shard>.json``."""
     return f"{RECORD_PREFIX}{shard}{RECORD_SUFFIX}"
-
-
-#: The files pytest reads its configuration from (one of them fixes the rootdir).
-PYTEST_CONFIG_NAMES = (
-    "pytest.toml",
-    ".pytest.toml",
-    "pytest.ini",
-    ".pytest.ini",
-    "pyproject.toml",
-    "tox.ini",
-    "setup.cfg",
-)

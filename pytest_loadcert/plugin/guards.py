@@ -19,7 +19,7 @@ import pytest
 import pytest_loadcert.envvars as envvars
 
 if TYPE_CHECKING:
-    from pytest_loadcert.plugin.committed import Committed
+    from pytest_loadcert.config.committed import Committed
 
 
 def check_output(option: str, path: Path) -> None:

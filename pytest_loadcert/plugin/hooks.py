@@ -70,7 +70,7 @@ from pytest_loadcert.plugin.state import (
 )
 
 if TYPE_CHECKING:
-    from pytest_loadcert.plugin.committed import Committed
+    from pytest_loadcert.config.committed import Committed
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -204,11 +204,11 @@ def _may_certify(config: pytest.Config) -> bool:
 
 
 def committed_config(config: pytest.Config) -> Committed:
-    """The repository's configuration as committed (:mod:`pytest_loadcert.plugin.committed`),
+    """The repository's configuration as committed (:mod:`pytest_loadcert.config.committed`),
     read once per process."""
     committed = config.stash.get(COMMITTED_KEY, None)
     if committed is None:
-        from pytest_loadcert.plugin.committed import CommittedConfigError, locate
+        from pytest_loadcert.config.committed import CommittedConfigError, locate
 
         try:
             committed = locate(config.invocation_params.dir)

@@ -1,6 +1,6 @@
 """Settings resolved once, in one place: command line > environment > ini > default.
 
-The ini values are the repository's as committed (:mod:`pytest_loadcert.plugin.committed`).
+The ini values are the repository's as committed (:mod:`pytest_loadcert.config.committed`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest_loadcert.envvars as envvars
 
 if TYPE_CHECKING:
-    from pytest_loadcert.plugin.committed import Committed
+    from pytest_loadcert.config.committed import Committed
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,10 @@ def resolve(config: Any, committed: Committed) -> Settings:
             return Path(invocation / os.environ[env]).resolve()
         return committed.path(ini) if ini else None
 
+    from pytest_loadcert.config.committed import profile_file, pyproject_of
+
     evidence = pick("loadcert_evidence_dir", envvars.EVIDENCE_DIR, EVIDENCE_KEY)
-    profile = pick("loadcert_profile", envvars.PROFILE, "loadcert_profile")
+    profile = profile_file(committed, config.getoption("loadcert_profile"), invocation)
     sha = config.getoption("loadcert_git_sha") or os.environ.get(envvars.GIT_SHA) or None
     certificate = pick("loadcert_certificate", envvars.CERTIFICATE, "loadcert_certificate")
     if certificate is None:
@@ -68,11 +70,10 @@ def resolve(config: Any, committed: Committed) -> Settings:
         from pytest_loadcert.certify.intoto import default_path
 
         intoto = default_path(certificate)
-    pyproject = config.rootpath / "pyproject.toml"
     return Settings(
         evidence_dir=evidence,
         profile_path=profile,
-        pyproject=pyproject if pyproject.is_file() else None,
+        pyproject=pyproject_of(committed, config.rootpath),
         git_sha=sha,
         certificate_path=certificate,
         intoto_path=intoto,

@@ -11,8 +11,8 @@ import pytest
 
 from pytest_loadcert.certify.classify import WaiverState
 from pytest_loadcert.certify.verdict import Outcome
+from pytest_loadcert.config.committed import Committed
 from pytest_loadcert.gates.catalogue import GateKey
-from pytest_loadcert.plugin.committed import Committed
 from pytest_loadcert.status import GateStatus
 
 if TYPE_CHECKING:

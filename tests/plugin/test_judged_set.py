@@ -309,10 +309,13 @@ def test_the_same_command_run_again_is_refused_once_its_html_report_moved_the_ro
     built-in profile and no team gates."""
     repository(pytester)
     report = pytester.path.parent / f"{pytester.path.name}-out" / "r.html"
-    args = ("--junitxml=out/c.xml", "--html", str(report))
-    first = run(pytester, bundle, mode, *args)
+    args = ("-p", "no:cacheprovider", f"--evidence-dir={bundle}", *mode, "--junitxml=out/c.xml")
+    args += ("--html", str(report))
+    # In a subprocess: pytest-html draws its chart with matplotlib, whose classes an
+    # in-process rerun would import twice.
+    first = pytester.runpytest_subprocess(*args)
     assert first.ret == 1 and report.is_file()  # the failing team gate, judged
-    again = run(pytester, bundle, mode, *args)
+    again = pytester.runpytest_subprocess(*args)
     assert again.ret == pytest.ExitCode.USAGE_ERROR
     assert "but the repository's configuration is" in again.stderr.str()
 

@@ -20,6 +20,18 @@ from pathlib import Path
 
 Value = str | list[str] | bool | int | float
 
+#: The files pytest reads its configuration from, in its order of preference within one
+#: folder (one of them fixes the rootdir).
+PYTEST_CONFIG_NAMES = (
+    "pytest.toml",
+    ".pytest.toml",
+    "pytest.ini",
+    ".pytest.ini",
+    "pyproject.toml",
+    "tox.ini",
+    "setup.cfg",
+)
+
 #: pytest's defaults for the keys that decide which files, classes and functions are tests.
 DEFAULTS: dict[str, list[str]] = {
     "python_files": ["test_*.py", "*_test.py"],
@@ -95,8 +107,6 @@ def locate(start: Path) -> Committed:
 
     Raises :class:`CommittedConfigError` naming a file that cannot be parsed.
     """
-    from pytest_loadcert.evidence.layout import PYTEST_CONFIG_NAMES
-
     fallback: Path | None = None
     for folder in (start.resolve(), *start.resolve().parents):
         for name in PYTEST_CONFIG_NAMES:
@@ -170,3 +180,28 @@ def override_entries(tokens: list[str]) -> list[str]:
         elif token.startswith("-o") and len(token) > 2 and not token.startswith("--"):
             entries.append(token[2:])
     return entries
+
+
+def profile_file(committed: Committed, option: str | Path | None, start: Path) -> Path | None:
+    """The profile file a run names, as the plugin and every ``loadcert`` command resolve it:
+    ``--loadcert-profile``, else ``$LOADCERT_PROFILE`` (both relative to ``start``, where the
+    command was started), else the committed ini key ``loadcert_profile`` (relative to the
+    configuration file); None when nothing names one."""
+    import os
+
+    import pytest_loadcert.envvars as envvars
+
+    if option:
+        return (start / option).resolve()
+    if os.environ.get(envvars.PROFILE):
+        return (start / os.environ[envvars.PROFILE]).resolve()
+    return committed.path("loadcert_profile")
+
+
+def pyproject_of(committed: Committed, start: Path) -> Path | None:
+    """The ``pyproject.toml`` whose ``[tool.loadcert]`` table is the profile when no file is
+    named: the one beside the repository's configuration (pytest's rootdir), else in
+    ``start``."""
+    folder = committed.rootdir or start
+    path = folder / "pyproject.toml"
+    return path if path.is_file() else None
