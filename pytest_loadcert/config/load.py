@@ -51,7 +51,37 @@ def load_profile(path: Path | None, pyproject: Path | None = None) -> Profile:
             if not isinstance(section, dict):
                 raise ProfileError(f"{pyproject}: tool.loadcert must be a table")
             return profile_from_mapping(section, f"{pyproject} [tool.loadcert]")
+        if isinstance(tool, dict):
+            _refuse_misspelt_table(pyproject, tool)
     return profile_from_mapping({}, BUILTIN_SOURCE)
+
+
+def _refuse_misspelt_table(pyproject: Path, tool: dict[str, Any]) -> None:
+    """A ``[tool.X]`` table whose name looks like ``loadcert`` misspelt (``loadcrt``,
+    ``load-cert``, ``LoadCert``, ``loadcerts``): the profile the team wrote would be ignored
+    for the built-in one, silently. Refused, naming the table."""
+    for name in tool:
+        folded = name.lower().replace("-", "").replace("_", "")
+        if _edits(folded, "loadcert") <= 1:
+            raise ProfileError(
+                f"{pyproject}: [tool.{name}] looks like [tool.loadcert] misspelt; the profile "
+                "is read from [tool.loadcert] only, so this table would be ignored for the "
+                "built-in profile. Rename it to [tool.loadcert]"
+            )
+
+
+def _edits(a: str, b: str) -> int:
+    """The fewest insertions, deletions, substitutions and swaps of two neighbours from a to
+    b (optimal string alignment distance)."""
+    d = [[i + j if i * j == 0 else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            d[i][j] = min(
+                d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1])
+            )
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[len(a)][len(b)]
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

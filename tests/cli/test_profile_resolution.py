@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from pytest_loadcert.cliopts import load_profile
+from pytest_loadcert.config.profile import BUILTIN_SOURCE
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "evidence" / "example"
@@ -68,3 +69,30 @@ def _as_tool_table(profile: str) -> str:
             line = f"[tool.loadcert.{stripped[1:-1].strip()}]"
         lines.append(line)
     return "[tool.loadcert]\n" + "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("table", ["loadcrt", "load-cert", "LoadCert", "loadcerts", "laodcert"])
+@pytest.mark.parametrize("mode", [(), ("-n", "2")], ids=["serial", "xdist"])
+def test_a_misspelt_loadcert_table_is_a_usage_error(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, table: str, mode: tuple[str, ...]
+) -> None:
+    """``[tool.loadcrt]`` was judged with the built-in profile, silently."""
+    (pytester.path / "pyproject.toml").write_text(f"[tool.{table}]\ntarget_concurrency = 50000\n")
+    monkeypatch.delenv("LOADCERT_PROFILE", raising=False)
+    result = pytester.runpytest("-p", "no:cacheprovider", f"--evidence-dir={EXAMPLE}", *mode)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert f"[tool.{table}] looks like [tool.loadcert] misspelt" in result.stderr.str()
+    assert not (pytester.path / "certificate.json").exists()
+    from pytest_loadcert.config.profile import ProfileError
+
+    with pytest.raises(ProfileError, match="misspelt"):
+        load_profile(argparse.Namespace(loadcert_profile=None))
+
+
+@pytest.mark.parametrize("table", ["loader", "loadtest", "locust", "pytest"])
+def test_a_table_of_another_tool_is_not_taken_for_a_misspelling(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, table: str
+) -> None:
+    (pytester.path / "pyproject.toml").write_text(f"[tool.{table}]\nanything = 1\n")
+    monkeypatch.delenv("LOADCERT_PROFILE", raising=False)
+    assert load_profile(argparse.Namespace(loadcert_profile=None)).source == BUILTIN_SOURCE
