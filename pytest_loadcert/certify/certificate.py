@@ -15,7 +15,7 @@ from typing import Any
 from pytest_loadcert.certify.model import Bindings, Certificate, GateEntry, Invocation
 from pytest_loadcert.certify.verdict import EXIT_STATUS, Outcome, Verdict
 from pytest_loadcert.config.profile import Profile
-from pytest_loadcert.errors import EvidenceError
+from pytest_loadcert.errors import EvidenceError, printable
 from pytest_loadcert.evidence.bundle import Bundle, Manifest
 from pytest_loadcert.evidence.jsonio import write_json_atomic
 from pytest_loadcert.evidence.load import (
@@ -319,7 +319,8 @@ def _num(value: float | int | None, fmt: str) -> str:
 
 
 def summary_lines(certificate: Certificate) -> list[str]:
-    """The terminal summary: verdict, stage table, highest certified stage, bindings."""
+    """The terminal summary: verdict, stage table, highest certified stage, bindings; each
+    line printable (:func:`pytest_loadcert.errors.printable`), whatever the bundle holds."""
     lines = [
         f"VERDICT: {certificate['verdict'].upper()}  (run {_text(certificate['run_id'])}, "
         f"environment {_text(certificate['environment'])})"
@@ -375,4 +376,4 @@ def summary_lines(certificate: Certificate) -> list[str]:
         shown = certificate["not_run"][:10]
         more = len(certificate["not_run"]) - len(shown)
         lines.append("did not run: " + ", ".join(shown) + (f" and {more} more" if more else ""))
-    return lines
+    return [printable(line) for line in lines]

@@ -249,9 +249,13 @@ class CertificationRun:
             return
         run_level = cert.get("run_level")
         reason = run_level["reason"] if run_level is not None else None
+        from pytest_loadcert.errors import printable
+
         config.get_terminal_writer().line(
-            f"loadcert verdict: {cert['verdict']} (exit {cert['exit_status']}); highest "
-            f"certified stage: {cert['highest_certified_stage'] or 'none'}"
-            + (f"; run {cert['run_level']['verdict']}: {reason}" if reason else ""),
+            printable(
+                f"loadcert verdict: {cert['verdict']} (exit {cert['exit_status']}); highest "
+                f"certified stage: {cert['highest_certified_stage'] or 'none'}"
+                + (f"; run {cert['run_level']['verdict']}: {reason}" if reason else "")
+            ),
             bold=True,
         )

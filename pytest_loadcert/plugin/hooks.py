@@ -252,7 +252,9 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
         f"loadcert: profile {state.profile.source}",
     ]
     lines += [f"loadcert: BLOCKED: {problem}" for problem in state.problems]
-    return lines
+    from pytest_loadcert.errors import printable
+
+    return [printable(line) for line in lines]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

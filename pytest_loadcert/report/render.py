@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import html
 import re
-import unicodedata
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -20,6 +19,7 @@ if TYPE_CHECKING:
     from pytest_loadcert.certify.model import Certificate
     from pytest_loadcert.report.playbook import Rule
 
+from pytest_loadcert.errors import printable
 from pytest_loadcert.report.blocks import (
     Bullets,
     Chart,
@@ -37,21 +37,17 @@ from pytest_loadcert.report.document import build
 
 # ----------------------------------------------------------------------------- Markdown
 
+_SPACES = re.compile(r"\s+")
+
 #: Backslash-escaped: emphasis, code, links and images (``[``), raw HTML and entities
 #: (``<`` ``&``), table cells (``|``), strikethrough, math (``$``), mentions and references.
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|&~#@$])")
 _MD_BLOCK_START = re.compile(r"^([-+=]|\d+(?=[.)]))")
 
 
-_SPACES = re.compile(r"\s+")
-
-
 def clean(text: str, limit: int) -> str:
     """One line of at most ``limit`` characters, without control or format characters."""
-    text = "".join(
-        " " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in text
-    )
-    text = _SPACES.sub(" ", text)
+    text = _SPACES.sub(" ", printable(text))
     return text if len(text) <= limit else text[: max(1, limit - 1)] + "…"
 
 
