@@ -19,10 +19,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 import matplotlib  # noqa: F401
 import numpy  # noqa: F401
 import requests  # noqa: F401
+
 # The same for the package's own modules: a gate module first imported inside an in-process
 # run is imported again after it, and a GateResult its old functions return is then no
 # instance of the new module's class. The built-in gates import every gate module.
-import pytest_loadcert.gates.result  # noqa: F401
+import pytest_loadcert.gates.result
 import pytest_loadcert.plugin.builtin_gates  # noqa: F401
 
 # Hypothesis profiles (tests/strategies.py EXAMPLES holds the per-property counts, and
