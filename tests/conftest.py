@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -61,3 +64,64 @@ def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pyte
 
     monkeypatch.setattr(pytester, "runpytest_subprocess", runpytest_subprocess)
     return pytester
+
+
+# Every certificate the plugin writes during this suite, in any test, serial or under
+# xdist, in-process or in a child pytest, is listed in one receipt file
+# ($LOADCERT_RECEIPT, inherited by workers and children). At the end, each one that is still
+# as the plugin wrote it is read back as `loadcert report` reads it: the plugin must never
+# write a certificate that its own report refuses. Certificates a test edited afterwards
+# (the hostile ones) are counted, not read.
+_RECEIPTS = "LOADCERT_RECEIPT"
+_RECEIPT_KEY = pytest.StashKey[Path]()
+_RESULT_KEY = pytest.StashKey[tuple[int, int, list[str]]]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if hasattr(config, "workerinput") or _RECEIPTS in os.environ:
+        return
+    folder = Path(tempfile.mkdtemp(prefix="loadcert-suite-receipts-"))
+    os.environ[_RECEIPTS] = str(folder / "receipts.jsonl")
+    config.stash[_RECEIPT_KEY] = folder
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    folder = session.config.stash.get(_RECEIPT_KEY, None)
+    if folder is None:
+        return
+    from pytest_loadcert.certify.read import read_certificate
+    from pytest_loadcert.certify.session import read_receipts
+    from pytest_loadcert.errors import EvidenceError
+    from pytest_loadcert.evidence.hashing import sha256_file
+
+    checked, edited, refused = 0, 0, []
+    for receipt in read_receipts(folder / "receipts.jsonl"):
+        try:
+            if sha256_file(receipt.certificate) != receipt.sha256:
+                edited += 1
+                continue
+        except OSError:  # replaced by a directory, or its test's folder cleaned up
+            edited += 1
+            continue
+        try:
+            read_certificate(receipt.certificate)
+            checked += 1
+        except EvidenceError as exc:
+            refused.append(str(exc))
+    session.config.stash[_RESULT_KEY] = (checked, edited, refused)
+    if refused and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    result = config.stash.get(_RESULT_KEY, None)
+    if result is None:
+        return
+    checked, edited, refused = result
+    terminalreporter.write_line(
+        f"loadcert report read back {checked} certificates the plugin wrote in this run "
+        f"({edited} edited afterwards by their tests, not read); {len(refused)} refused"
+    )
+    for line in refused:
+        terminalreporter.write_line(f"REFUSED: {line}", red=True)
+    shutil.rmtree(config.stash[_RECEIPT_KEY], ignore_errors=True)
