@@ -5,6 +5,9 @@ no stage certified under a run level that is not), or refused naming the field.
 
 from __future__ import annotations
 
+import operator
+import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +63,14 @@ def _check_consistent(cert: dict[str, Any], rel: str) -> None:
                 "highest_certified_stage",
                 f"is {highest!r}, but run_level.verdict is {run_level['verdict']}",
             )
+    for index, gate in enumerate(cert["gates"]):
+        if gate["status"] == "passed" and not _meets(gate["observed"], gate["required"]):
+            raise EvidenceError(
+                rel,
+                f"gates[{index}].status",
+                f"is passed, but its observed {gate['observed']!r} does not meet its required "
+                f"{gate['required']!r}",
+            )
     statuses = [gate["status"] for gate in cert["gates"]]
     if verdict == CERTIFIED:
         _check_certified(cert, rel)
@@ -78,6 +89,35 @@ def _check_consistent(cert: dict[str, Any], rel: str) -> None:
                 "verdict",
                 "is blocked, but no gate is blocked or not run and no problem is recorded",
             )
+
+
+_NUMBER = r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"
+#: A bound the certificate states as a comparison: ``<= 300 ms``, ``>= 0.999``, ``< 1%``.
+_BOUND = re.compile(rf"^(<=|>=|<|>|==)\s*({_NUMBER})\s*(ms|s|%)?$")
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    "<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt, "==": operator.eq,
+}  # fmt: skip
+
+
+def _meets(observed: str, required: str) -> bool:
+    """Whether ``observed`` meets ``required`` where both are figures the certificate states
+    (``p(95) 450.0 ms`` against ``<= 300 ms``); True where ``required`` is not such a bound
+    or ``observed`` holds no figure in the same unit (the gate's own words then stand).
+
+    The figure is the last number outside parentheses (``error rate 0 (0/200 failed)`` is
+    0), followed by the bound's unit when it names one."""
+    bound = _BOUND.match(required.strip())
+    if bound is None:
+        return True
+    op, limit, unit = bound.groups()
+    text = re.sub(r"\([^)]*\)", " ", observed)
+    figures = re.findall(rf"({_NUMBER})\s*(ms|s|%)?(?![\w.])", text)
+    if not figures:
+        return True
+    value, found_unit = figures[-1]
+    if (unit or "") != (found_unit or ""):
+        return True
+    return _OPS[op](float(value), float(limit))
 
 
 def _check_certified(cert: dict[str, Any], rel: str) -> None:

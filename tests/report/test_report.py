@@ -335,7 +335,37 @@ def _first_failed(cert: dict[str, Any]) -> None:
     cert["gates"][3]["status"] = "failed"
 
 
+def _forged_certified(cert: dict[str, Any]) -> None:
+    """The plugin's not_certified certificate (p95 450 ms at 100k against 300 ms), every
+    status and verdict flipped to what a certified run says; its figures stay as measured."""
+    for gate in cert["gates"]:
+        gate.update(status="passed", message="")
+    for stage in cert["stages"]:
+        stage.update(verdict="certified", stage_gates_verdict="certified")
+    cert.update(
+        verdict="certified",
+        exit_status=0,
+        highest_certified_stage=cert["stages"][-1]["name"],
+        problems=[],
+        not_run=[],
+    )
+    if cert.get("run_level"):
+        cert["run_level"].update(verdict="certified", reason=None)
+
+
+def _forged_index(runs: dict[str, Path]) -> int:
+    gates = json.loads(runs["p95_high"].read_text())["gates"]
+    return next(i for i, g in enumerate(gates) if g["id"] == "p95_latency[100k]")
+
+
 REFUSALS = [
+    (
+        "figures contradict the flipped statuses",
+        "p95_high",
+        _forged_certified,
+        "gates[{p95}].status is passed, but its observed 'p(95) 450.112 ms' does not meet its "
+        "required '<= 300 ms'",
+    ),
     (
         "unknown verdict",
         "example",
@@ -417,6 +447,7 @@ def test_refuses_an_untrustworthy_certificate(
     message: str,
 ) -> None:
     bad = _mutated(runs[source], tmp_path, mutate)
+    message = message.replace("{p95}", str(_forged_index(runs)))
     for fmt in ("md", "html", "intoto"):
         status, out, err = report(capfd, "--certificate", str(bad), "--format", fmt)
         assert status == 4 and out == ""
@@ -757,3 +788,16 @@ def test_a_stage_that_is_not_certified_says_which_gates_made_it_so(
     stages = text.split("Stage results")[1].split("Dependency health")[0]
     unmarked = decided.replace("❌ ", "").replace("⛔ ", "")  # HTML marks status by colour
     assert "decided by" in stages and unmarked in stages
+
+
+def test_verify_refuses_a_certificate_whose_figures_contradict_its_statuses(
+    runs: dict[str, Path], capfd: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The forged certificate above named "same" by ``loadcert verify``: its evidence files
+    are the bundle's, untouched; its statuses are not what its figures say."""
+    forged = _mutated(runs["p95_high"], tmp_path, _forged_certified)
+    bundle = runs["p95_high"].parent / "bundle"
+    status = cli.main(["verify", "--certificate", str(forged), "--evidence-dir", str(bundle)])
+    err = capfd.readouterr().err
+    assert status == 4
+    assert "is passed, but its observed 'p(95) 450.112 ms' does not meet its required" in err
