@@ -7,6 +7,7 @@ states the numbers the gates judged and never depends on test internals.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -215,6 +216,7 @@ def build(
         "environment": raw.get("environment"),
         "evidence_dir": str(bundle.root),
         "profile_source": profile.source,
+        "profile": json.loads(profile.canonical),
         "target_concurrency": profile.target_concurrency,
         "thresholds": {
             "p95_ms_max": profile.k6.p95_ms_max,

@@ -10,7 +10,7 @@ contract for other tools; a test keeps the two in step. Imports only ``status``.
 
 # No ``from __future__ import annotations``: TypedDict reads NotRequired from real
 # annotations only, and the required keys must match the schema's.
-from typing import NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from pytest_loadcert.status import GateStatus, VerdictWord
 
@@ -122,6 +122,9 @@ class Certificate(TypedDict):
     environment: str | None
     evidence_dir: str
     profile_source: str
+    #: Every profile value the gates judged by (defaults filled in); hashes to
+    #: ``bindings.profile_sha256``.
+    profile: dict[str, Any]
     target_concurrency: int
     thresholds: Thresholds
     bindings: Bindings

@@ -63,6 +63,7 @@ def _check_consistent(cert: dict[str, Any], rel: str) -> None:
                 "highest_certified_stage",
                 f"is {highest!r}, but run_level.verdict is {run_level['verdict']}",
             )
+    _check_profile(cert, rel)
     for index, gate in enumerate(cert["gates"]):
         if gate["status"] == "passed" and not _meets(gate["observed"], gate["required"]):
             raise EvidenceError(
@@ -88,6 +89,30 @@ def _check_consistent(cert: dict[str, Any], rel: str) -> None:
                 rel,
                 "verdict",
                 "is blocked, but no gate is blocked or not run and no problem is recorded",
+            )
+
+
+def _check_profile(cert: dict[str, Any], rel: str) -> None:
+    """The profile the certificate carries is the one it is bound to (its canonical JSON
+    hashes to ``bindings.profile_sha256``), and the bounds it states are that profile's."""
+    from pytest_loadcert.config.load import canonical_json, profile_digest
+
+    profile = cert["profile"]
+    bound = cert["bindings"]["profile_sha256"]
+    if profile_digest(canonical_json(profile)) != bound:
+        raise EvidenceError(rel, "profile", f"does not hash to bindings.profile_sha256 ({bound})")
+    if profile.get("target_concurrency") != cert["target_concurrency"]:
+        raise EvidenceError(
+            rel,
+            "target_concurrency",
+            f"is {cert['target_concurrency']}, but the profile's is "
+            f"{profile.get('target_concurrency')!r}",
+        )
+    k6 = profile.get("k6") if isinstance(profile.get("k6"), dict) else {}
+    for key, value in cert["thresholds"].items():
+        if k6.get(key) != value:
+            raise EvidenceError(
+                rel, f"thresholds.{key}", f"is {value!r}, but the profile's is {k6.get(key)!r}"
             )
 
 

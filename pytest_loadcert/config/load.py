@@ -119,7 +119,7 @@ def profile_from_mapping(raw: dict[str, Any], source: str) -> Profile:
     grafana = checker.boolean(observability["grafana"], "observability.grafana")
     otel = checker.boolean(observability["otel"], "observability.otel")
     waivers = checker.waivers(merged["waivers"], {s.name for s in stages})
-    canonical = json.dumps(merged, sort_keys=True, separators=(",", ":"), default=str)
+    canonical = canonical_json(merged)
     return Profile(
         source=source,
         target_concurrency=target,
@@ -131,8 +131,19 @@ def profile_from_mapping(raw: dict[str, Any], source: str) -> Profile:
         grafana=grafana,
         otel=otel,
         waivers=waivers,
-        digest="sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest(),
+        digest=profile_digest(canonical),
+        canonical=canonical,
     )
+
+
+def profile_digest(canonical: str) -> str:
+    """The profile's digest: sha256 of its canonical JSON (sorted keys, no spaces)."""
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def canonical_json(values: object) -> str:
+    """``values`` as the canonical JSON :func:`profile_digest` hashes."""
+    return json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
 
 
 class _Checker:

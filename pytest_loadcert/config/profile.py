@@ -139,6 +139,9 @@ class Profile:
     otel: bool
     waivers: tuple[Waiver, ...]
     digest: str = field(compare=False)
+    #: Every value the gates judge by, defaults filled in, as canonical JSON: what ``digest``
+    #: hashes, and what the certificate carries (``profile``) so a reviewer sees each one.
+    canonical: str = field(compare=False, default="{}")
 
     @property
     def stage_names(self) -> tuple[str, ...]:

@@ -56,6 +56,7 @@ def build(
     waivers = part.waivers(cert, limits)
     if waivers is not None:
         sections.append(waivers)
+    sections.append(part.profile_settings(cert, limits))
     sections.append(
         Section(
             "Check the bundle",

@@ -3,7 +3,7 @@ decided each stage), dependency health, bottleneck hints, every gate and the wai
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from pytest_loadcert.gates.catalogue import CLUSTER_GATES
@@ -334,3 +334,41 @@ def waivers(cert: Certificate, limits: Limits) -> Section | None:
             )
         ],
     )
+
+
+def profile_settings(cert: Certificate, limits: Limits) -> Section:
+    """Every value of the profile the gates judged by, defaults included: a lax knob (an
+    evaluation delay of a day, a snapshot age of a month) is on the page, not only in the
+    hash."""
+    rows = list(_flatten(cert["profile"], ""))
+    shown = rows[: limits.rows]
+    return Section(
+        "Profile",
+        [
+            Para(
+                (
+                    "Every value the gates judged by, defaults included; their canonical JSON "
+                    "is the profile digest under Summary.",
+                )
+            ),
+            Table(
+                ("setting", "value"),
+                [((Code(key),), (value,)) for key, value in shown],
+                more(len(rows), len(shown), "settings"),
+            ),
+        ],
+    )
+
+
+def _flatten(value: object, key: str) -> Iterator[tuple[str, str]]:
+    """``k6.p95_ms_max`` = ``300``, ``stages[0].name`` = ``smoke``: one row per value."""
+    import json
+
+    if isinstance(value, dict):
+        for name in sorted(value):
+            yield from _flatten(value[name], f"{key}.{name}" if key else str(name))
+    elif isinstance(value, list) and value:
+        for index, item in enumerate(value):
+            yield from _flatten(item, f"{key}[{index}]")
+    else:
+        yield key, value if isinstance(value, str) else json.dumps(value)

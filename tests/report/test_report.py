@@ -335,6 +335,15 @@ def _first_failed(cert: dict[str, Any]) -> None:
     cert["gates"][3]["status"] = "failed"
 
 
+def _raised_target(cert: dict[str, Any]) -> None:
+    """target_concurrency raised to 11 everywhere it is stated, the profile re-hashed: the
+    recorded peaks (10) still say the claim is not met."""
+    from pytest_loadcert.config.load import canonical_json, profile_digest
+
+    cert["target_concurrency"] = cert["profile"]["target_concurrency"] = 11
+    cert["bindings"]["profile_sha256"] = profile_digest(canonical_json(cert["profile"]))
+
+
 def _forged_certified(cert: dict[str, Any]) -> None:
     """The plugin's not_certified certificate (p95 450 ms at 100k against 300 ms), every
     status and verdict flipped to what a certified run says; its figures stay as measured."""
@@ -393,8 +402,26 @@ REFUSALS = [
     (
         "certified under target",
         "example",
-        lambda c: c.update(target_concurrency=11),
+        _raised_target,
         "stages record a highest peak of 10 active VUs, under target_concurrency 11",
+    ),
+    (
+        "target not the profile's",
+        "example",
+        lambda c: c.update(target_concurrency=11),
+        "target_concurrency is 11, but the profile's is 10",
+    ),
+    (
+        "a bound not the profile's",
+        "example",
+        lambda c: c["thresholds"].update(p95_ms_max=3000),
+        "thresholds.p95_ms_max is 3000, but the profile's is 300",
+    ),
+    (
+        "a hidden knob edited",
+        "example",
+        lambda c: c["profile"]["k6"].update(eval_delay_max_s=86400),
+        "profile does not hash to bindings.profile_sha256",
     ),
     (
         "certified with wrong highest stage",
@@ -801,3 +828,26 @@ def test_verify_refuses_a_certificate_whose_figures_contradict_its_statuses(
     err = capfd.readouterr().err
     assert status == 4
     assert "is passed, but its observed 'p(95) 450.112 ms' does not meet its required" in err
+
+
+def test_every_profile_value_is_on_the_certificate_and_in_the_report(
+    capfd: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The same five visible k6 bounds, with an evaluation delay of a day and a snapshot age
+    of a month: the knobs that let stale evidence pass are stated, not only hashed."""
+    lax = tmp_path / "lax.toml"
+    lax.write_text(
+        EXAMPLE_PROFILE.read_text()
+        .replace("eval_delay_max_s = 30\n", "eval_delay_max_s = 86400\n", 1)
+        .replace("[cluster]\n", "[cluster]\nmax_snapshot_age_s = 3000000\n", 1)
+    )
+    certificate = certify(EXAMPLE, tmp_path / "run", f"--loadcert-profile={lax}")
+    assert certificate["profile"]["k6"]["eval_delay_max_s"] == 86400
+    assert certificate["profile"]["cluster"]["max_snapshot_age_s"] == 3000000
+    path = tmp_path / "run" / "certificate.json"
+    status, markdown, _ = report(capfd, "--certificate", str(path))
+    assert status == 0
+    assert "| `k6.eval_delay_max_s` | 86400 |" in markdown
+    assert "| `cluster.max_snapshot_age_s` | 3000000 |" in markdown
+    status, html_text, _ = report(capfd, "--certificate", str(path), "--format", "html")
+    assert status == 0 and "k6.eval_delay_max_s" in html_text and "86400" in html_text
