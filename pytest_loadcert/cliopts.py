@@ -122,13 +122,8 @@ def os_error(ns: argparse.Namespace, exc: OSError) -> int:
 
 
 def add_evidence_dir(parser: argparse.ArgumentParser, required: bool = True) -> None:
-    parser.add_argument(
-        "--evidence-dir",
-        type=Path,
-        required=required,
-        metavar="DIR",
-        help="the evidence bundle directory",
-    )
+    flag, metavar, text = envvars.EVIDENCE_DIR_OPTION
+    parser.add_argument(flag, type=Path, required=required, metavar=metavar, help=text)
 
 
 def add_certificate(parser: argparse.ArgumentParser) -> None:
@@ -156,14 +151,8 @@ def add_certificate(parser: argparse.ArgumentParser) -> None:
 
 
 def add_profile(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--loadcert-profile",
-        type=Path,
-        metavar="TOML",
-        help="profile file (keys at top level); default: $LOADCERT_PROFILE, else the ini key "
-        "loadcert_profile of the pytest configuration found from here, else [tool.loadcert] "
-        "in the pyproject.toml beside it, else the built-in profile",
-    )
+    flag, metavar, text = envvars.PROFILE_OPTION
+    parser.add_argument(flag, type=Path, metavar=metavar, help=text)
 
 
 def load_profile(ns: argparse.Namespace) -> Profile:

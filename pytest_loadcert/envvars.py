@@ -1,7 +1,8 @@
-"""Every environment variable the product reads, in one place (imports nothing).
+"""Every environment variable the product reads, in one place (imports nothing), and the
+command-line options that name the same settings in pytest and in ``loadcert``.
 
 A setting given on the command line wins over its variable, and the variable over the ini
-file (``plugin/settings.py``); the README lists them for users.
+file (``plugin/settings.py``, ``config/committed.py``); the README lists them for users.
 """
 
 from __future__ import annotations
@@ -28,3 +29,15 @@ SESSION: Final = "LOADCERT_SESSION"
 #: A file the plugin appends one JSON line to for every certificate it writes (session,
 #: path, sha256); ``loadcert certify`` reads it to know its pytest wrote a fresh certificate.
 RECEIPT: Final = "LOADCERT_RECEIPT"
+
+#: The command-line options a certification run (pytest) and the ``loadcert`` commands share,
+#: beside their variables and defined once: the flag, its value's name and what it means
+#: (the plugin adds how pytest uses it).
+EVIDENCE_DIR_OPTION = ("--evidence-dir", "DIR", "the evidence bundle directory")
+PROFILE_OPTION = (
+    "--loadcert-profile",
+    "TOML",
+    "profile file (keys at top level); default: $LOADCERT_PROFILE, else the ini key "
+    "loadcert_profile of the pytest configuration found from here, else [tool.loadcert] in "
+    "the pyproject.toml beside it, else the built-in profile",
+)

@@ -7,26 +7,23 @@ from __future__ import annotations
 
 import pytest
 
+import pytest_loadcert.envvars as envvars
+
 
 def add_options(parser: pytest.Parser) -> None:
     """The command-line options and ini keys of a certification run."""
     group = parser.getgroup("loadcert", "load-test certification (pytest-loadcert)")
+    flag, metavar, text = envvars.EVIDENCE_DIR_OPTION
     group.addoption(
-        "--evidence-dir",
+        flag,
         dest="loadcert_evidence_dir",
-        metavar="DIR",
+        metavar=metavar,
         default=None,
-        help="certify the evidence bundle in DIR: run only certification gates "
+        help=f"certify {text} {metavar}: run only certification gates "
         "(env LOADCERT_EVIDENCE_DIR, ini loadcert_evidence_dir)",
     )
-    group.addoption(
-        "--loadcert-profile",
-        dest="loadcert_profile",
-        metavar="TOML",
-        default=None,
-        help="profile file with thresholds and queries (env LOADCERT_PROFILE, ini "
-        "loadcert_profile; default: [tool.loadcert] in pyproject.toml, else built-in)",
-    )
+    flag, metavar, text = envvars.PROFILE_OPTION
+    group.addoption(flag, dest="loadcert_profile", metavar=metavar, default=None, help=text)
     group.addoption(
         "--loadcert-git-sha",
         dest="loadcert_git_sha",
