@@ -5,6 +5,7 @@ place, judge with the same profile, wherever the repository's configuration name
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 from pathlib import Path
 
@@ -27,9 +28,12 @@ CONFIGS = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(CONFIGS))
+@pytest.mark.parametrize(
+    ("name", "mode"),
+    [(name, ()) for name in sorted(CONFIGS)] + [("tox.ini", ("-n", "2"))],
+)
 def test_a_command_and_a_certification_run_resolve_the_same_profile(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, name: str
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, name: str, mode: tuple[str, ...]
 ) -> None:
     (pytester.path / name).write_text(CONFIGS[name])
     profile = pytester.path / "profiles" / "team.toml"
@@ -40,8 +44,11 @@ def test_a_command_and_a_certification_run_resolve_the_same_profile(
     monkeypatch.delenv("LOADCERT_PROFILE", raising=False)
     command = load_profile(argparse.Namespace(loadcert_profile=None))
     assert Path(command.source) == profile
-    result = pytester.runpytest("-p", "no:cacheprovider", f"--evidence-dir={EXAMPLE}", "--co")
+    result = pytester.runpytest(
+        "-p", "no:cacheprovider", f"--evidence-dir={EXAMPLE}", *mode, "--junitxml=c.xml"
+    )
     assert f"loadcert: profile {profile}" in result.stdout.str()
+    assert json.loads((below / "certificate.json").read_text())["profile_source"] == str(profile)
 
 
 def test_a_pyproject_table_is_the_profile_beside_the_configuration_found_above(

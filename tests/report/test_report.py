@@ -830,8 +830,9 @@ def test_verify_refuses_a_certificate_whose_figures_contradict_its_statuses(
     assert "is passed, but its observed 'p(95) 450.112 ms' does not meet its required" in err
 
 
+@pytest.mark.parametrize("mode", [(), ("-n", "2")], ids=["serial", "xdist"])
 def test_every_profile_value_is_on_the_certificate_and_in_the_report(
-    capfd: pytest.CaptureFixture[str], tmp_path: Path
+    capfd: pytest.CaptureFixture[str], tmp_path: Path, mode: tuple[str, ...]
 ) -> None:
     """The same five visible k6 bounds, with an evaluation delay of a day and a snapshot age
     of a month: the knobs that let stale evidence pass are stated, not only hashed."""
@@ -841,7 +842,7 @@ def test_every_profile_value_is_on_the_certificate_and_in_the_report(
         .replace("eval_delay_max_s = 30\n", "eval_delay_max_s = 86400\n", 1)
         .replace("[cluster]\n", "[cluster]\nmax_snapshot_age_s = 3000000\n", 1)
     )
-    certificate = certify(EXAMPLE, tmp_path / "run", f"--loadcert-profile={lax}")
+    certificate = certify(EXAMPLE, tmp_path / "run", f"--loadcert-profile={lax}", *mode)
     assert certificate["profile"]["k6"]["eval_delay_max_s"] == 86400
     assert certificate["profile"]["cluster"]["max_snapshot_age_s"] == 3000000
     path = tmp_path / "run" / "certificate.json"
