@@ -72,6 +72,7 @@ def _check_consistent(cert: dict[str, Any], rel: str) -> None:
                 f"is passed, but its observed {gate['observed']!r} does not meet its required "
                 f"{gate['required']!r}",
             )
+    _check_stage_figures(cert, rel)
     statuses = [gate["status"] for gate in cert["gates"]]
     if verdict == CERTIFIED:
         _check_certified(cert, rel)
@@ -114,6 +115,32 @@ def _check_profile(cert: dict[str, Any], rel: str) -> None:
             raise EvidenceError(
                 rel, f"thresholds.{key}", f"is {value!r}, but the profile's is {k6.get(key)!r}"
             )
+
+
+def _check_stage_figures(cert: dict[str, Any], rel: str) -> None:
+    """A stage figure whose gate reads passed is within the bound the certificate states: the
+    stage table cannot say p95 450 ms beside a passed p95_latency and a 300 ms bound. (A
+    waived gate's figure may be beyond it: that is what the waiver accepted.)"""
+    bounds = cert["thresholds"]
+    status = {(gate["gate"], gate["stage"]): gate["status"] for gate in cert["gates"]}
+    for index, stage in enumerate(cert["stages"]):
+        checks = (
+            ("p95_ms", "p95_latency", operator.le, bounds["p95_ms_max"]),
+            ("p99_ms", "p99_latency", operator.le, bounds["p99_ms_max"]),
+            ("error_rate", "error_rate", operator.le, bounds["http_req_failed_max"]),
+            ("requests", "requests_sent", operator.ge, bounds["min_requests"]),
+            ("peak_active_vus", "observed_concurrency", operator.ge, stage["required_active_vus"]),
+        )
+        for key, gate, within, bound in checks:
+            value = stage.get(key)
+            if status.get((gate, stage["name"])) != "passed" or value is None:
+                continue
+            if not within(value, bound):
+                raise EvidenceError(
+                    rel,
+                    f"stages[{index}].{key}",
+                    f"is {value}, beyond its bound {bound}, but {gate}[{stage['name']}] passed",
+                )
 
 
 _NUMBER = r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"

@@ -362,6 +362,14 @@ def _forged_certified(cert: dict[str, Any]) -> None:
         cert["run_level"].update(verdict="certified", reason=None)
 
 
+def _figures_rewritten(cert: dict[str, Any]) -> None:
+    """The forger also rewrites every gate's observed figure to one within its bound; the
+    stage table still holds what was measured."""
+    for gate in cert["gates"]:
+        if gate["gate"] == "p95_latency":
+            gate["observed"] = "p(95) 100 ms"
+
+
 def _forged_index(runs: dict[str, Path]) -> int:
     gates = json.loads(runs["p95_high"].read_text())["gates"]
     return next(i for i, g in enumerate(gates) if g["id"] == "p95_latency[100k]")
@@ -404,6 +412,12 @@ REFUSALS = [
         "example",
         _raised_target,
         "stages record a highest peak of 10 active VUs, under target_concurrency 11",
+    ),
+    (
+        "stage figures contradict the flipped statuses",
+        "p95_high",
+        lambda c: (_forged_certified(c), _figures_rewritten(c)),
+        "stages[5].p95_ms is 450.112, beyond its bound 300.0, but p95_latency[100k] passed",
     ),
     (
         "target not the profile's",
@@ -852,3 +866,19 @@ def test_every_profile_value_is_on_the_certificate_and_in_the_report(
     assert "| `cluster.max_snapshot_age_s` | 3000000 |" in markdown
     status, html_text, _ = report(capfd, "--certificate", str(path), "--format", "html")
     assert status == 0 and "k6.eval_delay_max_s" in html_text and "86400" in html_text
+
+
+def test_a_waived_gate_may_stand_beside_its_figure_beyond_the_bound(
+    runs: dict[str, Path], capfd: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """What a waiver accepts: p95 450 ms at 100k, its gate waived. Read, not refused."""
+
+    def waived(cert: dict[str, Any]) -> None:
+        _forged_certified(cert)
+        gate = cert["gates"][_forged_index(runs)]
+        gate.update(status="waived", message="waived by sre until 2999-01-01: known")
+
+    path = _mutated(runs["p95_high"], tmp_path, waived)
+    status, markdown, err = report(capfd, "--certificate", str(path))
+    assert (status, err) == (0, "")
+    assert "p95\\_latency\\[100k\\]" in markdown or "p95_latency[100k]" in markdown
