@@ -15,6 +15,7 @@ or inconsistent rates, raises :class:`EvidenceError` naming the file and the JSO
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -174,6 +175,48 @@ def _check_rate(metric: Metric, summary_field: str, rel: str) -> None:
         )
 
 
+def _check_trend(metric: Metric, base: str, rel: str) -> None:
+    """A trend's statistics of one sample set are in order: ``min <= med <= p(N) <= ... <=
+    max`` (percentiles by N) and ``avg`` within ``[min, max]``. A summary where p(95) sits
+    under the median was edited, or fed by a script: blocked, naming both fields."""
+    if metric.kind != "trend":
+        return
+    values = metric.values
+
+    def rank(key: str) -> float | None:
+        if key == "min":
+            return 0.0
+        if key == "med":
+            return 50.0
+        if key == "max":
+            return 100.0
+        if key.startswith("p(") and key.endswith(")"):
+            try:
+                return float(key[2:-1])
+            except ValueError:
+                return None
+        return None
+
+    ordered = sorted((r, k) for k in values if (r := rank(k)) is not None)
+    for (_, low), (_, high) in itertools.pairwise(ordered):
+        if values[high] < values[low]:
+            raise EvidenceError(
+                rel,
+                f"{base}.{high}",
+                f"is {values[high]:g}, under {base}.{low} {values[low]:g}: the statistics of one "
+                "trend are in order (min <= med <= p(90) <= p(95) <= p(99) <= max)",
+            )
+    if {"avg", "min", "max"} <= set(values) and not (
+        values["min"] <= values["avg"] <= values["max"]
+    ):
+        raise EvidenceError(
+            rel,
+            f"{base}.avg",
+            f"is {values['avg']:g}, outside {base}.min {values['min']:g} and {base}.max "
+            f"{values['max']:g}",
+        )
+
+
 def _parse_handlesummary(document: dict[str, Any], metrics: dict[str, Any], rel: str) -> K6Summary:
     duration: float | None = None
     if "state" in document:
@@ -237,6 +280,7 @@ def _parse_handlesummary(document: dict[str, Any], metrics: dict[str, Any], rel:
             thresholds[expr] = result["ok"]
         metric = Metric(name, kind, values, thresholds)
         _check_rate(metric, f"{base}.values.rate", rel)
+        _check_trend(metric, f"{base}.values", rel)
         parsed[name] = metric
     return K6Summary(rel, "handlesummary", parsed, duration, trend_stats)
 
@@ -285,5 +329,6 @@ def _parse_export(metrics: dict[str, Any], rel: str) -> K6Summary:
         values = _values(raw, rel, base, name, rename)
         metric = Metric(name, kind, values, thresholds)
         _check_rate(metric, f"{base}.value", rel)
+        _check_trend(metric, base, rel)
         parsed[name] = metric
     return K6Summary(rel, "summary-export", parsed, None, None)

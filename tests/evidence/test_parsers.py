@@ -293,3 +293,43 @@ def test_walk_reports_links_and_special_files(tmp_path: Path) -> None:
     assert files == {"a.json"}
     assert "link.json: is a symbolic link" in problems
     assert "fifo: is not a regular file" in problems
+
+
+# ----------------------------------------------------------------- a trend against itself
+
+
+def _trend_edited(fmt: str, edit: dict[str, float]) -> dict[str, object]:
+    """The real ``pass`` recording, http_req_duration's statistics edited (fixtures/README.md:
+    edits of real recordings)."""
+    document = json.loads((K6 / f"pass.{fmt}.json").read_text())
+    trend = document["metrics"]["http_req_duration"]
+    (trend["values"] if fmt == "handlesummary" else trend).update(edit)
+    return document
+
+
+@pytest.mark.parametrize("fmt", ["handlesummary", "summary-export"])
+@pytest.mark.parametrize(
+    ("edit", "needle"),
+    [
+        ({"p(95)": 0.000001}, "p(95) is 1e-06, under "),
+        ({"med": 10_000.0}, ".med 10000: the statistics"),  # above p(90) and the rest
+        ({"p(99)": 0.0}, "p(99) is 0, under "),
+        ({"max": 0.0000001}, "max is 1e-07, under "),
+        ({"avg": 10_000.0}, "avg is 10000, outside "),
+    ],
+    ids=["p95-under-median", "median-over-max", "p99-under-p95", "max-under-p99", "avg-out"],
+)
+def test_a_trend_whose_statistics_contradict_each_other_is_refused(
+    fmt: str, edit: dict[str, float], needle: str
+) -> None:
+    """A p(95) of 12 ms under a median of 250 ms certified: one sample set cannot say both."""
+    with pytest.raises(EvidenceError) as caught:
+        parse_summary(_trend_edited(fmt, edit), "k6-summary.json")
+    message = str(caught.value)
+    assert message.startswith("k6-summary.json: metrics.http_req_duration") and needle in message
+
+
+def test_every_real_recording_has_its_trend_statistics_in_order() -> None:
+    for path in sorted(K6.glob("*.json")):
+        if not path.name.endswith(".meta.json"):
+            parse_summary(json.loads(path.read_text()), path.name)
