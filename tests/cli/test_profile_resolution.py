@@ -78,8 +78,11 @@ def _as_tool_table(profile: str) -> str:
     return "[tool.loadcert]\n" + "\n".join(lines) + "\n"
 
 
-@pytest.mark.parametrize("table", ["loadcrt", "load-cert", "LoadCert", "loadcerts", "laodcert"])
-@pytest.mark.parametrize("mode", [(), ("-n", "2")], ids=["serial", "xdist"])
+@pytest.mark.parametrize(
+    ("table", "mode"),
+    [(t, ()) for t in ("loadcrt", "load-cert", "LoadCert", "loadcerts", "laodcert")]
+    + [("loadcrt", ("-n", "2"))],
+)
 def test_a_misspelt_loadcert_table_is_a_usage_error(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, table: str, mode: tuple[str, ...]
 ) -> None:

@@ -300,6 +300,13 @@ def test_a_value_pytest_took_for_a_test_path_that_moved_the_rootdir_is_refused(
     assert "write options with '='" in error
 
 
+@pytest.mark.parametrize(
+    "mode",
+    [
+        pytest.param((), id="serial"),
+        pytest.param(MODES["xdist"], id="xdist", marks=pytest.mark.slow),
+    ],
+)
 def test_the_same_command_run_again_is_refused_once_its_html_report_moved_the_rootdir(
     pytester: pytest.Pytester, bundle: Path, mode: tuple[str, ...]
 ) -> None:

@@ -335,6 +335,10 @@ def _first_failed(cert: dict[str, Any]) -> None:
     cert["gates"][3]["status"] = "failed"
 
 
+#: A whole certification process under -n 2: run in .ci/run, not in the inner loop.
+SLOW = pytest.mark.slow
+
+
 def _raised_target(cert: dict[str, Any]) -> None:
     """target_concurrency raised to 11 everywhere it is stated, the profile re-hashed: the
     recorded peaks (10) still say the claim is not met."""
@@ -844,7 +848,9 @@ def test_verify_refuses_a_certificate_whose_figures_contradict_its_statuses(
     assert "is passed, but its observed 'p(95) 450.112 ms' does not meet its required" in err
 
 
-@pytest.mark.parametrize("mode", [(), ("-n", "2")], ids=["serial", "xdist"])
+@pytest.mark.parametrize(
+    "mode", [pytest.param((), id="serial"), pytest.param(("-n", "2"), id="xdist", marks=SLOW)]
+)
 def test_every_profile_value_is_on_the_certificate_and_in_the_report(
     capfd: pytest.CaptureFixture[str], tmp_path: Path, mode: tuple[str, ...]
 ) -> None:
