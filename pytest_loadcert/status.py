@@ -44,3 +44,8 @@ EXIT_INTERRUPTED: Final = 130
 
 #: The exit status of each verdict.
 EXIT_STATUS: Final = {CERTIFIED: EXIT_OK, NOT_CERTIFIED: EXIT_FAILED, BLOCKED: EXIT_BLOCKED}
+
+
+#: Gate statuses by how much they need attention, worst first: the order of every list of
+#: gates, and which of two reports of one gate (a rerun, xdist) the certificate keeps.
+STATUS_ORDER: Final = {FAILED: 0, GATE_BLOCKED: 1, NOT_RUN: 2, WAIVED: 3, PASSED: 4}

@@ -96,7 +96,7 @@ def _check_consistent(cert: dict[str, Any], rel: str) -> None:
 def _check_profile(cert: dict[str, Any], rel: str) -> None:
     """The profile the certificate carries is the one it is bound to (its canonical JSON
     hashes to ``bindings.profile_sha256``), and the bounds it states are that profile's."""
-    from pytest_loadcert.config.load import canonical_json, profile_digest
+    from pytest_loadcert.config.profile import canonical_json, profile_digest
 
     profile = cert["profile"]
     bound = cert["bindings"]["profile_sha256"]

@@ -126,6 +126,8 @@ def _read(path: Path) -> dict[str, Value] | None:
     ``pytest.ini``/``pytest.toml`` always counts, even empty)."""
     import tomllib
 
+    import iniconfig
+
     try:
         if path.suffix == ".toml":
             data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -139,12 +141,10 @@ def _read(path: Path) -> dict[str, Value] | None:
                 return native
             ini = tool.get("ini_options")
             return dict(ini) if isinstance(ini, dict) else None
-        import iniconfig
-
         parsed = iniconfig.IniConfig(str(path))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise CommittedConfigError(f"{path}: cannot be read: {exc}") from None
-    except Exception as exc:  # iniconfig.ParseError
+    except iniconfig.ParseError as exc:
         raise CommittedConfigError(f"{path}: {exc}") from None
     section = "tool:pytest" if path.suffix == ".cfg" else "pytest"
     if section in parsed:

@@ -8,8 +8,6 @@ Validation is strict: an unknown key, a wrong type or a negative bound raises
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import math
 import sys
 import tomllib
@@ -31,6 +29,7 @@ from pytest_loadcert.config.profile import (
     StabilitySpec,
     StageSpec,
     Waiver,
+    canonical_json,
 )
 
 
@@ -119,7 +118,6 @@ def profile_from_mapping(raw: dict[str, Any], source: str) -> Profile:
     grafana = checker.boolean(observability["grafana"], "observability.grafana")
     otel = checker.boolean(observability["otel"], "observability.otel")
     waivers = checker.waivers(merged["waivers"], {s.name for s in stages})
-    canonical = canonical_json(merged)
     return Profile(
         source=source,
         target_concurrency=target,
@@ -131,19 +129,8 @@ def profile_from_mapping(raw: dict[str, Any], source: str) -> Profile:
         grafana=grafana,
         otel=otel,
         waivers=waivers,
-        digest=profile_digest(canonical),
-        canonical=canonical,
+        canonical=canonical_json(merged),
     )
-
-
-def profile_digest(canonical: str) -> str:
-    """The profile's digest: sha256 of its canonical JSON (sorted keys, no spaces)."""
-    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-def canonical_json(values: object) -> str:
-    """``values`` as the canonical JSON :func:`profile_digest` hashes."""
-    return json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
 
 
 class _Checker:

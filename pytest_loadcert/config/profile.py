@@ -124,6 +124,21 @@ class Waiver:
         return today >= self.expires
 
 
+def canonical_json(values: object) -> str:
+    """``values`` as the canonical JSON :func:`profile_digest` hashes (sorted keys, no
+    spaces; TOML dates as their text)."""
+    import json
+
+    return json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def profile_digest(canonical: str) -> str:
+    """The profile's digest: sha256 of its canonical JSON."""
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
 @dataclass(frozen=True)
 class Profile:
     """The resolved, validated profile."""
@@ -138,10 +153,14 @@ class Profile:
     grafana: bool
     otel: bool
     waivers: tuple[Waiver, ...]
-    digest: str = field(compare=False)
     #: Every value the gates judge by, defaults filled in, as canonical JSON: what ``digest``
     #: hashes, and what the certificate carries (``profile``) so a reviewer sees each one.
     canonical: str = field(compare=False, default="{}")
+
+    @property
+    def digest(self) -> str:
+        """The profile's binding: :func:`profile_digest` of :attr:`canonical`."""
+        return profile_digest(self.canonical)
 
     @property
     def stage_names(self) -> tuple[str, ...]:

@@ -30,17 +30,14 @@ from pytest_loadcert.plugin.state import (
 from pytest_loadcert.status import (
     BLOCKED,
     CERTIFIED,
-    FAILED,
-    GATE_BLOCKED,
     NOT_CERTIFIED,
     PASSED,
-    WAIVED,
+    STATUS_ORDER,
 )
 
 if TYPE_CHECKING:
     from pytest_loadcert.plugin.scope import GateFunction
 
-_RANK = {PASSED: 0, WAIVED: 1, GATE_BLOCKED: 2, FAILED: 3}
 _COLOUR = {CERTIFIED: "green", NOT_CERTIFIED: "red", BLOCKED: "yellow"}
 
 
@@ -76,7 +73,7 @@ class CertificationRun:
         if key is None or status is None:
             return
         previous = self.state.outcomes.get(key)
-        if previous is not None and _RANK[previous.status] >= _RANK[status]:
+        if previous is not None and STATUS_ORDER[previous.status] <= STATUS_ORDER[status]:
             return
         props = dict(report.user_properties)
         self.state.outcomes[key] = Outcome(

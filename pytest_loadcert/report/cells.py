@@ -22,8 +22,6 @@ if TYPE_CHECKING:
     from pytest_loadcert.certify.model import GateEntry, StageMetric
 
 
-#: Order of gate statuses in lists: what needs attention first.
-STATUS_ORDER = {FAILED: 0, GATE_BLOCKED: 1, NOT_RUN: 2, WAIVED: 3, PASSED: 4}
 STATUS_MARK = {
     PASSED: "✅",
     FAILED: "❌",

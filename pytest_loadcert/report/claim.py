@@ -7,8 +7,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pytest_loadcert.report.blocks import Block, Bullets, Para, Section, Status, Table, Text, ident
-from pytest_loadcert.report.cells import STATUS_ORDER, Limits, gate_text, more
-from pytest_loadcert.status import CERTIFIED, FAILED, GATE_BLOCKED, NOT_CERTIFIED, NOT_RUN, WAIVED
+from pytest_loadcert.report.cells import Limits, gate_text, more
+from pytest_loadcert.status import (
+    CERTIFIED,
+    FAILED,
+    GATE_BLOCKED,
+    NOT_CERTIFIED,
+    NOT_RUN,
+    STATUS_ORDER,
+    WAIVED,
+)
 
 if TYPE_CHECKING:
     from pytest_loadcert.certify.model import Certificate

@@ -21,7 +21,6 @@ from pytest_loadcert.report.blocks import (
     with_code,
 )
 from pytest_loadcert.report.cells import (
-    STATUS_ORDER,
     Limits,
     bound_text,
     gate_text,
@@ -32,7 +31,14 @@ from pytest_loadcert.report.cells import (
     throughput,
 )
 from pytest_loadcert.report.claim import stage_times
-from pytest_loadcert.status import CERTIFIED, FAILED, GATE_BLOCKED, NOT_RUN, WAIVED
+from pytest_loadcert.status import (
+    CERTIFIED,
+    FAILED,
+    GATE_BLOCKED,
+    NOT_RUN,
+    STATUS_ORDER,
+    WAIVED,
+)
 
 if TYPE_CHECKING:
     from pytest_loadcert.certify.model import Certificate, StageEntry

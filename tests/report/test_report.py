@@ -342,7 +342,7 @@ SLOW = pytest.mark.slow
 def _raised_target(cert: dict[str, Any]) -> None:
     """target_concurrency raised to 11 everywhere it is stated, the profile re-hashed: the
     recorded peaks (10) still say the claim is not met."""
-    from pytest_loadcert.config.load import canonical_json, profile_digest
+    from pytest_loadcert.config.profile import canonical_json, profile_digest
 
     cert["target_concurrency"] = cert["profile"]["target_concurrency"] = 11
     cert["bindings"]["profile_sha256"] = profile_digest(canonical_json(cert["profile"]))
