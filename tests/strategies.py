@@ -456,6 +456,23 @@ def set_rate(summary: dict[str, Any], name: str, passes: int, fails: int) -> Non
     values["rate" if is_handlesummary(summary) else "value"] = passes / total if total else 0
 
 
+def set_failed_requests(summary: dict[str, Any], failed: int, succeeded: int) -> None:
+    """``http_req_failed`` and the success trend's count, as one set of requests gives them."""
+    set_rate(summary, "http_req_failed", failed, succeeded)
+    if SUCCESS_TREND in summary["metrics"]:
+        trend = bf.metric(summary, SUCCESS_TREND)
+        if "count" in trend:
+            trend["count"] = succeeded
+
+
+def set_checks(summary: dict[str, Any], passes: int, fails: int) -> None:
+    """The ``checks`` rate and root_group's one check, as one set of check() calls gives them."""
+    set_rate(summary, "checks", passes, fails)
+    checks = summary["root_group"]["checks"]
+    (only,) = checks if isinstance(checks, list) else checks.values()
+    only.update(passes=passes, fails=fails)
+
+
 def count(summary: dict[str, Any], name: str, key: str) -> int:
     value: int = bf.metric(summary, name)[key]
     return value
@@ -600,7 +617,7 @@ def _error_rate_high(files: Files, data: Drawer) -> tuple[GateKey, ...]:
     total = count(mine, "http_req_failed", "passes") + count(mine, "http_req_failed", "fails")
     least = math.floor(PROFILE.k6.http_req_failed_max * total_all) - failed_others + 1
     failed = data.draw(st.integers(max(least, 1), total), label="failed requests")
-    set_rate(mine, "http_req_failed", failed, total - failed)
+    set_failed_requests(mine, failed, total - failed)
     return (GateKey("error_rate", stage),)
 
 
@@ -614,7 +631,7 @@ def _checks_low(files: Files, data: Drawer) -> tuple[GateKey, ...]:
     total = count(mine, "checks", "passes") + count(mine, "checks", "fails")
     least = math.floor((1 - PROFILE.k6.checks_min) * total_all) - failed_others + 1
     failed = data.draw(st.integers(max(least, 1), total), label="failed checks")
-    set_rate(mine, "checks", total - failed, failed)
+    set_checks(mine, total - failed, failed)
     return (GateKey("checks_rate", stage),)
 
 
@@ -723,21 +740,73 @@ def _exit_code(files: Files, data: Drawer) -> tuple[GateKey, ...]:
 
 @mutation("k6_duration_disagrees", "blocked")
 def _duration(files: Files, data: Drawer) -> tuple[GateKey, ...]:
-    candidates = [
-        (stage, path)
-        for stage in STAGE_NAMES
-        for path in summary_paths(files, stage)
-        if is_handlesummary(files[path])
-    ]
-    if not candidates:
-        reject()
-    stage, path = data.draw(st.sampled_from(candidates))
+    """k6's own duration of the run (handleSummary's testRunDurationMs, an export's counters'
+    count / rate) disagrees with the stage window; the summary stays one run's (every counter's
+    rate is its count over the new duration), so only the window can catch it."""
+    stage = _stage(data)
+    path = data.draw(st.sampled_from(summary_paths(files, stage)))
     start, end = window(files, stage)
     seconds = (end - start).total_seconds()
     off = data.draw(st.floats(PROFILE.k6.duration_tolerance_s + 0.01, 1e6), label="off by s")
     sign = data.draw(st.sampled_from((1, -1))) if off < seconds else 1
-    files[path]["state"]["testRunDurationMs"] = (seconds + sign * off) * 1000
+    run_s = seconds + sign * off
+    summary = files[path]
+    if is_handlesummary(summary):
+        summary["state"]["testRunDurationMs"] = run_s * 1000
+    for entry in summary["metrics"].values():
+        values = entry.get("values", entry)
+        if set(values) - {"thresholds"} == {"count", "rate"}:
+            values["rate"] = values["count"] / run_s
     return (GateKey("stage_window", stage),)
+
+
+@mutation("figures_contradict", "blocked")
+def _figures_contradict(files: Files, data: Drawer) -> tuple[GateKey, ...]:
+    """One of two figures of one summary that count the same events changes alone (a script
+    writing into a built-in metric, or an edit): the stage's k6 gates are blocked."""
+    stage = _stage(data)
+    summary = _summary(files, stage, data)
+    extra = data.draw(st.integers(1, 10**6), label="extra samples")
+    pair = data.draw(
+        st.sampled_from(
+            (
+                "http_req_failed",
+                "checks",
+                "success_trend",
+                "request_trend",
+                "vus",
+                "counter_rate",
+            )
+        ),
+        label="pair",
+    )
+    if pair == "http_req_failed":  # vs http_reqs.count
+        values = bf.metric(summary, "http_req_failed")
+        key = data.draw(st.sampled_from(("passes", "fails")))
+        set_rate(
+            summary,
+            "http_req_failed",
+            values["passes"] + extra * (key == "passes"),
+            values["fails"] + extra * (key == "fails"),
+        )
+    elif pair == "checks":  # vs root_group's check() calls
+        values = bf.metric(summary, "checks")
+        set_rate(summary, "checks", values["passes"] + extra, values["fails"])
+    elif pair == "success_trend":  # vs http_req_failed.fails
+        bf.metric(summary, SUCCESS_TREND)["count"] += extra
+    elif pair == "request_trend":  # vs http_reqs.count
+        name = data.draw(st.sampled_from(("http_req_duration", "http_req_waiting")))
+        bf.metric(summary, name)["count"] += extra
+    elif pair == "vus":  # vs vus_max.max
+        values = bf.metric(summary, "vus")
+        values["max"] = bf.metric(summary, "vus_max")["max"] + extra
+    else:  # one counter's rate vs its count over the run's duration
+        name = data.draw(st.sampled_from(("http_reqs", "iterations", "data_sent")))
+        values = bf.metric(summary, name)
+        values["rate"] = values["rate"] * data.draw(
+            st.sampled_from((0.5, 2.0, 30.0, 1 / 30)), label="rate factor"
+        )
+    return (GateKey("error_rate", stage), GateKey("checks_rate", stage))
 
 
 @mutation("summary_not_k6", "blocked")

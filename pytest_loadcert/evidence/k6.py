@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
-from typing import Any, Literal
+from dataclasses import replace
+from typing import Any
 
 from pytest_loadcert.errors import EvidenceError
-
-Format = Literal["handlesummary", "summary-export"]
+from pytest_loadcert.evidence.k6_agreement import check_agreement
+from pytest_loadcert.evidence.k6_summary import CheckCount, Format, K6Summary, Metric
 
 HANDLESUMMARY_TOP = frozenset({"metrics", "options", "state", "root_group", "setup_data"})
 EXPORT_TOP = frozenset({"metrics", "root_group", "setup_data"})
@@ -35,76 +35,10 @@ REQUIRED_VALUES: dict[str, frozenset[str]] = {
     "rate": frozenset({"rate", "passes", "fails"}),
     "trend": frozenset(),
 }
+__all__ = ["CheckCount", "Format", "K6Summary", "Metric", "parse_summary"]
+
 # Relative tolerance when checking a rate against passes / (passes + fails).
 _RATE_TOLERANCE = 1e-9
-
-
-@dataclass(frozen=True)
-class Metric:
-    """One metric of a summary, normalised across the two formats."""
-
-    name: str
-    kind: str | None  # counter/gauge/rate/trend; None when the format does not say
-    values: dict[str, float]
-    thresholds: dict[str, bool]  # expression -> passed
-
-
-@dataclass(frozen=True)
-class K6Summary:
-    """A parsed k6 summary file; a :class:`~pytest_loadcert.evidence.load.LoadSummary`."""
-
-    rel: str
-    format: Format
-    metrics: dict[str, Metric]
-    duration_ms: float | None  # handleSummary state.testRunDurationMs; absent in exports
-    trend_stats: tuple[str, ...] | None
-
-    def __repr__(self) -> str:
-        # Shown in a failed assertion of a team gate: the file, not every parsed metric.
-        return f"<K6Summary {self.rel} ({self.format}, {len(self.metrics)} metrics)>"
-
-    def field(self, metric: str, key: str | None = None) -> str:
-        """The JSON path of ``metric`` (and a value ``key``) as this file spells it."""
-        base = f"metrics.{metric}"
-        if key is None:
-            return base
-        if self.format == "handlesummary":
-            return f"{base}.values.{key}"
-        entry = self.metrics.get(metric)
-        if key == "rate" and entry is not None and entry.kind == "rate":
-            return f"{base}.value"  # --summary-export calls a rate's ratio "value"
-        return f"{base}.{key}"
-
-    def has(self, metric: str) -> bool:
-        """True when the summary holds ``metric``."""
-        return metric in self.metrics
-
-    def has_value(self, metric: str, key: str) -> bool:
-        """True when the summary holds ``key`` of ``metric``."""
-        entry = self.metrics.get(metric)
-        return entry is not None and key in entry.values
-
-    def value(self, metric: str, key: str) -> float:
-        """A measured value; missing is an :class:`EvidenceError`, never zero."""
-        entry = self.metrics.get(metric)
-        if entry is None:
-            raise EvidenceError(self.rel, self.field(metric), "is missing")
-        if key not in entry.values:
-            raise EvidenceError(self.rel, self.field(metric, key), "is missing")
-        return entry.values[key]
-
-    def count(self, metric: str, key: str) -> int:
-        """A measured count (``count``, ``passes``, ``fails``) as an int."""
-        return int(self.value(metric, key))
-
-    def thresholds(self) -> list[tuple[str, str, bool]]:
-        """Every threshold as (metric, expression, passed), sorted."""
-        result = [
-            (name, expr, ok)
-            for name, metric in self.metrics.items()
-            for expr, ok in metric.thresholds.items()
-        ]
-        return sorted(result)
 
 
 def parse_summary(document: Any, rel: str) -> K6Summary:
@@ -118,9 +52,14 @@ def parse_summary(document: Any, rel: str) -> K6Summary:
         raise EvidenceError(rel, "metrics", "must be a non-empty object")
     keys = set(document)
     if keys <= HANDLESUMMARY_TOP and ("state" in keys or "options" in keys):
-        return _parse_handlesummary(document, metrics, rel)
-    if keys <= EXPORT_TOP:
-        return _parse_export(metrics, rel)
+        summary = _parse_handlesummary(document, metrics, rel)
+    elif keys <= EXPORT_TOP:
+        summary = _parse_export(metrics, rel)
+    else:
+        summary = None
+    if summary is not None:
+        tree = _check_tree(document.get("root_group"), rel, summary.format)
+        return check_agreement(replace(summary, check_tree=tree))
     unknown = sorted(keys - HANDLESUMMARY_TOP)
     if unknown:
         raise EvidenceError(
@@ -206,6 +145,14 @@ def _check_trend(metric: Metric, base: str, rel: str) -> None:
                 f"is {values[high]:g}, under {base}.{low} {values[low]:g}: the statistics of one "
                 "trend are in order (min <= med <= p(90) <= p(95) <= p(99) <= max)",
             )
+    if values.get("count") == 0:
+        for key, value in sorted(values.items()):
+            if value != 0:
+                raise EvidenceError(
+                    rel,
+                    f"{base}.{key}",
+                    f"is {value:g}, but {base}.count is 0: a trend of no samples is all zeros",
+                )
     if {"avg", "min", "max"} <= set(values) and not (
         values["min"] <= values["avg"] <= values["max"]
     ):
@@ -215,6 +162,48 @@ def _check_trend(metric: Metric, base: str, rel: str) -> None:
             f"is {values['avg']:g}, outside {base}.min {values['min']:g} and {base}.max "
             f"{values['max']:g}",
         )
+
+
+def _check_tree(root: object, rel: str, fmt: Format) -> tuple[CheckCount, ...] | None:
+    """Every check of ``root_group``'s tree (groups and checks are lists in handleSummary
+    data, objects keyed by name in an export); None when the file has no ``root_group``."""
+    if root is None:
+        return None
+    found: list[CheckCount] = []
+    stack: list[tuple[object, str]] = [(root, "root_group")]
+    while stack:
+        group, where = stack.pop()
+        if not isinstance(group, dict):
+            raise EvidenceError(rel, where, "must be an object (a k6 group)")
+        for key in ("groups", "checks"):
+            members = group.get(key, [] if fmt == "handlesummary" else {})
+            if fmt == "handlesummary":
+                if not isinstance(members, list):
+                    raise EvidenceError(rel, f"{where}.{key}", "must be a list")
+                named = [(f"{where}.{key}[{i}]", m) for i, m in enumerate(members)]
+            else:
+                if not isinstance(members, dict):
+                    raise EvidenceError(rel, f"{where}.{key}", "must be an object")
+                named = [(f"{where}.{key}.{name}", m) for name, m in members.items()]
+            if key == "groups":
+                stack.extend((member, field) for field, member in reversed(named))
+                continue
+            for field, check in named:
+                if not isinstance(check, dict):
+                    raise EvidenceError(rel, field, "must be an object (a k6 check)")
+                counts = []
+                for count in ("passes", "fails"):
+                    value = check.get(count)
+                    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                        raise EvidenceError(
+                            rel, f"{field}.{count}", "must be a non-negative integer"
+                        )
+                    counts.append(value)
+                path = check.get("path", "")
+                if not isinstance(path, str):
+                    raise EvidenceError(rel, f"{field}.path", "must be a string")
+                found.append(CheckCount(field, path, counts[0], counts[1]))
+    return tuple(found)
 
 
 def _parse_handlesummary(document: dict[str, Any], metrics: dict[str, Any], rel: str) -> K6Summary:

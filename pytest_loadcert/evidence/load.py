@@ -35,6 +35,11 @@ class LoadSummary(Protocol):
         """The run's own measured duration, or None when the file does not record one."""
         ...
 
+    @property
+    def duration_field(self) -> str:
+        """Where ``duration_ms`` comes from, as the file spells it."""
+        ...
+
     def field(self, metric: str, key: str | None = None) -> str:
         """The path of ``metric`` (and a value ``key``) as the file spells it."""
         ...

@@ -72,15 +72,16 @@ def stage_window(
 
 
 def check_run_duration(summary: LoadSummary, run: StageRun, tolerance: float) -> bool:
-    """k6's own run duration (handleSummary ``state.testRunDurationMs``) agrees with the
-    stage window within ``tolerance`` seconds; False when the summary has no duration."""
+    """k6's own run duration (handleSummary ``state.testRunDurationMs``, or an export's
+    counters' count / rate) agrees with the stage window within ``tolerance`` seconds;
+    False when the summary has no duration (it counted nothing)."""
     if summary.duration_ms is None:
         return False
     difference = abs(summary.duration_ms / 1000 - run.duration_s)
     if difference > tolerance:
         raise EvidenceError(
             summary.rel,
-            "state.testRunDurationMs",
+            summary.duration_field,
             f"is {summary.duration_ms / 1000:g}s but {run.rel} spans {run.duration_s:g}s "
             f"(tolerance {tolerance:g}s)",
         )

@@ -265,8 +265,8 @@ def build_stage(stage: str, inputs: list[ShardInput], profile: Profile) -> dict[
 
 
 def _check_own_duration(item: ShardInput, tolerance: float) -> None:
-    """A handleSummary's run duration agrees with its own shard's window (declared times
-    are checked against what k6 itself measured)."""
+    """k6's own run duration (handleSummary's, or an export's counters') agrees with its own
+    shard's window (declared times are checked against what k6 itself measured)."""
     duration_ms = item.summary.duration_ms
     if duration_ms is None:
         return
@@ -274,7 +274,7 @@ def _check_own_duration(item: ShardInput, tolerance: float) -> None:
     if abs(duration_ms / 1000 - window) > tolerance:
         raise EvidenceError(
             item.summary.rel,
-            "state.testRunDurationMs",
+            item.summary.duration_field,
             f"is {duration_ms / 1000:g}s but {item.record.rel} spans {window:g}s "
             f"(tolerance {tolerance:g}s)",
         )

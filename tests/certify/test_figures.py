@@ -30,11 +30,12 @@ def _row(bundle: Bundle, stage: str) -> StageFacts:
     return next(row for row in stage_facts(bundle, load_profile(None)) if row.name == stage)
 
 
-def test_a_shard_without_successes_that_still_reports_latency_counts_on_both(
+def test_a_shard_without_successes_that_still_reports_latency_is_refused(
     tmp_path: Path,
 ) -> None:
-    """A shard whose every request failed but whose success trend says p(95) 900 ms: the
-    latency gate takes the largest shard value, and the certificate states that value."""
+    """A shard whose every request failed but whose success trend says p(95) 900 ms over
+    its samples: the trend's count contradicts the requests that succeeded (none), so the
+    stage's figures are unknown, on the gates and on the certificate alike."""
 
     def all_failed_slow(summary: dict[str, Any]) -> None:
         requests = int(bf.metric(summary, "http_reqs")["count"])
@@ -45,12 +46,9 @@ def test_a_shard_without_successes_that_still_reports_latency_counts_on_both(
         )
 
     bundle = _sharded(tmp_path, all_failed_slow)
-    profile = load_profile(None)
-    summaries = bundle.summaries("100k")
-    result = latency_percentile(summaries, profile, "p(95)", profile.k6.p95_ms_max)
-    assert not result.passed
-    assert result.observed == "p(95) 900 ms"
-    assert _row(bundle, "100k").p95_ms == 900
+    with pytest.raises(EvidenceError, match=r"expected_response:true\}\.count is \d+, but "):
+        bundle.summaries("100k")
+    assert _row(bundle, "100k").p95_ms is None
 
 
 def test_a_shard_with_successes_lacking_the_stat_leaves_both_unknown(tmp_path: Path) -> None:

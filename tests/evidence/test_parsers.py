@@ -37,7 +37,14 @@ def test_both_real_k6_formats_read_alike(case: str) -> None:
     assert set(hs.metrics) == set(export.metrics)
     for name, metric in hs.metrics.items():
         assert export.metrics[name].values == pytest.approx(metric.values), name
-    assert hs.duration_ms is not None and export.duration_ms is None
+    # the export has no duration field: its counters' count / rate give the same duration
+    assert export.duration_ms == pytest.approx(hs.duration_ms, rel=1e-9)
+    assert hs.duration_field == "state.testRunDurationMs"
+    assert export.duration_field == (
+        "metrics.iterations.count / metrics.iterations.rate"
+        if case == "no-requests"  # k6 writes no http_reqs when nothing was sent
+        else "metrics.http_reqs.count / metrics.http_reqs.rate"
+    )
 
 
 def test_threshold_true_in_summary_export_means_failed() -> None:
@@ -329,7 +336,96 @@ def test_a_trend_whose_statistics_contradict_each_other_is_refused(
     assert message.startswith("k6-summary.json: metrics.http_req_duration") and needle in message
 
 
-def test_every_real_recording_has_its_trend_statistics_in_order() -> None:
-    for path in sorted(K6.glob("*.json")):
-        if not path.name.endswith(".meta.json"):
-            parse_summary(json.loads(path.read_text()), path.name)
+#: Real recordings whose figures k6 computed alone (every figure agrees with the others).
+FAITHFUL = (
+    *CASES,
+    "arrival-served",
+    "arrival-dropped",
+    "setup-only",
+    "setup-only-split",
+)
+#: Real recordings of scripts that wrote into k6's built-in metrics (tools/record_k6.py
+#: INJECTING): the contradicting pair each one leaves, as the refusal names it.
+INJECTED = {
+    "failed-diluted": (
+        "metrics.http_req_failed",
+        "counts 460 requests",
+        "but metrics.http_reqs.count is 46",
+    ),
+    "checks-diluted": (
+        "metrics.checks",
+        "counts 450 passes and 10 fails",
+        "root_group count 36 passes and 10 fails",
+    ),
+    "latency-diluted": (
+        "metrics.http_req_duration",
+        "count is 460",
+        "but metrics.http_reqs.count is 46",
+    ),
+    "vus-injected": ("metrics.vus", "max is 999", "over metrics.vus_max.max 2"),
+}
+
+
+def test_every_faithful_real_recording_is_read_in_both_formats() -> None:
+    recordings = {p.name.split(".")[0] for p in K6.glob("*.meta.json")}
+    assert recordings == set(FAITHFUL) | set(INJECTED)  # every recording is judged here
+    for case in FAITHFUL:
+        for fmt in ("handlesummary", "summary-export"):
+            load(case, fmt)
+
+
+@pytest.mark.parametrize("fmt", ["handlesummary", "summary-export"])
+@pytest.mark.parametrize("case", sorted(INJECTED))
+def test_a_script_writing_into_a_builtin_metric_is_refused(case: str, fmt: str) -> None:
+    """k6 1.1.0 hands ``new Rate('http_req_failed')`` (or Rate('checks'), Gauge('vus'),
+    Trend('http_req_duration', true)) k6's own metric: the script's samples are merged in
+    silently. A real 21.7 % failure rate read 2.2 %; the second field of the same file that
+    counts the same events says so."""
+    with pytest.raises(EvidenceError) as caught:
+        load(case, fmt)
+    message = str(caught.value).replace(".values.", ".")  # the two formats' paths, alike
+    field, own, other = INJECTED[case]
+    assert message.startswith(f"{case}.{fmt}.json: {field}")
+    assert own in message and other in message, message
+
+
+def _edited(case: str, fmt: str, metric: str, edit: dict[str, float]) -> dict[str, object]:
+    """A real recording with one metric's values edited (fixtures/README.md: edits)."""
+    document = json.loads((K6 / f"{case}.{fmt}.json").read_text())
+    entry = document["metrics"][metric]
+    (entry["values"] if fmt == "handlesummary" else entry).update(edit)
+    return document
+
+
+@pytest.mark.parametrize("fmt", ["handlesummary", "summary-export"])
+@pytest.mark.parametrize(
+    ("metric", "edit", "needle"),
+    [
+        # a 10 s run standing for 300 s: the rate gives the run's duration
+        ("http_reqs", {"rate": 29.5}, "10 s"),  # the rate's own run, or the others' view
+        ("iterations", {"count": 2950}, "iterations.rate is 96.7555/s, but "),
+        ("http_reqs", {"rate": 0}, "http_reqs.rate is 0, but metrics.http_reqs.count is 295"),
+        ("http_req_waiting", {"count": 3}, "http_req_waiting.count is 3, but "),
+        (
+            "http_req_duration{expected_response:true}",
+            {"count": 3},
+            "{expected_response:true}.count is 3, but metrics.http_req_failed.fails",
+        ),
+        ("vus", {"max": 6}, "vus.max is 6, over metrics.vus_max.max 5"),
+    ],
+    ids=["http_reqs-rate", "counter-count", "rate-zero", "trend-count", "success-count", "vus"],
+)
+def test_two_figures_of_one_summary_that_contradict_each_other_are_refused(
+    fmt: str, metric: str, edit: dict[str, float], needle: str
+) -> None:
+    with pytest.raises(EvidenceError) as caught:
+        parse_summary(_edited("pass", fmt, metric, edit), "k6-summary.json")
+    message = str(caught.value).replace(".values.", ".")
+    assert needle in message and "k6-summary.json: metrics." in message, message
+
+
+def test_checks_without_the_group_tree_cannot_be_compared() -> None:
+    document = json.loads((K6 / "pass.summary-export.json").read_text())
+    del document["root_group"]
+    with pytest.raises(EvidenceError, match="root_group is missing: the checks rate"):
+        parse_summary(document, "k6-summary.json")

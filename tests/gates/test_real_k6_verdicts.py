@@ -1,0 +1,56 @@
+"""Real k6 1.1.0 output (fixtures/k6, tools/record_k6.py) judged inside a bundle.
+
+Each recording takes the place of the smoke stage's summary of the valid bundle (re-sealed);
+the plugin certifies the bundle in a real pytest run, serial and under ``-n 2``, and the
+test reads what a user reads: the verdict, the gate statuses and the message.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import bundlefactory as bf
+import pytest
+
+K6 = Path(__file__).parents[2] / "fixtures" / "k6"
+
+#: recording -> the two figures of it that contradict each other, as the message names them
+INJECTED = {
+    "failed-diluted": "metrics.http_req_failed counts 460 requests",
+    "checks-diluted": "metrics.checks counts 450 passes and 10 fails, but the check() calls",
+    "latency-diluted": "metrics.http_req_duration.count is 460, but metrics.http_reqs.count",
+    "vus-injected": "metrics.vus.max is 999, over metrics.vus_max.max 2",
+}
+
+
+def judge(
+    pytester: pytest.Pytester, tmp_path: Path, recording: str, *args: str
+) -> tuple[dict, str]:
+    files = bf.variant_files("valid")
+    files["stages/smoke/k6-summary.json"] = json.loads(
+        (K6 / f"{recording}.summary-export.json").read_text()
+    )
+    bundle = bf.write_bundle(tmp_path / "bundle", bf.seal_files(files))
+    result = pytester.runpytest("-p", "no:cacheprovider", f"--evidence-dir={bundle}", *args)
+    certificate = json.loads((pytester.path / "certificate.json").read_text())
+    return certificate, result.stdout.str()
+
+
+@pytest.mark.parametrize("recording", sorted(INJECTED))
+def test_a_real_script_writing_into_a_builtin_metric_blocks_its_stage(
+    pytester: pytest.Pytester, tmp_path: Path, recording: str
+) -> None:
+    certificate, output = judge(pytester, tmp_path, recording)
+    assert certificate["verdict"] == "blocked"
+    smoke = {g["id"]: g["status"] for g in certificate["gates"] if g["id"].endswith("[smoke]")}
+    for gate in ("observed_concurrency", "error_rate", "checks_rate", "p95_latency"):
+        assert smoke[f"{gate}[smoke]"] == "blocked"
+    assert INJECTED[recording] in output, output[-3000:]
+    assert "Traceback" not in output
+
+
+def test_the_same_under_xdist(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    certificate, output = judge(pytester, tmp_path, "failed-diluted", "-n", "2")
+    assert certificate["verdict"] == "blocked"
+    assert INJECTED["failed-diluted"] in output
