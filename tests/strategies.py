@@ -731,6 +731,36 @@ def _checks_missing(files: Files, data: Drawer) -> tuple[GateKey, ...]:
     return (GateKey("checks_rate", stage),)
 
 
+@mutation("k6_judgment_bent", "blocked")
+def _judgment_bent(files: Files, data: Drawer) -> tuple[GateKey, ...]:
+    """The recorded k6 command or environment carries an option that bends judgment or
+    replaces the script's schedule (a bundle made by hand or by an older run-stage)."""
+    stage = _stage(data)
+    document = stage_doc(files, stage)
+    where = data.draw(st.sampled_from(("command", "environment")))
+    if where == "command":
+        extra = data.draw(
+            st.sampled_from(
+                (
+                    ["--no-thresholds"],
+                    ["--vus", "10", "--duration", "3s"],
+                    ["-qi3"],
+                    ["--summary-trend-stats=avg,p(90)"],
+                    ["--config", "mine.json"],
+                    ["--system-tags", "status"],
+                )
+            ),
+            label="options",
+        )
+        document["command"][2:2] = extra
+    else:
+        name = data.draw(
+            st.sampled_from(("K6_THRESHOLDS", "K6_NO_THRESHOLDS", "K6_DURATION", "K6_CONFIG"))
+        )
+        document["k6_environment"] = sorted({*document.get("k6_environment", []), name})
+    return (GateKey("k6_thresholds", stage),)
+
+
 @mutation("k6_exit_code_nonzero", "blocked")
 def _exit_code(files: Files, data: Drawer) -> tuple[GateKey, ...]:
     stage = _stage(data)

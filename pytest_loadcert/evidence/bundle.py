@@ -235,6 +235,8 @@ class Bundle:
             document["start_time"],
             document["end_time"],
             dict(document.get("shards", {})),
+            tuple(document["command"]),
+            None if "k6_environment" not in document else tuple(document["k6_environment"]),
         )
 
     def summary_files(self, stage: str) -> list[str]:

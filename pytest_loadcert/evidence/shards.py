@@ -62,6 +62,7 @@ _OPTIONAL = {
     "host": str,
     "target_vus": int,
     "command": list,
+    "k6_environment": list,
 }
 
 
@@ -150,6 +151,9 @@ def parse_shard_record(document: object, rel: str) -> ShardRecord:
     command = document.get("command")
     if command is not None and (not command or not all(isinstance(p, str) for p in command)):
         raise EvidenceError(rel, "command", "must be a non-empty array of strings")
+    environment = document.get("k6_environment", [])
+    if not all(isinstance(name, str) and name.startswith("K6_") for name in environment):
+        raise EvidenceError(rel, "k6_environment", "must be an array of K6_* variable names")
     start = parse_utc(document["start_time"])
     end = parse_utc(document["end_time"])
     if start is None:

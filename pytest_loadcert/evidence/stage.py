@@ -23,6 +23,9 @@ class StageRun:
     start_text: str  # the times exactly as stage.json wrote them
     end_text: str
     shards: dict[str, str]  # shard name -> k6 execution segment; empty for a single k6
+    command: tuple[str, ...] = ()
+    #: The K6_* variables set when k6 ran (names only); None when not recorded.
+    k6_environment: tuple[str, ...] | None = None
 
     @property
     def duration_s(self) -> float:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from pytest_loadcert.config.profile import Profile
 from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.evidence.bundle import Bundle
+from pytest_loadcert.evidence.k6_options import check_recorded
 from pytest_loadcert.evidence.load import (
     SUCCESS_TREND,
     LoadSummary,
@@ -151,7 +152,10 @@ def checks_rate(summaries: tuple[LoadSummary, ...], profile: Profile) -> GateRes
 def k6_thresholds(
     summaries: tuple[LoadSummary, ...], profile: Profile, run: StageRun
 ) -> GateResult:
-    """Every threshold k6 evaluated passed, and k6's exit code agrees."""
+    """Every threshold k6 evaluated passed, and k6's exit code agrees; the recorded command
+    and environment bend neither judgment nor the schedule (``--no-thresholds``,
+    ``K6_THRESHOLDS``, ``--vus``, ...: :mod:`pytest_loadcert.evidence.k6_options`)."""
+    check_recorded(run.command, run.k6_environment, run.rel, bool(run.shards))
     require_requests(summaries, profile)
     failed = [
         f"{summary.rel} {summary.field(metric)}.thresholds[{expr!r}]"

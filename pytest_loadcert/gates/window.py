@@ -24,7 +24,6 @@ def stage_window(
     tolerance = profile.k6.duration_tolerance_s
     if run.end <= run.start:
         raise EvidenceError(run.rel, "end_time", "is not after start_time: inverted window")
-    checked = [s.rel for s in summaries if check_run_duration(s, run, tolerance)]
     records = bundle.shard_records(stage)
     if run.shards and not records:
         # Peak VUs of shards add up only if the shards ran at the same time; without each
@@ -47,6 +46,8 @@ def stage_window(
                     f"is {record.script_sha256}, but loadcert.json artifacts.k6_script is "
                     f"{bound}: the shard ran another script than the one the bundle binds",
                 )
+    # after the shard records: a shard that ran elsewhere in time is named as such
+    checked = [s.rel for s in summaries if check_run_duration(s, run, tolerance)]
     names = profile.stage_names
     index = names.index(stage)
     if index > 0:

@@ -41,6 +41,11 @@ import pytest_loadcert.cliopts as cliopts
 from pytest_loadcert.config.profile import Profile
 from pytest_loadcert.evidence.hashing import sha256_bytes, sha256_file
 from pytest_loadcert.evidence.jsonio import write_atomic, write_json_atomic
+from pytest_loadcert.evidence.k6_options import (
+    K6_EMPTY_CONFIG,
+    bending_environment,
+    bending_options,
+)
 from pytest_loadcert.evidence.layout import (
     K6_SCRIPT,
     STAGE_JSON,
@@ -62,11 +67,9 @@ from pytest_loadcert.run.k6bin import K6NotFound, find_k6, k6_version
 TREND_STATS = "avg,min,med,max,p(90),p(95),p(99),count"
 #: From this many VUs on, a stage does not belong on a developer machine or shared runner.
 DEDICATED_WORKER_VUS = 100_000
-#: Options run-stage sets itself; passing them again after `--` would silently win or clash.
-#: A segment passed by hand would also turn a whole stage into a part of one (use --shard).
-RESERVED_K6_OPTIONS = ("--summary-export", "--execution-segment", "--execution-segment-sequence")
-#: k6 reads these from the environment too; outside --shard they would silently run a part.
-SEGMENT_ENV = ("K6_EXECUTION_SEGMENT", "K6_EXECUTION_SEGMENT_SEQUENCE")
+#: The options file run-stage hands k6 (``{}``, written to a temporary directory), as the
+#: recorded command names it: k6 otherwise reads ~/.config/k6/config.json silently.
+EMPTY_CONFIG = K6_EMPTY_CONFIG
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,7 @@ def build_k6_argv(
     script: str,
     extra: Sequence[str],
     shard: Shard | None = None,
+    config: str = EMPTY_CONFIG,
 ) -> list[str]:
     """The k6 command line for one stage (the same shape is recorded in stage.json)."""
     segment = (
@@ -154,6 +158,8 @@ def build_k6_argv(
         "run",
         "--no-usage-report",  # k6 otherwise phones home on every run
         "--quiet",  # no banner or per-second progress lines in CI logs
+        "--config",  # an empty options file: no user config layer under the script's options
+        config,
         "--summary-export",
         summary_path,
         "--summary-trend-stats",
@@ -188,24 +194,18 @@ def check_request(
             "belongs on dedicated or distributed load workers (e.g. k6-operator), not on a "
             "shared machine. Run it there and pass --dedicated-load-worker to confirm."
         )
-    summary = SUMMARY if shard is None else summary_name(shard.name)
-    for arg in extra:
-        for option in RESERVED_K6_OPTIONS:
-            if arg == option or arg.startswith(option + "="):
-                how = (
-                    f"run-stage sets it itself (to {stage_dir(stage)}/{summary})"
-                    if option == "--summary-export"
-                    else "run-stage sets it itself with --shard I/N (the I-th of N equal "
-                    "segments), and a whole stage has none"
-                )
-                raise RunStageError(f"{option} after `--`: {how}")
-    if shard is None:
-        for name in SEGMENT_ENV:
-            if os.environ.get(name):
-                raise RunStageError(
-                    f"${name} is set: k6 would run only a segment of the stage and the summary "
-                    "would pass for the whole stage. Unset it, or run a segment with --shard I/N"
-                )
+    for found in bending_options(extra):
+        raise RunStageError(
+            f"{found.written.partition('=')[0]} after `--`: {found.option.why}. run-stage "
+            "refuses it: the "
+            "schedule and the thresholds are the bound script's, the summary options "
+            "run-stage's"
+        )
+    for name, option in bending_environment(os.environ):
+        raise RunStageError(
+            f"${name} is set: k6 reads it, and it {option.why}. Unset it: run-stage refuses "
+            "to run a stage whose judgment or schedule the environment bends"
+        )
     if not script.is_file():
         raise RunStageError(f"--script {script}: not a file")
     return spec.min_active_vus
@@ -281,13 +281,21 @@ def run_stage(
     partial = directory / f".{summary}.partial"
     with contextlib.suppress(FileNotFoundError):
         partial.unlink()
-    argv = build_k6_argv(str(k6_path), stage, str(partial), str(script), extra_args, shard)
+    config = directory / f".{summary}.k6-config.json"
+    write_atomic(config, b"{}\n")
+    argv = build_k6_argv(
+        str(k6_path), stage, str(partial), str(script), extra_args, shard, str(config)
+    )
     # Recorded with bundle paths: the bundle must not depend on where it was produced.
     recorded = build_k6_argv(
         "k6", stage, f"{stage_dir(stage)}/{summary}", K6_SCRIPT, extra_args, shard
     )
 
-    start, end, code = _run(argv)
+    environment = sorted(name for name in os.environ if name.startswith("K6_"))
+    try:
+        start, end, code = _run(argv)
+    finally:
+        config.unlink(missing_ok=True)
 
     if sha256_file(script) != sha256_bytes(script_bytes):
         raise RunStageError(
@@ -301,7 +309,7 @@ def run_stage(
     if shard is not None:
         record = record_name(shard.name)
         document = _shard_record(stage, shard, start, end, code, version, script_bytes)
-        document.update(target_vus=target_vus, command=recorded)
+        document.update(target_vus=target_vus, command=recorded, k6_environment=environment)
         write_json_atomic(directory / record, document)
         return StageRunResult(directory, document, code, summary_written, summary, record)
     document = {
@@ -312,6 +320,7 @@ def run_stage(
         "k6_version": version,
         "target_vus": target_vus,
         "command": recorded,
+        "k6_environment": environment,
     }
     write_json_atomic(directory / STAGE_JSON, document)
     return StageRunResult(directory, document, code, summary_written)

@@ -54,3 +54,38 @@ def test_the_same_under_xdist(pytester: pytest.Pytester, tmp_path: Path) -> None
     certificate, output = judge(pytester, tmp_path, "failed-diluted", "-n", "2")
     assert certificate["verdict"] == "blocked"
     assert INJECTED["failed-diluted"] in output
+
+
+@pytest.mark.parametrize(
+    ("edit", "needle", "args"),
+    [
+        (
+            {"command_extra": ["--vus", "10", "--duration", "3s"]},
+            "stages/smoke/stage.json: command holds --vus 10: it replaces the bound script's",
+            (),
+        ),
+        (
+            {"k6_environment": ["K6_THRESHOLDS"]},
+            "stages/smoke/stage.json: k6_environment holds K6_THRESHOLDS: k6 read it",
+            ("-n", "2"),
+        ),
+    ],
+    ids=["command", "environment"],
+)
+def test_a_stage_whose_recorded_run_bent_judgment_is_blocked(
+    pytester: pytest.Pytester, tmp_path: Path, edit: dict, needle: str, args: tuple[str, ...]
+) -> None:
+    """A bundle made by hand or by an older run-stage: ``-- --vus 10 --duration 3s``
+    replaced the script's ramp; ``K6_THRESHOLDS=`` wiped its thresholds, exit 0."""
+    files = bf.variant_files("valid")
+    stage = files["stages/smoke/stage.json"]
+    stage["command"][2:2] = edit.get("command_extra", [])
+    if "k6_environment" in edit:
+        stage["k6_environment"] = edit["k6_environment"]
+    bundle = bf.write_bundle(tmp_path / "bundle", bf.seal_files(files))
+    result = pytester.runpytest("-p", "no:cacheprovider", f"--evidence-dir={bundle}", *args)
+    certificate = json.loads((pytester.path / "certificate.json").read_text())
+    statuses = {g["id"]: g["status"] for g in certificate["gates"]}
+    assert certificate["verdict"] == "blocked"
+    assert statuses["k6_thresholds[smoke]"] == "blocked"
+    assert needle in result.stdout.str()

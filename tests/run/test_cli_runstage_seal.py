@@ -341,6 +341,86 @@ def test_summary_export_after_double_dash_is_refused(
     assert "--summary-export" in err
 
 
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        (["--no-thresholds"], "--no-thresholds after `--`: k6 evaluates no threshold"),
+        (["--no-summary"], "--no-summary after `--`"),
+        (["--summary-trend-stats", "avg"], "--summary-trend-stats after `--`"),
+        (["--system-tags=status"], "--system-tags after `--`"),
+        (["-c", "mine.json"], "-c after `--`: an options file nothing binds"),
+        (["--vus", "10", "--duration", "3s"], "--vus after `--`: replaces the bound script's"),
+        (["-qu10"], "-u after `--`: replaces the bound script's schedule"),
+        (["-i", "3"], "-i after `--`"),
+        (["-s", "1s:2"], "-s after `--`"),
+        (["--rps=5"], "--rps after `--`: caps the request rate"),
+        (["--paused"], "--paused after `--`"),
+        (["-l"], "-l after `--`: keeps k6 from exiting"),
+    ],
+    ids=lambda value: value if isinstance(value, str) and len(value) < 12 else None,
+)
+def test_run_stage_refuses_options_that_bend_judgment_or_the_schedule(
+    tmp_path: Path,
+    script: Path,
+    profile_file: Path,
+    fake_k6: Path,
+    capsys: pytest.CaptureFixture[str],
+    extra: list[str],
+    needle: str,
+) -> None:
+    """``run-stage -- --vus 10 --duration 3s`` replaced the script's 8-minute ramp and a
+    3-second stage certified; ``--no-thresholds`` judged nothing with exit 0."""
+    args = run_stage_args(tmp_path / "ev", "smoke", script, profile_file, fake_k6, *extra)
+    status, _, err = run(args, capsys)
+    assert status == 4 and needle in err, err
+    assert err.count("\n") == 1 and not (tmp_path / "ev").exists()
+
+
+def test_run_stage_passes_values_that_look_like_options(
+    tmp_path: Path,
+    script: Path,
+    profile_file: Path,
+    fake_k6: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``-e VUS=--vus`` sets a variable: a value is not an option (k6's flag parsing)."""
+    args = run_stage_args(
+        tmp_path / "ev", "smoke", script, profile_file, fake_k6, "-e", "--vus", "--tag=x=-d"
+    )
+    status, _, err = run(args, capsys)
+    assert status == 0, err
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("K6_THRESHOLDS", ""),  # even empty, it wipes the script's thresholds
+        ("K6_NO_THRESHOLDS", "true"),
+        ("K6_VUS", "1"),
+        ("K6_DURATION", "3s"),
+        ("K6_STAGES", "1s:2"),
+        ("K6_CONFIG", "mine.json"),
+        ("K6_SUMMARY_TREND_STATS", "avg"),
+    ],
+)
+def test_run_stage_refuses_environment_that_bends_judgment_or_the_schedule(
+    tmp_path: Path,
+    script: Path,
+    profile_file: Path,
+    fake_k6: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    value: str,
+) -> None:
+    monkeypatch.setenv(name, value)
+    status, _, err = run(
+        run_stage_args(tmp_path / "ev", "smoke", script, profile_file, fake_k6), capsys
+    )
+    assert status == 4 and f"${name} is set: k6 reads it" in err, err
+    assert not (tmp_path / "ev").exists()
+
+
 # ----------------------------------------------------------------------------- run-stage
 
 
@@ -417,7 +497,9 @@ def test_run_stage_writes_stage_json_summary_and_script(
         "k6_version",
         "target_vus",
         "command",
+        "k6_environment",
     ]
+    assert stage["k6_environment"] == sorted(n for n in os.environ if n.startswith("K6_"))
     assert stage["stage"] == "smoke"
     assert stage["k6_exit_code"] == 0
     assert stage["k6_version"] == "k6 v1.1.0-fake (test double)"
@@ -432,6 +514,8 @@ def test_run_stage_writes_stage_json_summary_and_script(
         "run",
         "--no-usage-report",
         "--quiet",
+        "--config",  # an empty options file: no ~/.config/k6/config.json under the script
+        "loadcert-empty-k6-config.json",
         "--summary-export",
         "stages/smoke/k6-summary.json",
         "--summary-trend-stats",
@@ -481,7 +565,7 @@ def test_missing_summary_is_an_error_naming_it(
 ) -> None:
     monkeypatch.setenv("FAKE_K6_MODE", "no-summary")
     evidence = tmp_path / "ev"
-    args = run_stage_args(evidence, "smoke", script, profile_file, fake_k6, "--no-summary")
+    args = run_stage_args(evidence, "smoke", script, profile_file, fake_k6)
     status, _, err = run(args, capsys)
     assert status == 1
     assert "stages/smoke/k6-summary.json is missing" in err
