@@ -2571,6 +2571,19 @@ def _error_rate_high(files: Files) -> None:
     metric(summary, "http_req_duration{expected_response:true}")["count"] = reqs - failed
 
 
+def _iterations_dropped(files: Files) -> None:
+    """25k as an arrival-rate schedule k6 could not serve: 4 % of the scheduled iterations
+    dropped (k6 writes the counter only when one was dropped: fixtures/k6/arrival-dropped)."""
+    summary = stage_summaries(files, "25k")[0]
+    iterations = metric(summary, "iterations")
+    dropped = iterations["count"] // 24
+    rate = _num(dropped * iterations["rate"] / iterations["count"])
+    entry = {"count": dropped, "rate": rate}
+    if summary_format(summary) == HANDLESUMMARY:
+        entry = {"type": "counter", "contains": "default", "values": entry}
+    summary["metrics"]["dropped_iterations"] = entry
+
+
 def _shards_without_segments(files: Files) -> None:
     del files["stages/100k/stage.json"]["shards"]
 
@@ -2908,6 +2921,12 @@ VARIANTS: list[Variant] = [
         "50k http_req_failed rate 0.01 (max 0.001)",
         NOT_CERTIFIED,
         _error_rate_high,
+    ),
+    Variant(
+        "iterations_dropped",
+        "25k dropped 4 % of its scheduled iterations (dropped_iterations; max 0)",
+        NOT_CERTIFIED,
+        _iterations_dropped,
     ),
 ]
 

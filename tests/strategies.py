@@ -368,6 +368,7 @@ def core_outcomes(bundle: Bundle, profile: Profile = PROFILE) -> dict[GateKey, s
         "observed_concurrency": lambda k: gates.observed_concurrency(
             k6(stage(k)), profile, profile.stage(stage(k)).min_active_vus
         ),
+        "dropped_iterations": lambda k: gates.scheduled_iterations(k6(stage(k)), profile),
         "requests_sent": lambda k: gates.requests_sent(k6(stage(k)), profile),
         "p95_latency": lambda k: gates.latency_percentile(
             k6(stage(k)), profile, "p(95)", k6_bounds.p95_ms_max
@@ -633,6 +634,24 @@ def _checks_low(files: Files, data: Drawer) -> tuple[GateKey, ...]:
     failed = data.draw(st.integers(max(least, 1), total), label="failed checks")
     set_checks(mine, total - failed, failed)
     return (GateKey("checks_rate", stage),)
+
+
+@mutation("iterations_dropped", "not_certified")
+def _iterations_dropped(files: Files, data: Drawer) -> tuple[GateKey, ...]:
+    """k6 dropped scheduled iterations (an arrival-rate executor without a free VU): the
+    counter appears, its rate its count over the run's duration as k6 writes it."""
+    stage = _stage(data)
+    summary = _summary(files, stage, data)
+    iterations = bf.metric(summary, "iterations")
+    dropped = data.draw(st.integers(1, 10**9), label="dropped")
+    entry: dict[str, Any] = {
+        "count": dropped,
+        "rate": dropped * iterations["rate"] / iterations["count"],
+    }
+    if is_handlesummary(summary):
+        entry = {"type": "counter", "contains": "default", "values": entry}
+    summary["metrics"]["dropped_iterations"] = entry
+    return (GateKey("dropped_iterations", stage),)
 
 
 @mutation("k6_threshold_failed", "not_certified")

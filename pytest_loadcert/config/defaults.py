@@ -20,6 +20,7 @@ DEFAULT_PROFILE: dict[str, Any] = {
         "p99_ms_max": 800,
         "http_req_failed_max": 0.001,
         "checks_min": 0.999,
+        "dropped_iterations_max": 0,
         "min_requests": 1,
         "duration_tolerance_s": 5,
         "eval_delay_max_s": 30,

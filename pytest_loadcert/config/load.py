@@ -236,6 +236,9 @@ class _Checker:
             p99_ms_max=self.non_negative(table["p99_ms_max"], "k6.p99_ms_max"),
             http_req_failed_max=self.ratio(table["http_req_failed_max"], "k6.http_req_failed_max"),
             checks_min=self.ratio(table["checks_min"], "k6.checks_min"),
+            dropped_iterations_max=self.ratio(
+                table["dropped_iterations_max"], "k6.dropped_iterations_max"
+            ),
             min_requests=self.positive_int(min_requests, "k6.min_requests"),
             duration_tolerance_s=self.non_negative(
                 table["duration_tolerance_s"], "k6.duration_tolerance_s"

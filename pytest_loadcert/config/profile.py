@@ -40,6 +40,8 @@ class K6Bounds:
     min_requests: int
     duration_tolerance_s: float
     eval_delay_max_s: float
+    #: The share of scheduled iterations k6 may drop (``dropped_iterations``); default 0.
+    dropped_iterations_max: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,10 @@ _CONCURRENCY = (
     "it is the concurrency the certificate claims, and a waiver would let it claim a load "
     "that was not measured"
 )
+_SCHEDULE = (
+    "it says the schedule's load was generated; the share k6 may drop is "
+    "k6.dropped_iterations_max, stated in the profile"
+)
 _BINDING = (
     "it binds the certificate to what was measured and built, and a waiver would let it "
     "certify evidence or a build it does not match"
@@ -95,6 +101,7 @@ _BINDING = (
 UNWAIVABLE_GATES: dict[str, str] = {
     "observed_concurrency": _CONCURRENCY,
     "achieved_concurrency": _CONCURRENCY,
+    "dropped_iterations": _SCHEDULE,
     "bundle_integrity": _BINDING,
     "artifact_binding": _BINDING,
     "git_binding": _BINDING,

@@ -167,6 +167,29 @@ def worst_percentile(summaries: tuple[LoadSummary, ...], stat: str) -> tuple[flo
     return worst, source, len(observed)
 
 
+def dropped_iterations(summaries: tuple[LoadSummary, ...]) -> tuple[int, int, str]:
+    """(dropped, scheduled) iterations: ``dropped_iterations.count`` (the iterations an
+    arrival-rate schedule asked for that k6 had no VU to start) and ``iterations.count``
+    plus those, summed over the instances.
+
+    k6 1.1.0 writes no ``dropped_iterations`` metric at all when nothing was dropped (recorded:
+    fixtures/k6/arrival-served), so an absent metric counts 0; a counter cannot be lowered
+    by the script, and an edited summary is caught by the seal.
+    """
+    require_metric(summaries, "iterations", "no iteration ran, so nothing shows the schedule")
+    dropped = sum(
+        s.count("dropped_iterations", "count") for s in summaries if s.has("dropped_iterations")
+    )
+    completed, _ = summed_count(summaries, "iterations", "count")
+    source = ", ".join(
+        f"{s.rel} {s.field('dropped_iterations', 'count')}"
+        if s.has("dropped_iterations")
+        else f"{s.rel} {s.field('dropped_iterations')} (absent: none dropped)"
+        for s in summaries
+    )
+    return dropped, completed + dropped, source
+
+
 def summed_rate(summaries: tuple[LoadSummary, ...], metric: str) -> float:
     """A counter's per-second ``rate`` added over the instances (a finite total only)."""
     require_metric(summaries, metric, "the stage's rate is unknown")

@@ -46,6 +46,7 @@ _PUBLIC = {
     "pod_readiness": "pytest_loadcert.gates.cluster",
     "request_count": "pytest_loadcert.evidence.load",
     "requests_sent": "pytest_loadcert.gates.k6",
+    "scheduled_iterations": "pytest_loadcert.gates.k6",
     "require_requests": "pytest_loadcert.gates.k6",
     "run_window": "pytest_loadcert.gates.window",
     "service": "pytest_loadcert.gates.cluster",
@@ -81,6 +82,7 @@ __all__ = [
     "requests_sent",
     "require_requests",
     "run_window",
+    "scheduled_iterations",
     "service",
     "stability",
     "stage_window",
@@ -111,6 +113,7 @@ if TYPE_CHECKING:  # for type checkers; at run time __getattr__ loads each name
         request_count,
         requests_sent,
         require_requests,
+        scheduled_iterations,
     )
     from pytest_loadcert.gates.observability import grafana_coverage, otel_coverage
     from pytest_loadcert.gates.prometheus import critical_metric, metric_sample, stability

@@ -13,6 +13,7 @@ from pytest_loadcert.config.profile import Profile
 STAGE_GATES = (
     "stage_evidence",
     "observed_concurrency",
+    "dropped_iterations",
     "requests_sent",
     "p95_latency",
     "p99_latency",

@@ -21,6 +21,7 @@ from pytest_loadcert.evidence.load import (
     SUCCESS_TREND,
     LoadSummary,
     check_counts,
+    dropped_iterations,
     failed_requests,
     peak_active_vus,
     request_count,
@@ -44,6 +45,7 @@ __all__ = [
     "request_count",
     "requests_sent",
     "require_requests",
+    "scheduled_iterations",
 ]
 
 
@@ -81,6 +83,28 @@ def observed_concurrency(
         ""
         if peak >= required
         else "k6 never ran this many VUs at once; target_vus and vus_max are not concurrency",
+    )
+
+
+def scheduled_iterations(summaries: tuple[LoadSummary, ...], profile: Profile) -> GateResult:
+    """The iterations the script's schedule asked for ran: the share k6 dropped
+    (``dropped_iterations``, no free VU at an arrival-rate executor's tick) is within
+    ``k6.dropped_iterations_max`` (default 0)."""
+    require_requests(summaries, profile)
+    dropped, scheduled, source = dropped_iterations(summaries)
+    share = dropped / scheduled if scheduled else 0.0
+    bound = profile.k6.dropped_iterations_max
+    passed = share <= bound
+    return GateResult(
+        passed,
+        f"{dropped} of {scheduled} scheduled iterations dropped ({share:.2%})",
+        f"<= {bound:.2%} dropped (k6.dropped_iterations_max)",
+        f"{scheduled} scheduled iterations",
+        source,
+        ""
+        if passed
+        else "k6 had no free VU to start them: the schedule's load was never generated "
+        "(raise the scenario's maxVUs, or the load generator's capacity)",
     )
 
 

@@ -56,6 +56,13 @@ def test_observed_concurrency(
     )
 
 
+def test_dropped_iterations(
+    loadcert_k6: tuple[LoadSummary, ...], loadcert_profile: Profile, loadcert_judge: Judge
+) -> None:
+    """The share of scheduled iterations k6 dropped is at most ``k6.dropped_iterations_max``."""
+    loadcert_judge(gates.scheduled_iterations(loadcert_k6, loadcert_profile))
+
+
 def test_requests_sent(
     loadcert_k6: tuple[LoadSummary, ...], loadcert_profile: Profile, loadcert_judge: Judge
 ) -> None:

@@ -21,6 +21,7 @@ class OtherToolSummary:
     rel: str
     values: dict[str, dict[str, float]]
     duration_ms: float | None = None
+    duration_field: str = "duration"
     limits: list[tuple[str, str, bool]] = field(default_factory=list)
 
     def field(self, metric: str, key: str | None = None) -> str:

@@ -150,7 +150,12 @@ def test_outputs_that_collide_and_an_empty_sha_are_refused(
 
 
 @pytest.mark.parametrize(
-    ("gate", "stage"), [("observed_concurrency", "100k"), ("achieved_concurrency", None)]
+    ("gate", "stage"),
+    [
+        ("observed_concurrency", "100k"),
+        ("achieved_concurrency", None),
+        ("dropped_iterations", "100k"),
+    ],
 )
 def test_the_concurrency_the_certificate_claims_cannot_be_waived(
     pytester: pytest.Pytester,
