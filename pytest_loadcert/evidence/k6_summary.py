@@ -48,6 +48,17 @@ class K6Summary:
     #: Where ``duration_ms`` comes from, as this file spells it.
     duration_field: str = "state.testRunDurationMs"
 
+    @property
+    def setup_checks(self) -> tuple[int, int]:
+        """(passes, fails) of the ``check()`` calls made in ``setup()``/``teardown()`` (k6
+        files them under the groups ``::setup`` and ``::teardown``): not load."""
+        outside = [
+            check
+            for check in self.check_tree or ()
+            if check.path.startswith(("::setup::", "::teardown::"))
+        ]
+        return sum(c.passes for c in outside), sum(c.fails for c in outside)
+
     def __repr__(self) -> str:
         # Shown in a failed assertion of a team gate: the file, not every parsed metric.
         return f"<K6Summary {self.rel} ({self.format}, {len(self.metrics)} metrics)>"

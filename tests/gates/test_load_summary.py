@@ -22,6 +22,7 @@ class OtherToolSummary:
     values: dict[str, dict[str, float]]
     duration_ms: float | None = None
     duration_field: str = "duration"
+    setup_checks: tuple[int, int] = (0, 0)
     limits: list[tuple[str, str, bool]] = field(default_factory=list)
 
     def field(self, metric: str, key: str | None = None) -> str:

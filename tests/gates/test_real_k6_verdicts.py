@@ -89,3 +89,18 @@ def test_a_stage_whose_recorded_run_bent_judgment_is_blocked(
     assert certificate["verdict"] == "blocked"
     assert statuses["k6_thresholds[smoke]"] == "blocked"
     assert needle in result.stdout.str()
+
+
+@pytest.mark.parametrize("args", [(), ("-n", "2")], ids=["serial", "xdist"])
+def test_a_stage_whose_only_requests_came_from_setup_is_blocked(
+    pytester: pytest.Pytester, tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    """Real k6: 2 VUs whose iterations threw before any request, 20 requests from setup()
+    and one from teardown(), counted apart by the script's thresholds: "2 users" certified
+    nothing the VUs did."""
+    certificate, output = judge(pytester, tmp_path, "setup-only-split", *args)
+    assert certificate["verdict"] == "blocked"
+    statuses = {g["id"]: g["status"] for g in certificate["gates"]}
+    assert statuses["requests_sent[smoke]"] == "blocked"
+    assert statuses["checks_rate[smoke]"] == "blocked"
+    assert "is 0, under k6.min_requests = 1" in output

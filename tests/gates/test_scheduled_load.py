@@ -1,5 +1,6 @@
-"""The schedule's load was generated: ``dropped_iterations`` on real k6 1.1.0 recordings
-(fixtures/k6/arrival-*, tools/record_k6.py) and in a certified run."""
+"""The schedule's load was generated, by the VU iterations: ``dropped_iterations`` and the
+traffic of setup()/teardown() on real k6 1.1.0 recordings (fixtures/k6/arrival-*,
+setup-only*, tools/record_k6.py) and in a certified run."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import bundlefactory as bf
 import pytest
 
 from pytest_loadcert.config.load import profile_from_mapping
+from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.evidence.jsonio import read_json
 from pytest_loadcert.evidence.k6 import parse_summary
-from pytest_loadcert.gates.k6 import scheduled_iterations
+from pytest_loadcert.evidence.load import request_count
+from pytest_loadcert.gates.k6 import checks_rate, requests_sent, scheduled_iterations
 
 K6 = Path(__file__).parents[2] / "fixtures" / "k6"
 PROFILE = profile_from_mapping({}, "built-in")
@@ -60,3 +63,33 @@ def test_dropped_iterations_make_the_run_not_certified(
     failed = [g for g in certificate["gates"] if g["status"] != "passed"]
     assert [g["id"] for g in failed] == ["dropped_iterations[25k]"]
     assert failed[0]["observed"].endswith("scheduled iterations dropped (4.00%)")
+
+
+# ------------------------------------------------- load comes from the VU iterations
+
+
+def test_checks_made_in_setup_and_teardown_are_not_load() -> None:
+    """Real k6: every VU iteration threw before any request; setup() made 20 checked
+    requests, teardown() one. The checks rate read 21/21 passed; none of them was load."""
+    for fmt in ("handlesummary", "summary-export"):
+        summaries = _recording("setup-only", fmt)
+        assert summaries[0].setup_checks == (21, 0)
+        with pytest.raises(EvidenceError, match=r"metrics\.checks.*counts no check"):
+            checks_rate(summaries, PROFILE)
+
+
+@pytest.mark.parametrize("fmt", ["handlesummary", "summary-export"])
+def test_requests_k6_counted_in_setup_and_teardown_are_not_load(fmt: str) -> None:
+    """With the thresholds that make k6 count setup()'s and teardown()'s requests apart
+    (``http_reqs{group:::setup}``), the stage whose VU iterations sent nothing blocks."""
+    summaries = _recording("setup-only-split", fmt)
+    count, source = request_count(summaries)
+    assert count == 0 and "less 21 of setup()/teardown()" in source
+    with pytest.raises(EvidenceError, match=r"is 0, under k6\.min_requests = 1"):
+        requests_sent(summaries, PROFILE)
+
+
+def test_without_those_thresholds_the_summary_cannot_tell_setup_requests_apart() -> None:
+    """The limit, stated as a test: k6 1.1.0's summary gives setup()'s requests no field of
+    their own unless a threshold names the submetric (docs/security.md)."""
+    assert request_count(_recording("setup-only", "summary-export"))[0] == 21
