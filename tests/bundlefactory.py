@@ -2584,6 +2584,11 @@ def _iterations_dropped(files: Files) -> None:
     summary["metrics"]["dropped_iterations"] = entry
 
 
+def _stage_summary_copied(files: Files) -> None:
+    """The 100k stage's summary stands for the 50k stage too (both 300 s): 50k never ran."""
+    files["stages/50k/k6-summary.json"] = copy.deepcopy(files["stages/100k/k6-summary.json"])
+
+
 def _shards_without_segments(files: Files) -> None:
     del files["stages/100k/stage.json"]["shards"]
 
@@ -2921,6 +2926,12 @@ VARIANTS: list[Variant] = [
         "50k http_req_failed rate 0.01 (max 0.001)",
         NOT_CERTIFIED,
         _error_rate_high,
+    ),
+    Variant(
+        "stage_summary_copied",
+        "50k's k6 summary is a copy of 100k's (both 300 s): one run given as two stages",
+        BLOCKED,
+        _stage_summary_copied,
     ),
     Variant(
         "iterations_dropped",

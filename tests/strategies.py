@@ -780,6 +780,21 @@ def _judgment_bent(files: Files, data: Drawer) -> tuple[GateKey, ...]:
     return (GateKey("k6_thresholds", stage),)
 
 
+@mutation("stage_summary_copied", "blocked")
+def _stage_summary_copied(files: Files, data: Drawer) -> tuple[GateKey, ...]:
+    """One stage's summary stands for another stage of the same length (a copy): the copied
+    stage never ran, whatever its figures say."""
+    source, target = data.draw(
+        st.lists(st.sampled_from(STAGE_NAMES[1:]), min_size=2, max_size=2, unique=True),
+        label="from, to",
+    )
+    copied = summary_paths(files, source)
+    if len(copied) != 1 or len(summary_paths(files, target)) != 1:
+        reject()  # sharded stages: the shard copies are the shards' own check
+    files[summary_paths(files, target)[0]] = copy.deepcopy(files[copied[0]])
+    return (GateKey("stage_window", target), GateKey("stage_window", source))
+
+
 @mutation("k6_exit_code_nonzero", "blocked")
 def _exit_code(files: Files, data: Drawer) -> tuple[GateKey, ...]:
     stage = _stage(data)

@@ -212,13 +212,18 @@ def read_shard_records(
     return records
 
 
+def measurements(summary: K6Summary) -> str:
+    """What a summary measured, as one comparable key (real runs never measure alike)."""
+    return repr((summary.format, summary.metrics, summary.duration_ms))
+
+
 def check_distinct_summaries(summaries: Iterable[K6Summary]) -> None:
     """No two shard summaries carry the same measurements: one k6 instance's summary given
     as two shards (the same file twice) would add its VUs and requests twice. Real
     instances never measure identical metrics and run durations."""
     seen: dict[str, str] = {}
     for summary in summaries:
-        key = repr((summary.format, summary.metrics, summary.duration_ms))
+        key = measurements(summary)
         if key in seen:
             raise EvidenceError(
                 summary.rel,

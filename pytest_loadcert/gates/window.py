@@ -11,7 +11,7 @@ from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.evidence.bundle import Bundle
 from pytest_loadcert.evidence.layout import stage_dir
 from pytest_loadcert.evidence.load import LoadSummary
-from pytest_loadcert.evidence.shards import check_shard_records
+from pytest_loadcert.evidence.shards import check_shard_records, measurements
 from pytest_loadcert.evidence.stage import StageRun
 from pytest_loadcert.gates.result import GateResult
 
@@ -48,6 +48,7 @@ def stage_window(
                 )
     # after the shard records: a shard that ran elsewhere in time is named as such
     checked = [s.rel for s in summaries if check_run_duration(s, run, tolerance)]
+    check_not_another_stages(bundle, profile, stage)
     names = profile.stage_names
     index = names.index(stage)
     if index > 0:
@@ -70,6 +71,28 @@ def stage_window(
             + ([f"{len(records)} shard records agree with the window"] if records else [])
         ),
     )
+
+
+def check_not_another_stages(bundle: Bundle, profile: Profile, stage: str) -> None:
+    """No summary of this stage carries the same measurements as one of another stage: one
+    run's summary given as two stages (a copy) means one of them never ran."""
+    mine = {measurements(s): s.rel for s in bundle.summaries(stage)}
+    for other in profile.stage_names:
+        if other == stage:
+            continue
+        try:
+            theirs = bundle.summaries(other)
+        except EvidenceError:
+            continue  # that stage's own gates block
+        for summary in theirs:
+            copy = mine.get(measurements(summary))
+            if copy is not None:
+                raise EvidenceError(
+                    copy,
+                    "metrics",
+                    f"are the same measurements as {summary.rel}: one run's summary given as "
+                    f"two stages ({stage} and {other}); one of them never ran",
+                )
 
 
 def check_run_duration(summary: LoadSummary, run: StageRun, tolerance: float) -> bool:
