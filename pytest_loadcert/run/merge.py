@@ -238,7 +238,9 @@ def build_stage(stage: str, inputs: list[ShardInput], profile: Profile) -> dict[
     }
     environments = [r.raw.get("k6_environment") for r in ordered]
     if all(isinstance(names, list) for names in environments):
-        document["k6_environment"] = sorted({name for names in environments for name in names})
+        document["k6_environment"] = sorted(
+            {name for names in environments if isinstance(names, list) for name in names}
+        )
     tolerance = profile.k6.duration_tolerance_s
     try:
         validate("stage", document, rel)

@@ -50,6 +50,7 @@ def test_a_real_script_writing_into_a_builtin_metric_blocks_its_stage(
     assert "Traceback" not in output
 
 
+@pytest.mark.slow
 def test_the_same_under_xdist(pytester: pytest.Pytester, tmp_path: Path) -> None:
     certificate, output = judge(pytester, tmp_path, "failed-diluted", "-n", "2")
     assert certificate["verdict"] == "blocked"
@@ -67,10 +68,16 @@ def test_the_same_under_xdist(pytester: pytest.Pytester, tmp_path: Path) -> None
         (
             {"k6_environment": ["K6_THRESHOLDS"]},
             "stages/smoke/stage.json: k6_environment holds K6_THRESHOLDS: k6 read it",
+            (),
+        ),
+        pytest.param(
+            {"k6_environment": ["K6_DURATION"]},
+            "stages/smoke/stage.json: k6_environment holds K6_DURATION: k6 read it",
             ("-n", "2"),
+            marks=pytest.mark.slow,
         ),
     ],
-    ids=["command", "environment"],
+    ids=["command", "environment", "environment-xdist"],
 )
 def test_a_stage_whose_recorded_run_bent_judgment_is_blocked(
     pytester: pytest.Pytester, tmp_path: Path, edit: dict, needle: str, args: tuple[str, ...]
@@ -91,7 +98,9 @@ def test_a_stage_whose_recorded_run_bent_judgment_is_blocked(
     assert needle in result.stdout.str()
 
 
-@pytest.mark.parametrize("args", [(), ("-n", "2")], ids=["serial", "xdist"])
+@pytest.mark.parametrize(
+    "args", [(), pytest.param(("-n", "2"), marks=pytest.mark.slow)], ids=["serial", "xdist"]
+)
 def test_a_stage_whose_only_requests_came_from_setup_is_blocked(
     pytester: pytest.Pytester, tmp_path: Path, args: tuple[str, ...]
 ) -> None:

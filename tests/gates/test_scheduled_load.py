@@ -52,7 +52,9 @@ def test_the_profile_states_the_share_it_accepts() -> None:
     assert scheduled_iterations(_recording("arrival-dropped", "handlesummary"), lenient).passed
 
 
-@pytest.mark.parametrize("args", [(), ("-n", "2")], ids=["serial", "xdist"])
+@pytest.mark.parametrize(
+    "args", [(), pytest.param(("-n", "2"), marks=pytest.mark.slow)], ids=["serial", "xdist"]
+)
 def test_dropped_iterations_make_the_run_not_certified(
     pytester: pytest.Pytester, tmp_path: Path, args: tuple[str, ...]
 ) -> None:
