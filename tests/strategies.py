@@ -782,11 +782,14 @@ def _judgment_bent(files: Files, data: Drawer) -> tuple[GateKey, ...]:
 
 @mutation("stage_summary_copied", "blocked")
 def _stage_summary_copied(files: Files, data: Drawer) -> tuple[GateKey, ...]:
-    """One stage's summary stands for another stage of the same length (a copy): the copied
-    stage never ran, whatever its figures say."""
-    source, target = data.draw(
-        st.lists(st.sampled_from(STAGE_NAMES[1:]), min_size=2, max_size=2, unique=True),
-        label="from, to",
+    """A later stage's summary stands for an earlier stage of the same length (a copy): every
+    figure of the earlier stage passes, and yet it never ran."""
+    target, source = sorted(
+        data.draw(
+            st.lists(st.sampled_from(STAGE_NAMES[1:]), min_size=2, max_size=2, unique=True),
+            label="stages",
+        ),
+        key=STAGE_NAMES.index,
     )
     copied = summary_paths(files, source)
     if len(copied) != 1 or len(summary_paths(files, target)) != 1:

@@ -1,9 +1,9 @@
 """k6 options that bend judgment or replace the bound script's schedule.
 
-Recorded from real k6 1.1.0 (``k6 run --help``, the option sources and the runs of
-docs/security.md "k6 options refused"). Options merge per option, lowest first: config
-file < script < ``K6_*`` environment < command line, and a higher layer *replaces* a map such
-as ``thresholds`` or ``scenarios``. So:
+Recorded from real k6 1.1.0 (``k6 run --help``, the option sources and observed runs; the
+list with each reason is docs/cli.md "k6 options run-stage refuses"). Options merge per
+option, lowest first: config file < script < ``K6_*`` environment < command line, and a
+higher layer *replaces* a map such as ``thresholds`` or ``scenarios``. So:
 
 - ``--no-thresholds``/``K6_NO_THRESHOLDS`` skip the thresholds, exit 0; ``K6_THRESHOLDS``
   set to anything, even empty, wipes the script's thresholds, exit 0, no warning;
@@ -193,7 +193,7 @@ def check_recorded(
     every statistic the gates read, ``--config`` of its empty options file, and an execution
     segment in a sharded stage.
     """
-    args = list(command[2:-1]) if command[1:2] == ["run"] or command[1:2] == ("run",) else []
+    args = list(command[2:-1]) if list(command[1:2]) == ["run"] else []
     for found in bending_options(args):
         long = found.option.long
         if long == "--summary-export":

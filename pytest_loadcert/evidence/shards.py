@@ -213,8 +213,13 @@ def read_shard_records(
 
 
 def measurements(summary: K6Summary) -> str:
-    """What a summary measured, as one comparable key (real runs never measure alike)."""
-    return repr((summary.format, summary.metrics, summary.duration_ms))
+    """What a summary measured, as one comparable key, whatever the order of its keys (real
+    runs never measure alike)."""
+    metrics = sorted(
+        (name, m.kind, sorted(m.values.items()), sorted(m.thresholds.items()))
+        for name, m in summary.metrics.items()
+    )
+    return repr((summary.format, metrics, summary.duration_ms))
 
 
 def check_distinct_summaries(summaries: Iterable[K6Summary]) -> None:
