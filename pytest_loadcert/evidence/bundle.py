@@ -45,6 +45,7 @@ from pytest_loadcert.evidence.schema import validate
 from pytest_loadcert.evidence.shards import (
     ShardRecord,
     check_distinct_summaries,
+    measurements,
     read_shard_records,
 )
 from pytest_loadcert.evidence.stage import StageRun
@@ -270,6 +271,13 @@ class Bundle:
             return summaries
 
         return self._once(f"k6:{stage}", load)
+
+    def measured(self, stage: str) -> dict[str, str]:
+        """What each summary of ``stage`` measured (:func:`measurements`) -> its file."""
+        return self._once(
+            f"measured:{stage}",
+            lambda: {measurements(s): s.rel for s in self.summaries(stage)},
+        )
 
     def shard_records(self, stage: str) -> dict[str, ShardRecord]:
         """``stages/<stage>/shard-<name>.json`` by shard name (empty when there are none)."""

@@ -11,7 +11,7 @@ from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.evidence.bundle import Bundle
 from pytest_loadcert.evidence.layout import stage_dir
 from pytest_loadcert.evidence.load import LoadSummary
-from pytest_loadcert.evidence.shards import check_shard_records, measurements
+from pytest_loadcert.evidence.shards import check_shard_records
 from pytest_loadcert.evidence.stage import StageRun
 from pytest_loadcert.gates.result import GateResult
 
@@ -76,21 +76,20 @@ def stage_window(
 def check_not_another_stages(bundle: Bundle, profile: Profile, stage: str) -> None:
     """No summary of this stage carries the same measurements as one of another stage: one
     run's summary given as two stages (a copy) means one of them never ran."""
-    mine = {measurements(s): s.rel for s in bundle.summaries(stage)}
+    mine = bundle.measured(stage)
     for other in profile.stage_names:
         if other == stage:
             continue
         try:
-            theirs = bundle.summaries(other)
+            theirs = bundle.measured(other)
         except EvidenceError:
             continue  # that stage's own gates block
-        for summary in theirs:
-            copy = mine.get(measurements(summary))
-            if copy is not None:
+        for key, rel in theirs.items():
+            if key in mine:
                 raise EvidenceError(
-                    copy,
+                    mine[key],
                     "metrics",
-                    f"are the same measurements as {summary.rel}: one run's summary given as "
+                    f"are the same measurements as {rel}: one run's summary given as "
                     f"two stages ({stage} and {other}); one of them never ran",
                 )
 

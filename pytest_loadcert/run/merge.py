@@ -236,11 +236,9 @@ def build_stage(stage: str, inputs: list[ShardInput], profile: Profile) -> dict[
         "command": command,
         "shards": {r.shard: r.execution_segment for r in ordered},
     }
-    environments = [r.raw.get("k6_environment") for r in ordered]
-    if all(isinstance(names, list) for names in environments):
-        document["k6_environment"] = sorted(
-            {name for names in environments if isinstance(names, list) for name in names}
-        )
+    environments = [r.raw["k6_environment"] for r in ordered if "k6_environment" in r.raw]
+    if len(environments) == len(ordered):  # every shard recorded its environment
+        document["k6_environment"] = sorted({name for names in environments for name in names})
     tolerance = profile.k6.duration_tolerance_s
     try:
         validate("stage", document, rel)

@@ -31,6 +31,7 @@ import os
 import socket
 import stat
 import subprocess
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -67,9 +68,6 @@ from pytest_loadcert.run.k6bin import K6NotFound, find_k6, k6_version
 TREND_STATS = "avg,min,med,max,p(90),p(95),p(99),count"
 #: From this many VUs on, a stage does not belong on a developer machine or shared runner.
 DEDICATED_WORKER_VUS = 100_000
-#: The options file run-stage hands k6 (``{}``, written to a temporary directory), as the
-#: recorded command names it: k6 otherwise reads ~/.config/k6/config.json silently.
-EMPTY_CONFIG = K6_EMPTY_CONFIG
 
 
 @dataclass(frozen=True)
@@ -140,7 +138,7 @@ def build_k6_argv(
     script: str,
     extra: Sequence[str],
     shard: Shard | None = None,
-    config: str = EMPTY_CONFIG,
+    config: str = K6_EMPTY_CONFIG,
 ) -> list[str]:
     """The k6 command line for one stage (the same shape is recorded in stage.json)."""
     segment = (
@@ -281,21 +279,20 @@ def run_stage(
     partial = directory / f".{summary}.partial"
     with contextlib.suppress(FileNotFoundError):
         partial.unlink()
-    config = directory / f".{summary}.k6-config.json"
-    write_atomic(config, b"{}\n")
-    argv = build_k6_argv(
-        str(k6_path), stage, str(partial), str(script), extra_args, shard, str(config)
-    )
     # Recorded with bundle paths: the bundle must not depend on where it was produced.
     recorded = build_k6_argv(
         "k6", stage, f"{stage_dir(stage)}/{summary}", K6_SCRIPT, extra_args, shard
     )
-
     environment = sorted(name for name in os.environ if name.startswith("K6_"))
-    try:
+    # k6 otherwise reads ~/.config/k6/config.json silently: it gets an empty options file,
+    # outside the bundle, recorded as K6_EMPTY_CONFIG.
+    with tempfile.TemporaryDirectory(prefix="loadcert-k6-") as options_dir:
+        config = Path(options_dir) / K6_EMPTY_CONFIG
+        config.write_text("{}\n")
+        argv = build_k6_argv(
+            str(k6_path), stage, str(partial), str(script), extra_args, shard, str(config)
+        )
         start, end, code = _run(argv)
-    finally:
-        config.unlink(missing_ok=True)
 
     if sha256_file(script) != sha256_bytes(script_bytes):
         raise RunStageError(
