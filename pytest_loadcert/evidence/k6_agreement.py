@@ -27,12 +27,12 @@ from dataclasses import replace
 
 from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.evidence.k6_summary import K6Summary
+from pytest_loadcert.evidence.load import SUCCESS_TREND
 
 #: A rate written with six decimals (or computed in float64) is within this of count / s;
 #: a duration derived from such a rate carries its rounding (half of RATE_ABSOLUTE) along.
 RATE_ABSOLUTE = 1e-6
 RATE_RELATIVE = 1e-9
-SUCCESS_TREND = "http_req_duration{expected_response:true}"
 
 
 def check_agreement(summary: K6Summary) -> K6Summary:
