@@ -45,7 +45,7 @@ from pytest_loadcert.collect.prometheus import collect, evaluation_time  # noqa:
 from pytest_loadcert.config.load import load_profile  # noqa: E402
 from pytest_loadcert.demo.exampleservice import start_service  # noqa: E402
 from pytest_loadcert.evidence.layout import STAGE_JSON, stage_file  # noqa: E402
-from pytest_loadcert.evidence.prometheus import window_seconds  # noqa: E402
+from pytest_loadcert.evidence.prometheus import query_window  # noqa: E402
 from pytest_loadcert.evidence.timeutil import format_utc, now_utc, parse_utc  # noqa: E402
 
 METRICS = {
@@ -101,7 +101,7 @@ def raw_sum(url: str, root: Path, profile_path: Path) -> tuple[float, int]:
             assert start is not None and end is not None
             moment = format_utc(evaluation_time(end, 0))
             for spec in profile.metrics:
-                params = {"query": spec.query_for(stage, window_seconds(start, end)),
+                params = {"query": spec.query_for(stage, *query_window(start, end)),
                           "time": moment}  # fmt: skip
                 began = time.perf_counter()
                 response = session.get(f"{url}/api/v1/query", params=params, timeout=30)

@@ -563,8 +563,10 @@ def _metric_value(name: str, window: StageWindow, index: int) -> float:
 
 
 def promql_for(template: str, window: StageWindow) -> str:
-    """The profile's PromQL as asked for ``window`` (exact-token substitution)."""
-    return template.replace("{window}", f"{window.seconds}s").replace("{stage}", window.name)
+    """The profile's PromQL as asked for ``window``: each ``[{window}]`` as ``[<seconds>s] @
+    <end>`` (whole-second windows), ``{stage}`` as the stage name."""
+    ranged = template.replace("[{window}]", f"[{window.seconds}s] @ {_epoch(window.end)}")
+    return ranged.replace("{stage}", window.name)
 
 
 def _vector(at: datetime, value: str) -> dict[str, Any]:

@@ -3,8 +3,9 @@
 For every ``stages/<stage>/stage.json`` and every ``[[metrics]]`` entry of the profile, one
 instant query ``GET /api/v1/query?query=<promql>&time=<t>``:
 
-- ``promql`` is the profile's query with ``{window}`` = the stage duration in whole seconds,
-  rounded up (``ceil(end - start)``, e.g. ``9s``) and ``{stage}`` = the stage name;
+- ``promql`` is the profile's query with every ``[{window}]`` asked as ``[<duration>] @
+  <stage end>`` (the stage window exactly, to the millisecond, whatever ``t``) and
+  ``{stage}`` = the stage name;
 - ``t`` is the stage end rounded up to the whole second, plus ``--delay-s``.
 
 Prometheus answers for past instants, but a sample can land after the instant it describes:
@@ -48,7 +49,7 @@ from pytest_loadcert.collect.http import (
 from pytest_loadcert.config.profile import MetricSpec, Profile
 from pytest_loadcert.evidence.jsonio import json_bytes, write_atomic
 from pytest_loadcert.evidence.layout import PROMETHEUS_JSON, stage_file
-from pytest_loadcert.evidence.prometheus import window_seconds
+from pytest_loadcert.evidence.prometheus import query_window
 from pytest_loadcert.evidence.stage import StageRun
 from pytest_loadcert.evidence.timeutil import format_utc, now_utc
 
@@ -221,11 +222,8 @@ def _with_pool(settings: HttpSettings, pool_size: int) -> HttpSettings:
 def _plan(window: StageRun, metrics: tuple[MetricSpec, ...], delay_s: int) -> list[_Query]:
     """The stage's queries, in the profile's order."""
     moment = format_utc(evaluation_time(window.end, delay_s).astimezone(UTC))
-    seconds = window_seconds(window.start, window.end)
-    return [
-        _Query(window.name, spec.name, spec.query_for(window.name, seconds), moment)
-        for spec in metrics
-    ]
+    span = query_window(window.start, window.end)
+    return [_Query(window.name, spec.name, spec.query_for(window.name, *span), moment) for spec in metrics]
 
 
 class _Tracker:

@@ -63,6 +63,7 @@ DEFAULT_PROFILE: dict[str, Any] = {
             "min": 1,
         },
     ],
+    "prometheus": {"max_gap_s": 30},
     "stability": [
         {
             "name": "realtime_stability",

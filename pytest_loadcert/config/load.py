@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 import sys
 import tomllib
 from datetime import date
@@ -21,11 +22,14 @@ from pytest_loadcert.config.profile import (
     GATE_NAME_RE,
     STAGE_NAME_RE,
     UNWAIVABLE_GATES,
+    WINDOW_RANGE_RE,
+    WINDOW_SELECTOR_RE,
     ClusterSpec,
     K6Bounds,
     MetricSpec,
     Profile,
     ProfileError,
+    PrometheusBounds,
     StabilitySpec,
     StageSpec,
     Waiver,
@@ -102,7 +106,7 @@ def profile_from_mapping(raw: dict[str, Any], source: str) -> Profile:
     checker.keys(raw, "", DEFAULT_PROFILE.keys())
     merged = copy.deepcopy(DEFAULT_PROFILE)
     for key, value in raw.items():
-        if key in ("k6", "cluster", "observability") and isinstance(value, dict):
+        if key in ("k6", "prometheus", "cluster", "observability") and isinstance(value, dict):
             checker.keys(value, key, DEFAULT_PROFILE[key].keys())
             merged[key].update(value)
         else:
@@ -118,6 +122,10 @@ def profile_from_mapping(raw: dict[str, Any], source: str) -> Profile:
     grafana = checker.boolean(observability["grafana"], "observability.grafana")
     otel = checker.boolean(observability["otel"], "observability.otel")
     waivers = checker.waivers(merged["waivers"], {s.name for s in stages})
+    prometheus = checker.table(merged["prometheus"], "prometheus")
+    max_gap_s = checker.non_negative(prometheus["max_gap_s"], "prometheus.max_gap_s")
+    if max_gap_s <= 0:
+        raise checker.fail("prometheus.max_gap_s", "must be greater than 0")
     return Profile(
         source=source,
         target_concurrency=target,
@@ -129,6 +137,7 @@ def profile_from_mapping(raw: dict[str, Any], source: str) -> Profile:
         grafana=grafana,
         otel=otel,
         waivers=waivers,
+        prometheus=PrometheusBounds(max_gap_s),
         canonical=canonical_json(merged),
     )
 
@@ -263,12 +272,40 @@ class _Checker:
                 raise self.fail(where, "needs a bound: min, max or both")
             if low is not None and high is not None and low > high:
                 raise self.fail(where, "min is greater than max")
-            promql = self.string(table["promql"], f"{where}.promql")
+            promql = self.promql(table["promql"], f"{where}.promql")
             result.append(MetricSpec(name, promql, low, high))
         names = [m.name for m in result]
         if len(set(names)) != len(names):
             raise self.fail("metrics", "lists a metric name twice")
         return tuple(result)
+
+    def promql(self, value: object, where: str) -> str:
+        """A metric's PromQL: ``{window}`` only as a range, ``[{window}]`` or a subquery's
+        ``[{window}:<step>]``, with no ``offset`` or ``@`` of its own (the range must be the
+        stage window); every ``[{window}]`` after a selector, or a subquery's."""
+        promql = self.string(value, where)
+        if "{window}" in WINDOW_RANGE_RE.sub("", promql):
+            raise self.fail(
+                where,
+                "uses {window} outside a range: write it as [{window}] (or a subquery's "
+                "[{window}:<step>]), which is asked as the stage window",
+            )
+        for match in WINDOW_RANGE_RE.finditer(promql):
+            rest = promql[match.end() :].lstrip()
+            if rest.startswith("@") or re.match(r"offset\b", rest):
+                raise self.fail(
+                    where,
+                    f"moves {match.group(0)} with {rest.split()[0]!r}: the range must be the "
+                    "stage window, which loadcert asks with @ <stage end>",
+                )
+        bare = promql.count("[{window}]")
+        if bare != len(WINDOW_SELECTOR_RE.findall(promql)):
+            raise self.fail(
+                where,
+                "has a [{window}] range that does not follow a series selector; its samples "
+                "could not be checked for gaps",
+            )
+        return promql
 
     def stability(self, value: object, metric_names: set[str]) -> tuple[StabilitySpec, ...]:
         result: list[StabilitySpec] = []

@@ -44,6 +44,17 @@ class K6Bounds:
     dropped_iterations_max: float = 0.0
 
 
+#: A stage-window range in a metric's PromQL: ``[{window}]``, or a subquery's
+#: ``[{window}:<step>]``. Each is asked with ``@ <stage end>`` after its bracket, so the range
+#: covers the stage window exactly, whenever the query is evaluated.
+WINDOW_RANGE_RE = re.compile(r"\[\{window\}(:[^\[\]]*)?\]")
+#: A selector in front of ``[{window}]``: the series whose samples cover the window.
+WINDOW_SELECTOR_RE = re.compile(
+    r"([A-Za-z_:][A-Za-z0-9_:]*\s*(?:\{(?:[^{}]|\{stage\})*\})?|\{(?:[^{}]|\{stage\})*\})"
+    r"\s*\[\{window\}\]"
+)
+
+
 @dataclass(frozen=True)
 class MetricSpec:
     """A critical Prometheus metric, queried per stage window."""
@@ -53,9 +64,37 @@ class MetricSpec:
     min: float | None
     max: float | None
 
-    def query_for(self, stage: str, window_s: int) -> str:
-        """The PromQL as it must have been asked for ``stage`` with a window of ``window_s``."""
-        return self.promql.replace("{window}", f"{window_s}s").replace("{stage}", stage)
+    def query_for(self, stage: str, window: str, at: str) -> str:
+        """The PromQL as it must have been asked for ``stage``: every ``[{window}]`` becomes
+        ``[<window>] @ <at>`` (the stage's duration, ending at the stage's end)."""
+        ranged = WINDOW_RANGE_RE.sub(
+            lambda m: f"[{window}{m.group(1) or ''}] @ {at}", self.promql
+        )
+        return ranged.replace("{stage}", stage)
+
+    @property
+    def selectors(self) -> tuple[str, ...]:
+        """The series selectors read over the stage window (``x{a="b"}`` of ``x{a="b"}[{window}]``),
+        each once, in order: what the collector records the samples of, for coverage."""
+        found: list[str] = []
+        for match in WINDOW_SELECTOR_RE.finditer(self.promql):
+            selector = re.sub(r"\s+(?=\{)", "", match.group(1).strip())
+            if selector not in found:
+                found.append(selector)
+        return tuple(found)
+
+    def coverage_query(self, selector: str, stage: str, window: str, at: str) -> str:
+        """The instant query that returns ``selector``'s raw samples over the stage window."""
+        return f"{selector}[{window}] @ {at}".replace("{stage}", stage)
+
+
+@dataclass(frozen=True)
+class PrometheusBounds:
+    """How completely the Prometheus answers must cover each stage window."""
+
+    #: The longest stretch of a stage window without a sample of a critical metric's series
+    #: (between two samples, or at either end of the window).
+    max_gap_s: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -160,6 +199,7 @@ class Profile:
     grafana: bool
     otel: bool
     waivers: tuple[Waiver, ...]
+    prometheus: PrometheusBounds = PrometheusBounds()
     #: Every value the gates judge by, defaults filled in, as canonical JSON: what ``digest``
     #: hashes, and what the certificate carries (``profile``) so a reviewer sees each one.
     canonical: str = field(compare=False, default="{}")

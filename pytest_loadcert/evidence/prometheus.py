@@ -1,10 +1,12 @@
 """Prometheus answers recorded for one stage window (``stages/<stage>/prometheus.json``).
 
 A lookup returns the measured value of a named metric or raises :class:`EvidenceError`:
-a metric that was not queried, a query that differs from the profile's PromQL, an
-evaluation time outside ``[stage end, stage end + eval_delay_max_s]``, an error response,
-an empty result, several series, or a ``NaN``/``+Inf``/``-Inf`` sample all block.
-Missing is never zero.
+a metric that was not queried, a query that differs from the profile's PromQL asked over the
+stage window (every ``[{window}]`` as ``[<duration>] @ <stage end>``, see
+:func:`query_window`), an evaluation time outside ``[stage end, stage end +
+eval_delay_max_s]``, an error response, a partial answer (``warnings``), an answer stamped
+with another time than the record's, an empty result, several series, or a
+``NaN``/``+Inf``/``-Inf`` sample all block. Missing is never zero.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from pytest_loadcert.evidence.timeutil import parse_utc
 
 # The window a stage's prometheus.json declares may differ from stage.json by rounding.
 WINDOW_SLACK_S = 1.0
+#: Prometheus stamps an instant answer with the evaluation time, to the millisecond.
+STAMP_SLACK_S = 0.001
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,8 @@ class MetricSample:
     time: datetime
     rel: str  # "stages/1k/prometheus.json"
     field: str  # "queries[3]"
+    #: Prometheus's ``infos`` on the answer (2.54 and later): shown with the value.
+    infos: tuple[str, ...] = ()
 
     @property
     def source(self) -> str:
@@ -90,17 +96,21 @@ def _time(value: str, rel: str, field: str) -> datetime:
     return moment
 
 
-def window_seconds(start: datetime, end: datetime) -> int:
-    """The window a collector asks for: ``ceil(end - start)`` in whole seconds (exact)."""
-    micros = (end - start) // timedelta(microseconds=1)
-    return -(-micros // 1_000_000)
+def query_window(start: datetime, end: datetime) -> tuple[str, str]:
+    """The range and the ``@`` time that cover ``start``..``end`` exactly, at Prometheus's
+    millisecond resolution: ``("60s", "1700000060")``, or ``("60001ms", "1700000060.001")``.
 
-
-def window_seconds_accepted(start: datetime, end: datetime) -> tuple[int, ...]:
-    """Whole-second windows accepted for ``{window}``: the duration rounded down or up."""
-    high = window_seconds(start, end)
-    low = (end - start) // timedelta(seconds=1)
-    return (low,) if low == high else (low, high)
+    The range ends at ``end`` rounded up to the millisecond and starts at ``start`` rounded
+    down, so no sample of the stage falls outside it (ranges are closed at both ends in
+    Prometheus 2).
+    """
+    epoch = datetime(1970, 1, 1, tzinfo=start.tzinfo)
+    last = -(-((end - epoch) // timedelta(microseconds=1)) // 1000)  # ms, rounded up
+    first = ((start - epoch) // timedelta(microseconds=1)) // 1000  # ms, rounded down
+    span = last - first
+    window = f"{span // 1000}s" if span % 1000 == 0 else f"{span}ms"
+    at = f"{last // 1000}" if last % 1000 == 0 else f"{last // 1000}.{last % 1000:03d}"
+    return window, at
 
 
 def check_window(evidence: PrometheusEvidence, start: datetime, end: datetime) -> None:
@@ -127,12 +137,12 @@ def lookup(
             rel, "queries", f"has no query named {spec.name!r}: the metric is missing"
         )
     where = f"queries[{record.index}]"
-    allowed = [spec.query_for(stage, seconds) for seconds in window_seconds_accepted(start, end)]
-    if record.promql not in allowed:
+    expected = spec.query_for(stage, *query_window(start, end))
+    if record.promql != expected:
         raise EvidenceError(
             rel,
             f"{where}.promql",
-            f"is {record.promql!r}, not the profile's query {allowed[-1]!r}",
+            f"is {record.promql!r}, not the profile's query over the stage window {expected!r}",
         )
     if record.time < end:
         raise EvidenceError(
@@ -150,23 +160,51 @@ def lookup(
         )
     if record.time > evidence.collected_at:
         raise EvidenceError(rel, f"{where}.time", "is after collected_at: not yet observable")
-    value = _single_value(record.response, rel, f"{where}.response")
-    return MetricSample(spec.name, value, record.promql, record.time, rel, where)
+    value = _single_value(record.response, record.time, rel, f"{where}.response")
+    infos = tuple(str(info) for info in record.response.get("infos", ()))
+    return MetricSample(spec.name, value, record.promql, record.time, rel, where, infos)
 
 
-def _single_value(response: dict[str, Any], rel: str, where: str) -> float:
+def check_answer(response: dict[str, Any], rel: str, where: str) -> None:
+    """A whole answer: ``success`` with no ``warnings``. Prometheus answers ``success`` (HTTP
+    200) with ``warnings`` when storage failed to give everything (a remote read, a shard):
+    the data may be partial, so it blocks, quoting the warning."""
     if response.get("status") != "success":
         kind = response.get("errorType", "?")
         text = response.get("error", "no error text")
         raise EvidenceError(
             rel, f"{where}.status", f"is {response.get('status')!r} ({kind}: {text})"
         )
+    warnings = response.get("warnings")
+    if warnings:
+        more = f" (and {len(warnings) - 1} more)" if len(warnings) > 1 else ""
+        raise EvidenceError(
+            rel, f"{where}.warnings", f"says the answer is partial: {warnings[0]}{more}"
+        )
+
+
+def check_stamp(pair: object, moment: datetime, rel: str, where: str) -> None:
+    """A sample of an instant answer is stamped with the evaluation time the record states."""
+    if isinstance(pair, list) and pair and isinstance(pair[0], int | float):
+        stamp = pair[0]
+        if not isinstance(stamp, bool) and abs(stamp - moment.timestamp()) > STAMP_SLACK_S:
+            raise EvidenceError(
+                rel,
+                f"{where}[0]",
+                f"is {stamp!r}, but the record says the query was evaluated at "
+                f"{moment.timestamp():g}: the answer is not this query's",
+            )
+
+
+def _single_value(response: dict[str, Any], moment: datetime, rel: str, where: str) -> float:
+    check_answer(response, rel, where)
     data = response.get("data")
     if not isinstance(data, dict):
         raise EvidenceError(rel, f"{where}.data", "is missing")
     result_type = data.get("resultType")
     result = data.get("result")
     if result_type == "scalar":
+        check_stamp(result, moment, rel, f"{where}.data.result")
         return _sample(result, rel, f"{where}.data.result")
     if result_type != "vector":
         raise EvidenceError(
@@ -193,6 +231,7 @@ def _single_value(response: dict[str, Any], rel: str, where: str) -> float:
                 rel, f"{where}.data.result[0]", "is a native histogram, not a value"
             )
         raise EvidenceError(rel, f"{where}.data.result[0].value", "is missing")
+    check_stamp(series["value"], moment, rel, f"{where}.data.result[0].value")
     return _sample(series["value"], rel, f"{where}.data.result[0].value")
 
 

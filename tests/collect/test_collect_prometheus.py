@@ -40,6 +40,7 @@ from pytest_loadcert.collect.prometheus import collect, evaluation_time
 from pytest_loadcert.config.load import load_profile
 from pytest_loadcert.demo.exampleservice import start_service
 from pytest_loadcert.evidence.hashing import sha256_file
+from pytest_loadcert.evidence.prometheus import query_window
 from pytest_loadcert.evidence.timeutil import parse_utc
 
 REPO = Path(__file__).resolve().parents[2]
@@ -598,9 +599,8 @@ def test_real_prometheus_answers_recorded_raw_per_stage_and_certified(
         assert document["window"] == {"start": stage_json["start_time"],
                                       "end": stage_json["end_time"]}  # fmt: skip
         assert [q["name"] for q in document["queries"]] == list(REAL_METRICS)
-        window = -(-(end - start) // timedelta(microseconds=1) // 1_000_000)
         for query, spec in zip(document["queries"], loaded.metrics, strict=True):
-            assert query["promql"] == spec.query_for(stage, window)  # the profile's exact PromQL
+            assert query["promql"] == spec.query_for(stage, *query_window(start, end))  # the profile's, over the window
             moment = parse_utc(query["time"])
             assert moment == evaluation_time(end, 1)
             assert end < moment <= end + timedelta(seconds=loaded.k6.eval_delay_max_s)

@@ -17,7 +17,7 @@ from pytest_loadcert.evidence.integrity import walk_bundle
 from pytest_loadcert.evidence.jsonio import parse_json, read_json
 from pytest_loadcert.evidence.k6 import parse_summary
 from pytest_loadcert.evidence.observability import grafana_range, otel_spans
-from pytest_loadcert.evidence.prometheus import lookup, parse_prometheus, window_seconds_accepted
+from pytest_loadcert.evidence.prometheus import lookup, parse_prometheus, query_window
 from pytest_loadcert.evidence.stage import StageRun
 
 K6 = Path(__file__).parents[2] / "fixtures" / "k6"
@@ -150,7 +150,7 @@ def _prom(
         "queries": [
             {
                 "name": "restarts",
-                "promql": promql or spec.query_for("1k", 300),
+                "promql": promql or spec.query_for("1k", "300s", "1777593900"),
                 "time": time,
                 "response": {
                     "status": "success",
@@ -211,8 +211,8 @@ def test_missing_query_blocks() -> None:
 
 
 def test_window_rounding() -> None:
-    assert window_seconds_accepted(START, END) == (300,)
-    assert window_seconds_accepted(START, END + timedelta(milliseconds=400)) == (300, 301)
+    assert query_window(START, END) == ("300s", "1777593900")
+    assert query_window(START, END + timedelta(milliseconds=400)) == ("300400ms", "1777593900.400")
 
 
 def test_grafana_relative_range_is_rejected() -> None:

@@ -25,7 +25,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from pytest_loadcert import cli
-from pytest_loadcert.collect.prometheus import collect, evaluation_time, window_seconds
+from pytest_loadcert.collect.prometheus import collect, evaluation_time
+from pytest_loadcert.evidence.prometheus import query_window
 from pytest_loadcert.config.load import load_profile
 from pytest_loadcert.demo.exampleservice import start_service, stop_service
 
@@ -909,8 +910,14 @@ def write_stage(evidence: Path, stage: str, start: str, end: str) -> None:
 
 def test_window_and_evaluation_time_rounding() -> None:
     start = datetime(2026, 1, 1, 0, 0, 0, 500_000, tzinfo=UTC)
-    assert window_seconds(start, start + timedelta(seconds=8)) == 8
-    assert window_seconds(start, start + timedelta(seconds=8, microseconds=1)) == 9
+    # The range covers the stage to the millisecond: start rounded down, end rounded up.
+    assert query_window(start, start + timedelta(seconds=8)) == ("8s", "1767225608.500")
+    assert query_window(start, start + timedelta(seconds=8, microseconds=1)) == (
+        "8001ms",
+        "1767225608.501",
+    )
+    late = start + timedelta(microseconds=999)  # rounded down: 0.500; the end rounded up
+    assert query_window(late, late + timedelta(seconds=8)) == ("8001ms", "1767225608.501")
     end = datetime(2026, 1, 1, 0, 0, 8, 1_000, tzinfo=UTC)
     assert evaluation_time(end, 0) == datetime(2026, 1, 1, 0, 0, 9, tzinfo=UTC)
     assert evaluation_time(end.replace(microsecond=0), 3) == datetime(
@@ -957,7 +964,7 @@ def test_collect_prometheus_records_answers_untouched(
     peak, broken = document["queries"]
     assert peak == {
         "name": "peak_vus",
-        "promql": 'max(max_over_time(k6_vus{stage="smoke"}[9s]))',  # ceil(8.2 s)
+        "promql": 'max(max_over_time(k6_vus{stage="smoke"}[8200ms] @ 1767225608.300))',
         "time": "2026-01-01T00:00:11Z",  # ceil(end) = :09, plus --delay-s 2
         "response": {
             "status": "success",
@@ -970,7 +977,7 @@ def test_collect_prometheus_records_answers_untouched(
     assert broken["response"]["status"] == "error"
     assert broken["response"]["errorType"] == "bad_data"
     assert {
-        "query": ['max(max_over_time(k6_vus{stage="5vu"}[9s]))'],
+        "query": ['max(max_over_time(k6_vus{stage="5vu"}[8250ms] @ 1767225628.250))'],
         "time": ["2026-01-01T00:00:31Z"],
     } in _FakePrometheus.seen
 
@@ -995,7 +1002,7 @@ def test_collect_prometheus_success_exits_0_and_validates_against_schema(
     status, _, err = run(args, capsys)
     assert status == 0, err
     document = json.loads((evidence / "stages/smoke/prometheus.json").read_text())
-    assert document["queries"][0]["promql"].endswith("[8s]))")
+    assert document["queries"][0]["promql"].endswith("[8s] @ 1767225608))")
     assert document["queries"][0]["time"] == "2026-01-01T00:00:08Z"
     schema_module = pytest.importorskip("pytest_loadcert.evidence.schema")
     schema_module.validate("prometheus", document, "stages/smoke/prometheus.json")
