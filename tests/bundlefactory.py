@@ -31,6 +31,7 @@ import functools
 import hashlib
 import json
 import math
+import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -569,6 +570,45 @@ def promql_for(template: str, window: StageWindow) -> str:
     return ranged.replace("{stage}", window.name)
 
 
+#: Coverage: the built-in profile's max_gap_s, looked back before each window; a scrape
+#: interval of 15 s.
+COVERAGE_LOOKBACK_S = 30
+SCRAPE_S = 15
+
+
+def coverage_for(template: str, window: StageWindow, value: str = "0") -> list[dict[str, Any]]:
+    """The coverage entries a collector records for ``template`` over ``window``: each series
+    selector's raw samples every SCRAPE_S from COVERAGE_LOOKBACK_S before the window to its
+    end, from one series holding ``value``."""
+    entries: list[dict[str, Any]] = []
+    selectors = re.findall(r"([A-Za-z_:][A-Za-z0-9_:]*(?:\{[^{}]*\})?)\[\{window\}\]", template)
+    span = window.seconds + COVERAGE_LOOKBACK_S
+    for selector in dict.fromkeys(selectors):
+        name = selector.split("{")[0]
+        stamps = [
+            _epoch(window.start + timedelta(seconds=t))
+            for t in range(-COVERAGE_LOOKBACK_S, window.seconds + 1, SCRAPE_S)
+        ]
+        entries.append(
+            {
+                "promql": f"{selector}[{span}s] @ {_epoch(window.end)}",
+                "response": {
+                    "status": "success",
+                    "data": {
+                        "resultType": "matrix",
+                        "result": [
+                            {
+                                "metric": {"__name__": name, "instance": "10.0.0.1:9090"},
+                                "values": [[t, value] for t in stamps],
+                            }
+                        ],
+                    },
+                },
+            }
+        )
+    return entries
+
+
 def _vector(at: datetime, value: str) -> dict[str, Any]:
     return {
         "status": "success",
@@ -584,6 +624,7 @@ def _prometheus(window: StageWindow, index: int) -> dict[str, Any]:
             "promql": promql_for(template, window),
             "time": fmt_time(at),
             "response": _vector(at, _prom_value(_metric_value(name, window, index))),
+            "coverage": coverage_for(template, window),
         }
         for name, template, _kind, _bound in METRICS
     ]
@@ -1999,6 +2040,7 @@ def set_stage_window(files: Files, stage: str, start: datetime, end: datetime) -
         for query in document["queries"]:
             if query["name"] in templates:
                 query["promql"] = promql_for(templates[query["name"]], window)
+                query["coverage"] = coverage_for(templates[query["name"]], window)
         for summary in stage_summaries(files, stage):
             if summary_format(summary) == HANDLESUMMARY:
                 summary["state"]["testRunDurationMs"] = _duration_ms(window, f"{stage}/moved")

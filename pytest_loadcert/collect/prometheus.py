@@ -46,10 +46,11 @@ from pytest_loadcert.collect.http import (
     check_base_url,
     response_json,
 )
-from pytest_loadcert.config.profile import MetricSpec, Profile
+from pytest_loadcert.config.profile import Profile
 from pytest_loadcert.evidence.jsonio import json_bytes, write_atomic
 from pytest_loadcert.evidence.layout import PROMETHEUS_JSON, stage_file
 from pytest_loadcert.evidence.prometheus import query_window
+from pytest_loadcert.evidence.prometheus_coverage import expected_coverage
 from pytest_loadcert.evidence.stage import StageRun
 from pytest_loadcert.evidence.timeutil import format_utc, now_utc
 
@@ -107,6 +108,9 @@ class _Query:
     name: str
     promql: str
     time: str
+    #: The coverage queries: each selector's raw samples over the window (and max_gap_s
+    #: before it), asked at the same time.
+    coverage: tuple[str, ...] = ()
 
     @property
     def where(self) -> str:
@@ -199,7 +203,7 @@ def collect(
         log(f"waiting {wait:.1f}s for late samples (k6's final push, the last scrape)")
         sleep(wait)
 
-    plan = {window.name: _plan(window, profile.metrics, delay_s) for window in windows}
+    plan = {window.name: _plan(window, profile, delay_s) for window in windows}
     queries = [q for stage_queries in plan.values() for q in stage_queries]
     result = CollectResult(warnings=list(settings.warnings()))
     tracker = _Tracker(base, len(queries), log, progress)
@@ -219,11 +223,24 @@ def _with_pool(settings: HttpSettings, pool_size: int) -> HttpSettings:
     return replace(settings, pool_size=pool_size)
 
 
-def _plan(window: StageRun, metrics: tuple[MetricSpec, ...], delay_s: int) -> list[_Query]:
-    """The stage's queries, in the profile's order."""
+def _plan(window: StageRun, profile: Profile, delay_s: int) -> list[_Query]:
+    """The stage's queries, in the profile's order, each with its coverage queries."""
     moment = format_utc(evaluation_time(window.end, delay_s).astimezone(UTC))
     span = query_window(window.start, window.end)
-    return [_Query(window.name, spec.name, spec.query_for(window.name, *span), moment) for spec in metrics]
+    gap = profile.prometheus.max_gap_s
+    return [
+        _Query(
+            window.name,
+            spec.name,
+            spec.query_for(window.name, *span),
+            moment,
+            tuple(
+                promql
+                for _, promql in expected_coverage(spec, window.name, window.start, window.end, gap)
+            ),
+        )
+        for spec in profile.metrics
+    ]
 
 
 class _Tracker:
@@ -343,6 +360,17 @@ def _ask_once(client: HttpClient, base: str, query: _Query, tracker: _Tracker) -
             f"{body.get('errorType', '?')}: {body.get('error', 'no error text')} "
             f"(PromQL: {query.promql})",
         )
+    if body.get("warnings"):
+        return _Answer(
+            record,
+            problem=f"{query.where}: Prometheus says the answer is partial: "
+            f"{body['warnings'][0]} (PromQL: {query.promql}); the gates block it",
+        )
+    coverage, problem = _ask_coverage(client, base, query)
+    if coverage is not None:
+        record["coverage"] = coverage
+    if problem is not None:
+        return _Answer(record, problem=problem)
     data = body.get("data")
     if isinstance(data, dict) and data.get("result") == []:
         return _Answer(
@@ -351,6 +379,35 @@ def _ask_once(client: HttpClient, base: str, query: _Query, tracker: _Tracker) -
             "empty, which the gates treat as missing",
         )
     return _Answer(record)
+
+
+def _ask_coverage(
+    client: HttpClient, base: str, query: _Query
+) -> tuple[list[dict[str, Any]] | None, str | None]:
+    """The raw samples of each of the query's selectors, or (what was got, a problem)."""
+    import requests
+
+    entries: list[dict[str, Any]] = []
+    for promql in query.coverage:
+        try:
+            response = client.get(
+                f"{base}/api/v1/query", params={"query": promql, "time": query.time}
+            )
+        except requests.RequestException as exc:
+            return None, f"{query.where}: coverage query {promql!r}: no answer from {base}: " + (
+                client.describe(exc)
+            )
+        body = response_json(response)
+        if client.contains_secret(response.content) or not isinstance(body, dict):
+            return None, (
+                f"{query.where}: coverage query {promql!r}: HTTP {response.status_code} from "
+                f"{base} is not a Prometheus API response; not recorded"
+            )
+        entries.append({"promql": promql, "response": body})
+        if body.get("status") != "success" or body.get("warnings"):
+            reason = body.get("error") or (body.get("warnings") or ["?"])[0]
+            return entries, f"{query.where}: coverage query {promql!r} failed: {reason}"
+    return entries, None
 
 
 def _write_stage(

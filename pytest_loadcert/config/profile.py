@@ -67,9 +67,7 @@ class MetricSpec:
     def query_for(self, stage: str, window: str, at: str) -> str:
         """The PromQL as it must have been asked for ``stage``: every ``[{window}]`` becomes
         ``[<window>] @ <at>`` (the stage's duration, ending at the stage's end)."""
-        ranged = WINDOW_RANGE_RE.sub(
-            lambda m: f"[{window}{m.group(1) or ''}] @ {at}", self.promql
-        )
+        ranged = WINDOW_RANGE_RE.sub(lambda m: f"[{window}{m.group(1) or ''}] @ {at}", self.promql)
         return ranged.replace("{stage}", stage)
 
     @property
@@ -81,6 +79,19 @@ class MetricSpec:
             selector = re.sub(r"\s+(?=\{)", "", match.group(1).strip())
             if selector not in found:
                 found.append(selector)
+        return tuple(found)
+
+    @property
+    def counter_selectors(self) -> tuple[str, ...]:
+        """The selectors read by ``increase``, ``rate`` or ``irate`` over the window: counters,
+        whose first value Prometheus does not count."""
+        found: list[str] = []
+        for match in WINDOW_SELECTOR_RE.finditer(self.promql):
+            before = self.promql[: match.start()].rstrip()
+            if re.search(r"\b(increase|rate|irate)\s*\($", before):
+                selector = re.sub(r"\s+(?=\{)", "", match.group(1).strip())
+                if selector not in found:
+                    found.append(selector)
         return tuple(found)
 
     def coverage_query(self, selector: str, stage: str, window: str, at: str) -> str:

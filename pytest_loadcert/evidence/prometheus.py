@@ -36,6 +36,9 @@ class QueryRecord:
     promql: str
     time: datetime
     response: dict[str, Any]
+    #: The raw samples of each series selector the metric reads over the window, as
+    #: ``{"promql", "response"}`` (see :mod:`.prometheus_coverage`); None when not recorded.
+    coverage: tuple[dict[str, Any], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,8 @@ class MetricSample:
     field: str  # "queries[3]"
     #: Prometheus's ``infos`` on the answer (2.54 and later): shown with the value.
     infos: tuple[str, ...] = ()
+    #: How the metric's series covered the window ("40 samples of 2 series, longest gap 5s").
+    coverage: str = ""
 
     @property
     def source(self) -> str:
@@ -82,7 +87,15 @@ def parse_prometheus(document: Any, rel: str) -> PrometheusEvidence:
         moment = parse_utc(entry["time"])
         if moment is None:  # pragma: no cover - the schema's pattern admits only valid forms
             raise EvidenceError(rel, f"queries[{index}].time", "is not an RFC 3339 UTC time")
-        queries[name] = QueryRecord(index, name, entry["promql"], moment, entry["response"])
+        coverage = entry.get("coverage")
+        queries[name] = QueryRecord(
+            index,
+            name,
+            entry["promql"],
+            moment,
+            entry["response"],
+            None if coverage is None else tuple(coverage),
+        )
     start = _time(document["window"]["start"], rel, "window.start")
     end = _time(document["window"]["end"], rel, "window.end")
     collected = _time(document["collected_at"], rel, "collected_at")

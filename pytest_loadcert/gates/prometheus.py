@@ -4,10 +4,13 @@ stability (dropped over total).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from pytest_loadcert.config.profile import MetricSpec, Profile, StabilitySpec
 from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.evidence.bundle import Bundle
 from pytest_loadcert.evidence.prometheus import MetricSample, check_window, lookup
+from pytest_loadcert.evidence.prometheus_coverage import check_coverage
 from pytest_loadcert.gates.result import GateResult, fmt
 
 
@@ -23,7 +26,13 @@ def metric_sample(bundle: Bundle, profile: Profile, stage: str, name: str) -> Me
     run = bundle.stage_run(stage)
     evidence = bundle.prometheus(stage)
     check_window(evidence, run.start, run.end)
-    return lookup(evidence, spec, stage, run.start, run.end, profile.k6.eval_delay_max_s)
+    sample = lookup(evidence, spec, stage, run.start, run.end, profile.k6.eval_delay_max_s)
+    record = evidence.queries[spec.name]
+    coverage = check_coverage(
+        record, spec, stage, run.start, run.end, profile.prometheus.max_gap_s, evidence.rel
+    )
+    text = coverage.describe() if coverage is not None else "no series read over the window"
+    return replace(sample, coverage=text)
 
 
 class PrometheusLookup:
@@ -58,12 +67,17 @@ def critical_metric(sample: MetricSample, spec: MetricSpec, window: str) -> Gate
     if spec.max is not None:
         bounds.append(f"<= {fmt(spec.max)}")
         ok = ok and sample.value <= spec.max
+    evidence = f"{sample.source}: {sample.promql} at {sample.time.isoformat()} ({window})"
+    if sample.coverage:
+        evidence += f"; coverage: {sample.coverage}"
+    if sample.infos:
+        evidence += "; Prometheus infos: " + " | ".join(sample.infos)
     return GateResult(
         ok,
         f"{spec.name} = {fmt(sample.value)}",
         " and ".join(bounds),
         "1 instant query",
-        f"{sample.source}: {sample.promql} at {sample.time.isoformat()} ({window})",
+        evidence,
     )
 
 

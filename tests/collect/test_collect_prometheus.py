@@ -600,7 +600,9 @@ def test_real_prometheus_answers_recorded_raw_per_stage_and_certified(
                                       "end": stage_json["end_time"]}  # fmt: skip
         assert [q["name"] for q in document["queries"]] == list(REAL_METRICS)
         for query, spec in zip(document["queries"], loaded.metrics, strict=True):
-            assert query["promql"] == spec.query_for(stage, *query_window(start, end))  # the profile's, over the window
+            assert query["promql"] == spec.query_for(
+                stage, *query_window(start, end)
+            )  # the profile's, over the window
             moment = parse_utc(query["time"])
             assert moment == evaluation_time(end, 1)
             assert end < moment <= end + timedelta(seconds=loaded.k6.eval_delay_max_s)

@@ -1,0 +1,248 @@
+"""How completely a critical metric's series were observed over a stage window.
+
+With each metric's answer, ``loadcert collect prometheus`` records the raw samples of every
+series selector the metric reads over the stage window (``x{a="b"}`` of
+``sum(increase(x{a="b"}[{window}]))``): the instant query ``x{a="b"}[<W + G>] @ <stage end>``
+(``G`` = ``prometheus.max_gap_s`` before the window, to see which series existed when the
+stage began), in the record's ``coverage`` list. :func:`check_coverage` then blocks:
+
+- a selector with no coverage recorded, or recorded with another query or time;
+- a coverage answer that is not whole (an error, ``warnings``), not a matrix, or holds a
+  sample outside its own range (it is not this query's answer);
+- no sample of the selector in the window at all;
+- a stretch of the window longer than ``max_gap_s`` without any sample of the selector
+  (from the window start to the first sample, between two samples, from the last sample to
+  the window end): a scrape gap, the target down, a series gone stale;
+- a series that vanished for longer than ``max_gap_s`` inside the window and came back;
+- a series read by ``increase``/``rate``/``irate`` that was born inside the window (no
+  sample in the ``max_gap_s`` before its first one) with a first value above 0: Prometheus
+  does not count a series' first value, so the errors it was born with would read as 0.
+
+A series born (a pod scaled out) or ended (scaled in) inside the window is not a gap by
+itself; the selector's samples as a whole must cover the window.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+from typing import Any
+
+from pytest_loadcert.config.profile import MetricSpec
+from pytest_loadcert.errors import EvidenceError
+from pytest_loadcert.evidence.prometheus import QueryRecord, check_answer, query_window
+
+#: Sample times may stand this far outside the range asked (Prometheus keeps milliseconds).
+EDGE_SLACK_S = 0.001
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """What the coverage of one metric showed: the selectors, series and longest gap."""
+
+    selectors: tuple[str, ...]
+    series: int
+    samples: int
+    longest_gap_s: float
+
+    def describe(self) -> str:
+        return (
+            f"{self.samples} samples of {self.series} series, longest gap {self.longest_gap_s:g}s"
+        )
+
+
+def coverage_range(start: datetime, end: datetime, max_gap_s: float) -> tuple[str, str]:
+    """The range and ``@`` time of a coverage query: the window, plus ``max_gap_s`` before."""
+    return query_window(start - timedelta(seconds=math.ceil(max_gap_s)), end)
+
+
+def expected_coverage(
+    spec: MetricSpec, stage: str, start: datetime, end: datetime, max_gap_s: float
+) -> list[tuple[str, str]]:
+    """``(selector, promql)`` of each coverage query the metric needs, in order."""
+    window, at = coverage_range(start, end, max_gap_s)
+    return [
+        (selector.replace("{stage}", stage), spec.coverage_query(selector, stage, window, at))
+        for selector in spec.selectors
+    ]
+
+
+def check_coverage(
+    record: QueryRecord,
+    spec: MetricSpec,
+    stage: str,
+    start: datetime,
+    end: datetime,
+    max_gap_s: float,
+    rel: str,
+) -> Coverage | None:
+    """Raise :class:`EvidenceError` unless every selector's samples cover the window; None
+    when the metric reads no series over a window (no ``[{window}]`` selector)."""
+    expected = expected_coverage(spec, stage, start, end, max_gap_s)
+    if not expected:
+        return None
+    where = f"queries[{record.index}].coverage"
+    entries = record.coverage
+    if entries is None:
+        raise EvidenceError(
+            rel,
+            where,
+            "is missing: the samples of the metric's series over the window were not "
+            "recorded, so a gap in them cannot be seen; collect again with this loadcert",
+        )
+    if len(entries) != len(expected):
+        raise EvidenceError(
+            rel, where, f"holds {len(entries)} entries; the metric reads {len(expected)} selectors"
+        )
+    counters = {s.replace("{stage}", stage) for s in spec.counter_selectors}
+    look_back = timedelta(seconds=math.ceil(max_gap_s))
+    series_total = samples_total = 0
+    longest = 0.0
+    for index, ((selector, promql), entry) in enumerate(zip(expected, entries, strict=True)):
+        at = f"{where}[{index}]"
+        if entry.get("promql") != promql:
+            raise EvidenceError(
+                rel,
+                f"{at}.promql",
+                f"is {entry.get('promql')!r}, not {promql!r} (the window, and max_gap_s = "
+                f"{max_gap_s:g} before it)",
+            )
+        response = entry.get("response")
+        if not isinstance(response, dict):
+            raise EvidenceError(rel, f"{at}.response", "is missing")
+        check_answer(response, rel, f"{at}.response")
+        series = _matrix(response, rel, f"{at}.response", start - look_back, end)
+        gap, series_count, samples = _judge(
+            series, selector, selector in counters, start, end, max_gap_s, rel, at
+        )
+        series_total += series_count
+        samples_total += samples
+        longest = max(longest, gap)
+    return Coverage(tuple(s for s, _ in expected), series_total, samples_total, longest)
+
+
+def _matrix(
+    response: dict[str, Any], rel: str, where: str, first: datetime, last: datetime
+) -> list[tuple[dict[str, Any], list[tuple[float, float]]]]:
+    data = response.get("data")
+    if not isinstance(data, dict) or data.get("resultType") != "matrix":
+        kind = data.get("resultType") if isinstance(data, dict) else None
+        raise EvidenceError(
+            rel, f"{where}.data.resultType", f"is {kind!r}; a range selector answers a matrix"
+        )
+    result = data.get("result")
+    if not isinstance(result, list):
+        raise EvidenceError(rel, f"{where}.data.result", "must be a list")
+    low, high = first.timestamp() - EDGE_SLACK_S, last.timestamp() + EDGE_SLACK_S
+    series: list[tuple[dict[str, Any], list[tuple[float, float]]]] = []
+    for s_index, entry in enumerate(result):
+        path = f"{where}.data.result[{s_index}]"
+        values = entry.get("values") if isinstance(entry, dict) else None
+        labels = entry.get("metric") if isinstance(entry, dict) else None
+        if not isinstance(values, list) or not isinstance(labels, dict):
+            raise EvidenceError(rel, path, "must be {metric, values}")
+        points: list[tuple[float, float]] = []
+        for v_index, pair in enumerate(values):
+            if (
+                not isinstance(pair, list)
+                or len(pair) != 2
+                or isinstance(pair[0], bool)
+                or not isinstance(pair[0], int | float)
+                or not isinstance(pair[1], str)
+            ):
+                raise EvidenceError(rel, f"{path}.values[{v_index}]", 'must be [<time>, "<value>"]')
+            stamp = float(pair[0])
+            if not low <= stamp <= high:
+                raise EvidenceError(
+                    rel,
+                    f"{path}.values[{v_index}]",
+                    f"is stamped {_iso(stamp)}, outside the range asked: not this query's answer",
+                )
+            if points and stamp <= points[-1][0]:
+                raise EvidenceError(
+                    rel, f"{path}.values[{v_index}]", "is not after the sample before it"
+                )
+            try:
+                value = float(pair[1])
+            except ValueError:
+                raise EvidenceError(
+                    rel, f"{path}.values[{v_index}][1]", f"is {pair[1]!r}, not a number"
+                ) from None
+            points.append((stamp, value))
+        series.append((labels, points))
+    return series
+
+
+def _judge(
+    series: list[tuple[dict[str, Any], list[tuple[float, float]]]],
+    selector: str,
+    counter: bool,
+    start: datetime,
+    end: datetime,
+    max_gap_s: float,
+    rel: str,
+    where: str,
+) -> tuple[float, int, int]:
+    """The longest gap of the selector over the window, its series and samples; raises on
+    a gap over ``max_gap_s``, a series that vanished and came back, or a counter born with a
+    value inside the window."""
+    begin, finish = start.timestamp(), end.timestamp()
+    inside: list[float] = []
+    for labels, points in series:
+        name = _series(labels)
+        # The samples in the window, and the last one before it: a series that vanished
+        # before the stage began and came back inside it has a gap too.
+        first_inside = next(
+            (i for i, (t, _) in enumerate(points) if t >= begin - EDGE_SLACK_S), len(points)
+        )
+        stamps = [t for t, _ in points[max(first_inside - 1, 0) :]]
+        for before, after in pairwise(stamps):
+            if after - before > max_gap_s:
+                raise EvidenceError(
+                    rel,
+                    where,
+                    f"series {name} has no sample from {_iso(before)} to {_iso(after)} "
+                    f"({after - before:g}s) in the stage window, over prometheus.max_gap_s "
+                    f"= {max_gap_s:g}",
+                )
+        if counter and points and points[0][0] > begin + EDGE_SLACK_S and points[0][1] > 0:
+            born, value = points[0]
+            raise EvidenceError(
+                rel,
+                where,
+                f"series {name} was born {born - begin:g}s into the stage window with the value "
+                f"{value:g}: increase() and rate() do not count a series' first value, so what "
+                "it was born with would read as 0 (create the series at 0 when the service "
+                "starts)",
+            )
+        inside.extend(t for t in stamps if t >= begin - EDGE_SLACK_S)
+    if not inside:
+        raise EvidenceError(
+            rel, where, f"holds no sample of {selector} in the stage window: it was not observed"
+        )
+    inside.sort()
+    edges = [begin, *inside, finish]
+    longest, at = 0.0, 0
+    for i, (before, after) in enumerate(pairwise(edges)):
+        if after - before > longest:
+            longest, at = after - before, i
+    if longest > max_gap_s + EDGE_SLACK_S:
+        raise EvidenceError(
+            rel,
+            where,
+            f"has no sample of {selector} from {_iso(edges[at])} to {_iso(edges[at + 1])} "
+            f"({longest:g}s of the stage window), over prometheus.max_gap_s = {max_gap_s:g}",
+        )
+    return round(longest, 3), len(series), len(inside)
+
+
+def _series(labels: dict[str, Any]) -> str:
+    name = labels.get("__name__", "")
+    rest = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()) if k != "__name__")
+    return f"{name}{{{rest}}}"
+
+
+def _iso(stamp: float) -> str:
+    return datetime.fromtimestamp(stamp, UTC).isoformat().replace("+00:00", "Z")
