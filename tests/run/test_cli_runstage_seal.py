@@ -26,9 +26,9 @@ import pytest
 
 from pytest_loadcert import cli
 from pytest_loadcert.collect.prometheus import collect, evaluation_time
-from pytest_loadcert.evidence.prometheus import query_window
 from pytest_loadcert.config.load import load_profile
 from pytest_loadcert.demo.exampleservice import start_service, stop_service
+from pytest_loadcert.evidence.prometheus import query_window
 
 REPO = Path(__file__).resolve().parents[2]
 DIGEST_A = "sha256:" + "a" * 64
@@ -973,6 +973,13 @@ def test_collect_prometheus_records_answers_untouched(
                 "result": [{"metric": {}, "value": [1767225600, "2"]}],
             },
         },
+        # The series' samples over the window and max_gap_s (30 s) before it, asked alike.
+        "coverage": [
+            {
+                "promql": 'k6_vus{stage="smoke"}[38200ms] @ 1767225608.300',
+                "response": peak["coverage"][0]["response"],
+            }
+        ],
     }
     assert broken["response"]["status"] == "error"
     assert broken["response"]["errorType"] == "bad_data"
