@@ -94,11 +94,15 @@ def start_prometheus(
     *,
     scrape_interval: str = "1s",
     ready_timeout_s: float = 15.0,
+    config_extra: str = "",
+    retention: str | None = None,
 ) -> Iterator[PrometheusServer]:
     """Run our own Prometheus in ``directory`` (config, TSDB, log); yields it, then stops it.
 
     ``scrape_targets`` are ``127.0.0.1:<port>`` addresses; when given, this returns only once
     every target has been scraped successfully, so a load that starts now is seen whole.
+    ``config_extra`` is appended to the YAML config (e.g. a ``remote_read`` section);
+    ``retention`` sets ``--storage.tsdb.retention.time`` (backfilled old data needs a long one).
     """
     binary = prometheus_binary()
     for target in scrape_targets:
@@ -114,7 +118,7 @@ def start_prometheus(
             "  - job_name: local",
             f"    static_configs: [{{targets: [{targets}]}}]",
         ]
-    config.write_text("\n".join(lines) + "\n")
+    config.write_text("\n".join(lines) + "\n" + config_extra)
     port = free_port()
     server = PrometheusServer(f"http://{HOST}:{port}", port, directory)
     with (directory / "prometheus.log").open("wb") as log:
@@ -126,6 +130,7 @@ def start_prometheus(
                 f"--web.listen-address={HOST}:{port}",
                 "--web.enable-remote-write-receiver",
                 "--log.level=warn",
+                *([f"--storage.tsdb.retention.time={retention}"] if retention else []),
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
