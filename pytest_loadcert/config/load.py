@@ -280,9 +280,9 @@ class _Checker:
         return tuple(result)
 
     def promql(self, value: object, where: str) -> str:
-        """A metric's PromQL: ``{window}`` only as a range, ``[{window}]`` or a subquery's
-        ``[{window}:<step>]``, with no ``offset`` or ``@`` of its own (the range must be the
-        stage window); every ``[{window}]`` after a selector, or a subquery's."""
+        """A metric's PromQL: ``{window}`` only as a range ``[{window}]`` after a series
+        selector, with no ``offset`` or ``@`` of its own (the range must be the stage window,
+        and its samples checkable for gaps)."""
         promql = self.string(value, where)
         if "{window}" in WINDOW_RANGE_RE.sub("", promql):
             raise self.fail(
@@ -291,6 +291,12 @@ class _Checker:
                 "[{window}:<step>]), which is asked as the stage window",
             )
         for match in WINDOW_RANGE_RE.finditer(promql):
+            if match.group(1):
+                raise self.fail(
+                    where,
+                    f"reads the stage window through a subquery ({match.group(0)}): its "
+                    "samples cannot be checked for gaps; put [{window}] on a series selector",
+                )
             rest = promql[match.end() :].lstrip()
             if rest.startswith("@") or re.match(r"offset\b", rest):
                 raise self.fail(

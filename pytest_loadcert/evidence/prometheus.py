@@ -21,8 +21,6 @@ from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.evidence.schema import validate
 from pytest_loadcert.evidence.timeutil import parse_utc
 
-# The window a stage's prometheus.json declares may differ from stage.json by rounding.
-WINDOW_SLACK_S = 1.0
 #: Prometheus stamps an instant answer with the evaluation time, to the millisecond.
 STAMP_SLACK_S = 0.001
 
@@ -127,11 +125,16 @@ def query_window(start: datetime, end: datetime) -> tuple[str, str]:
 
 
 def check_window(evidence: PrometheusEvidence, start: datetime, end: datetime) -> None:
-    """The recorded window must be the stage's window (within rounding)."""
-    if abs((evidence.window_start - start).total_seconds()) > WINDOW_SLACK_S:
-        raise EvidenceError(evidence.rel, "window.start", "is not the stage's start_time")
-    if abs((evidence.window_end - end).total_seconds()) > WINDOW_SLACK_S:
-        raise EvidenceError(evidence.rel, "window.end", "is not the stage's end_time")
+    """The recorded window is the stage's window (the collector copies stage.json's times):
+    a window that differs at all was asked for another stage or another run."""
+    if evidence.window_start != start:
+        raise EvidenceError(
+            evidence.rel, "window.start", f"is not the stage's start_time {start.isoformat()}"
+        )
+    if evidence.window_end != end:
+        raise EvidenceError(
+            evidence.rel, "window.end", f"is not the stage's end_time {end.isoformat()}"
+        )
 
 
 def lookup(

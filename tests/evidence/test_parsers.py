@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -429,3 +430,39 @@ def test_checks_without_the_group_tree_cannot_be_compared() -> None:
     del document["root_group"]
     with pytest.raises(EvidenceError, match="root_group is missing: the checks rate"):
         parse_summary(document, "k6-summary.json")
+
+
+@pytest.mark.parametrize(
+    ("promql", "needle"),
+    [
+        ("sum(increase(x[{window}] offset 30s))", "moves [{window}] with 'offset'"),
+        ("sum(increase(x[{window}] @ 1700000000))", "moves [{window}] with '@'"),
+        ("vector({window})", "uses {window} outside a range"),
+        ("max_over_time(rate(x[1m])[{window}:15s])", "through a subquery"),
+        ("max_over_time((x + y)[{window}])", "does not follow a series selector"),
+    ],
+)
+def test_a_metric_whose_range_is_not_the_stage_window_is_refused(promql: str, needle: str) -> None:
+    from pytest_loadcert.config.load import profile_from_mapping
+    from pytest_loadcert.config.profile import ProfileError
+
+    metric = {"name": "x", "promql": promql, "max": 0}
+    with pytest.raises(ProfileError, match=re.escape(needle)):
+        profile_from_mapping({"metrics": [metric], "stability": []}, "team.toml")
+
+
+def test_a_metric_names_the_series_it_reads_over_the_window() -> None:
+    spec = MetricSpec(
+        "x",
+        'sum(increase(a_total{s="{stage}"} [{window}])) / sum(rate(b{c="d"}[{window}])) '
+        '+ max(max_over_time(g[{window}])) + sum(increase(a_total{s="{stage}"}[{window}]))',
+        None,
+        1,
+    )
+    assert spec.selectors == ('a_total{s="{stage}"}', 'b{c="d"}', "g")
+    assert spec.counter_selectors == ('a_total{s="{stage}"}', 'b{c="d"}')
+    assert spec.query_for("1k", "60s", "1700000060") == (
+        'sum(increase(a_total{s="1k"} [60s] @ 1700000060)) / '
+        'sum(rate(b{c="d"}[60s] @ 1700000060)) + max(max_over_time(g[60s] @ 1700000060)) '
+        '+ sum(increase(a_total{s="1k"}[60s] @ 1700000060))'
+    )

@@ -45,6 +45,11 @@ def test_unit_tests_of_the_repository_do_not_run_in_a_certification(
         ("[k6]\np95_ms_max = -1\n", "k6.p95_ms_max: must not be negative"),
         ("[k6]\nmin_requests = 'many'\n", "k6.min_requests: must be a positive integer"),
         ("[[metrics]]\nname = 'x'\npromql = 'up'\n", "metrics[0]: needs a bound"),
+        (
+            "[[metrics]]\nname = 'x'\npromql = 'sum(increase(x[{window}] offset 30s))'\nmax = 0\n",
+            "metrics[0].promql: moves [{window}] with 'offset'",
+        ),
+        ("[prometheus]\nmax_gap_s = 0\n", "prometheus.max_gap_s: must be greater than 0"),
         ("[[stages]]\nname = '../x'\nmin_active_vus = 1\n", "stages[0].name"),
         ("not toml [", "not valid TOML"),
     ],
