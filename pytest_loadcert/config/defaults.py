@@ -82,6 +82,14 @@ DEFAULT_PROFILE: dict[str, Any] = {
         "services": ["gateway", "realtime-gateway", "pgbouncer", "nats", "qdrant", "valkey"],
         "max_snapshot_age_s": 900,
     },
-    "observability": {"grafana": True, "otel": True},
+    "observability": {
+        "grafana": True,
+        "otel": True,
+        # What the exports must be about: the dashboard, and the services' OTel resource.
+        "grafana_dashboard_uid": "loadcert-checkout",
+        "otel_services": ["gateway", "realtime-gateway"],
+        "otel_namespace": "shop",
+        "otel_environment": "staging",
+    },
     "waivers": [],
 }

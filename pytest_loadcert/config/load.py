@@ -27,6 +27,7 @@ from pytest_loadcert.config.profile import (
     ClusterSpec,
     K6Bounds,
     MetricSpec,
+    ObservabilitySpec,
     Profile,
     ProfileError,
     PrometheusBounds,
@@ -121,6 +122,22 @@ def profile_from_mapping(raw: dict[str, Any], source: str) -> Profile:
     observability = checker.table(merged["observability"], "observability")
     grafana = checker.boolean(observability["grafana"], "observability.grafana")
     otel = checker.boolean(observability["otel"], "observability.otel")
+    observed = ObservabilitySpec(
+        grafana_dashboard_uid=checker.string(
+            observability["grafana_dashboard_uid"], "observability.grafana_dashboard_uid"
+        ),
+        otel_services=checker.str_list(
+            observability["otel_services"], "observability.otel_services"
+        ),
+        otel_namespace=checker.string(
+            observability["otel_namespace"], "observability.otel_namespace"
+        ),
+        otel_environment=checker.string(
+            observability["otel_environment"], "observability.otel_environment"
+        ),
+    )
+    if otel and not observed.otel_services:
+        raise checker.fail("observability.otel_services", "must name at least one service")
     waivers = checker.waivers(merged["waivers"], {s.name for s in stages})
     prometheus = checker.table(merged["prometheus"], "prometheus")
     max_gap_s = checker.non_negative(prometheus["max_gap_s"], "prometheus.max_gap_s")
@@ -138,6 +155,7 @@ def profile_from_mapping(raw: dict[str, Any], source: str) -> Profile:
         otel=otel,
         waivers=waivers,
         prometheus=PrometheusBounds(max_gap_s),
+        observability=observed,
         canonical=canonical_json(merged),
     )
 

@@ -100,6 +100,20 @@ class MetricSpec:
 
 
 @dataclass(frozen=True)
+class ObservabilitySpec:
+    """The system the Grafana and OpenTelemetry exports must be about."""
+
+    #: The uid of the dashboard the Grafana export must be.
+    grafana_dashboard_uid: str = ""
+    #: ``service.name`` of the resources whose spans count; each must have a span per stage.
+    otel_services: tuple[str, ...] = ()
+    #: The resource's ``k8s.namespace.name`` (else ``service.namespace``).
+    otel_namespace: str = ""
+    #: The resource's ``deployment.environment.name`` (else ``deployment.environment``).
+    otel_environment: str = ""
+
+
+@dataclass(frozen=True)
 class PrometheusBounds:
     """How completely the Prometheus answers must cover each stage window."""
 
@@ -211,6 +225,7 @@ class Profile:
     otel: bool
     waivers: tuple[Waiver, ...]
     prometheus: PrometheusBounds = PrometheusBounds()
+    observability: ObservabilitySpec = ObservabilitySpec()
     #: Every value the gates judge by, defaults filled in, as canonical JSON: what ``digest``
     #: hashes, and what the certificate carries (``profile``) so a reviewer sees each one.
     canonical: str = field(compare=False, default="{}")

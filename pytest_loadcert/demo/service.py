@@ -51,6 +51,9 @@ if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 SERVICE_NAME = "loadcert-demo-service"
+#: The OTel resource the demo profile names (observability.otel_namespace, otel_environment).
+SERVICE_NAMESPACE = "loadcert-demo"
+ENVIRONMENT = "demo"
 #: Paths with their own label value; anything else is counted as path="other".
 KNOWN_PATHS = ("/", "/api/items", "/metrics")
 #: Spans leave in batches at least this often (ms): the file trails the requests by ~1 s.
@@ -68,7 +71,14 @@ class _Telemetry:
 
         from pytest_loadcert.demo.otlpjson import OtlpJsonFileExporter
 
-        resource = Resource.create({"service.name": SERVICE_NAME, "service.version": __version__})
+        resource = Resource.create(
+            {
+                "service.name": SERVICE_NAME,
+                "service.version": __version__,
+                "service.namespace": SERVICE_NAMESPACE,
+                "deployment.environment.name": ENVIRONMENT,
+            }
+        )
         self.provider: TracerProvider = TracerProvider(resource=resource)
         self.provider.add_span_processor(
             BatchSpanProcessor(OtlpJsonFileExporter(traces), schedule_delay_millis=EXPORT_DELAY_MS)

@@ -39,7 +39,7 @@ from pytest_loadcert.evidence.layout import (
     stage_dir,
     stage_file,
 )
-from pytest_loadcert.evidence.observability import Span, TimeRange, grafana_range, otel_spans
+from pytest_loadcert.evidence.observability import GrafanaExport, Span, grafana_range, otel_spans
 from pytest_loadcert.evidence.prometheus import PrometheusEvidence, parse_prometheus
 from pytest_loadcert.evidence.schema import validate
 from pytest_loadcert.evidence.shards import (
@@ -301,7 +301,7 @@ class Bundle:
     def cluster(self) -> ClusterSnapshot:
         return self._once(CLUSTER, lambda: parse_cluster(self.read_json(CLUSTER), CLUSTER))
 
-    def grafana(self) -> TimeRange:
+    def grafana(self) -> GrafanaExport:
         return self._once(GRAFANA, lambda: grafana_range(self.read_json(GRAFANA), GRAFANA))
 
     def otel(self) -> list[Span]:

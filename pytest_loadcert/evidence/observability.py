@@ -68,8 +68,18 @@ def _grafana_time(value: object, rel: str, field: str) -> datetime:
     return moment
 
 
-def grafana_range(document: Any, rel: str) -> TimeRange:
-    """The dashboard's (or snapshot's) absolute time range."""
+@dataclass(frozen=True)
+class GrafanaExport(TimeRange):
+    """A Grafana export's time range, and which dashboard it is."""
+
+    uid: str | None = None
+    panels: int = 0
+    #: Grafana's Home dashboard (``/api/dashboards/home``: ``meta.isHome``).
+    home: bool = False
+
+
+def grafana_range(document: Any, rel: str) -> GrafanaExport:
+    """The dashboard's (or snapshot's) absolute time range, uid and panel count."""
     if not isinstance(document, dict):
         raise EvidenceError(rel, "", "is not a JSON object; expected a Grafana dashboard export")
     dashboard = document.get("dashboard")
@@ -86,15 +96,92 @@ def grafana_range(document: Any, rel: str) -> TimeRange:
     end = _grafana_time(time.get("to"), rel, "dashboard.time.to")
     if end <= start:
         raise EvidenceError(rel, "dashboard.time", "ends before it starts")
-    return TimeRange(start, end, rel, "dashboard.time")
+    uid = dashboard.get("uid")
+    panels = dashboard.get("panels")
+    meta = document.get("meta")
+    return GrafanaExport(
+        start,
+        end,
+        rel,
+        "dashboard.time",
+        uid if isinstance(uid, str) and uid else None,
+        _panel_count(panels),
+        isinstance(meta, dict) and meta.get("isHome") is True,
+    )
+
+
+def _panel_count(panels: object) -> int:
+    """Panels of a dashboard, those inside collapsed rows included."""
+    if not isinstance(panels, list):
+        return 0
+    count = 0
+    for panel in panels:
+        if not isinstance(panel, dict):
+            continue
+        if panel.get("type") == "row":
+            count += _panel_count(panel.get("panels"))
+        else:
+            count += 1
+    return count
+
+
+@dataclass(frozen=True)
+class Resource:
+    """Who emitted spans: the OTel resource attributes the profile names."""
+
+    service: str | None
+    namespace: str | None
+    environment: str | None
+
+    def describe(self) -> str:
+        return (
+            f"service {self.service or '(none)'} in namespace {self.namespace or '(none)'}, "
+            f"environment {self.environment or '(none)'}"
+        )
 
 
 @dataclass(frozen=True)
 class Span:
-    """A span's times (what coverage needs)."""
+    """A span's times (what coverage needs) and its resource."""
 
     start: datetime
     end: datetime
+    resource: Resource = Resource(None, None, None)
+
+
+#: Resource attributes read, in order of preference: the newer semantic convention first.
+NAMESPACE_KEYS = ("k8s.namespace.name", "service.namespace")
+ENVIRONMENT_KEYS = ("deployment.environment.name", "deployment.environment")
+
+
+def _resource(resource: object, rel: str, where: str) -> Resource:
+    attributes = resource.get("attributes") if isinstance(resource, dict) else None
+    values: dict[str, str] = {}
+    if isinstance(attributes, list):
+        for attribute in attributes:
+            if not isinstance(attribute, dict) or not isinstance(attribute.get("key"), str):
+                continue
+            value = attribute.get("value")
+            text = value.get("stringValue") if isinstance(value, dict) else None
+            if isinstance(text, str):
+                if attribute["key"] in values and values[attribute["key"]] != text:
+                    raise EvidenceError(
+                        rel,
+                        f"{where}.attributes",
+                        f"states {attribute['key']} twice: {values[attribute['key']]!r} and "
+                        f"{text!r}",
+                    )
+                values[attribute["key"]] = text
+    environments = {values[k] for k in ENVIRONMENT_KEYS if k in values}
+    if len(environments) > 1:
+        raise EvidenceError(
+            rel,
+            f"{where}.attributes",
+            f"states two environments: {' and '.join(sorted(environments))}",
+        )
+    namespace = next((values[k] for k in NAMESPACE_KEYS if k in values), None)
+    environment = next((values[k] for k in ENVIRONMENT_KEYS if k in values), None)
+    return Resource(values.get("service.name"), namespace, environment)
 
 
 def _nanos(value: object, rel: str, field: str) -> int:
@@ -130,6 +217,11 @@ def otel_spans(data: bytes, rel: str) -> list[Span]:
             )
         for r_index, resource in enumerate(document["resourceSpans"]):
             scopes = resource.get("scopeSpans") if isinstance(resource, dict) else None
+            owner = _resource(
+                resource.get("resource") if isinstance(resource, dict) else None,
+                rel,
+                f"{where}resourceSpans[{r_index}].resource",
+            )
             if not isinstance(scopes, list):
                 raise EvidenceError(
                     rel, f"{where}resourceSpans[{r_index}].scopeSpans", "is missing"
@@ -156,6 +248,7 @@ def otel_spans(data: bytes, rel: str) -> list[Span]:
                         Span(
                             _from_epoch(start, 10**9, rel, f"{base}.startTimeUnixNano"),
                             _from_epoch(end, 10**9, rel, f"{base}.endTimeUnixNano"),
+                            owner,
                         )
                     )
     if not spans:

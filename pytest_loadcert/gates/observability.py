@@ -11,9 +11,24 @@ from pytest_loadcert.gates.window import run_window
 
 
 def grafana_coverage(bundle: Bundle, profile: Profile) -> GateResult:
-    """The Grafana export's absolute time range covers the whole run."""
+    """The Grafana export is the profile's dashboard, shows panels, and its absolute time
+    range covers the whole run."""
     start, end = run_window(bundle, profile)
     grafana = bundle.grafana()
+    uid = profile.observability.grafana_dashboard_uid
+    if grafana.home:
+        raise EvidenceError(
+            grafana.rel, "meta.isHome", f"is true: Grafana's Home dashboard, not {uid!r}"
+        )
+    if grafana.uid != uid:
+        raise EvidenceError(
+            grafana.rel,
+            "dashboard.uid",
+            f"is {grafana.uid!r}, not the dashboard the profile names "
+            f"(observability.grafana_dashboard_uid = {uid!r})",
+        )
+    if grafana.panels == 0:
+        raise EvidenceError(grafana.rel, "dashboard.panels", "holds no panel: it shows nothing")
     if grafana.start > start or grafana.end < end:
         raise EvidenceError(
             grafana.rel,
@@ -24,28 +39,54 @@ def grafana_coverage(bundle: Bundle, profile: Profile) -> GateResult:
         True,
         f"{grafana.start.isoformat()} .. {grafana.end.isoformat()}",
         f"covers {start.isoformat()} .. {end.isoformat()}",
-        "1 time range",
+        f"dashboard {uid}, {grafana.panels} panels",
         grafana.source,
     )
 
 
 def otel_coverage(bundle: Bundle, profile: Profile) -> GateResult:
-    """OpenTelemetry traces hold at least one span starting inside every stage window."""
+    """OpenTelemetry traces hold, for every service the profile names (in its namespace and
+    environment), a span starting inside every stage window. Spans of other resources do
+    not count."""
+    wanted = profile.observability
     spans = bundle.otel()
+    ours = [
+        span
+        for span in spans
+        if span.resource.service in wanted.otel_services
+        and span.resource.namespace == wanted.otel_namespace
+        and span.resource.environment == wanted.otel_environment
+    ]
+    about = f"in namespace {wanted.otel_namespace}, environment {wanted.otel_environment}"
+    if not ours:
+        seen = sorted({span.resource.describe() for span in spans})
+        raise EvidenceError(
+            OTEL,
+            "resourceSpans",
+            f"holds no span of {', '.join(wanted.otel_services)} {about}; its spans are of: "
+            + "; ".join(seen[:5])
+            + (f" and {len(seen) - 5} more" if len(seen) > 5 else ""),
+        )
     empty = []
     for stage in profile.stage_names:
         run = bundle.stage_run(stage)
-        if not any(run.start <= span.start <= run.end for span in spans):
-            empty.append(stage)
+        for service in wanted.otel_services:
+            if not any(
+                run.start <= span.start <= run.end and span.resource.service == service
+                for span in ours
+            ):
+                empty.append(f"{service} in stage {stage}")
     if empty:
         # Traces that do not cover the run are missing evidence, not a measured failure.
         raise EvidenceError(
-            OTEL, "", f"has no span starting inside the window of stage(s) {', '.join(empty)}"
+            OTEL,
+            "",
+            f"has no span {about} starting inside the window of: {', '.join(empty)}",
         )
     return GateResult(
         True,
-        f"{len(spans)} spans",
-        "a span in every stage window",
-        str(len(spans)),
+        f"{len(ours)} spans of {', '.join(wanted.otel_services)}",
+        f"a span of every service {about} in every stage window",
+        f"{len(ours)} of {len(spans)} spans",
         OTEL,
     )

@@ -35,6 +35,11 @@ min_active_vus = 2
 [[stages]]
 name = "5vu"
 min_active_vus = 5
+
+[observability]
+otel_services = ["loadcert-demo-service"]
+otel_namespace = "loadcert-demo"
+otel_environment = "demo"
 """
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -194,7 +199,7 @@ def test_real_sdk_export_is_imported_for_the_run_window(
     low, high = windows[0][0] - timedelta(milliseconds=1), windows[1][1]
     assert all(low <= s.start <= high for s in spans)
     result = runtime_gates.otel_coverage(Bundle(evidence), load_profile(profile))
-    assert result.passed and result.observed == "6 spans"
+    assert result.passed and result.observed == "6 spans of loadcert-demo-service"
     resource = json.loads((evidence / OUTPUT).read_text())["resourceSpans"][0]["resource"]
     names = [a["value"] for a in resource["attributes"] if a["key"] == "service.name"]
     assert names == [{"stringValue": "loadcert-demo-service"}]
