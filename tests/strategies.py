@@ -1062,6 +1062,94 @@ def _prometheus_doc(files: Files, data: Drawer) -> tuple[GateKey, ...]:
     return tuple(GateKey("critical_metric", stage, m) for m in subjects(PROFILE, "metrics"))[:1]
 
 
+@mutation("metric_series_not_covered", "blocked")
+def _coverage_gap(files: Files, data: Drawer) -> tuple[GateKey, ...]:
+    """A stretch of at least three scrapes (45 s, over max_gap_s = 30 s) of the window has no
+    sample of one selector: a scrape gap, at the start, inside or at the end."""
+    stage, name, query = _query(files, data)
+    start, end = window(files, stage)
+    inside = [
+        t
+        for t, _ in query["coverage"][0]["response"]["data"]["result"][0]["values"]
+        if start.timestamp() <= t <= end.timestamp()
+    ]
+    length = data.draw(st.integers(3, len(inside)), label="samples removed")
+    first = data.draw(st.integers(0, len(inside) - length), label="from")
+    gone = set(inside[first : first + length])
+    for series in query["coverage"][0]["response"]["data"]["result"]:
+        series["values"] = [v for v in series["values"] if v[0] not in gone]
+    return (GateKey("critical_metric", stage, name),)
+
+
+@mutation("metric_counter_born_inside_window", "blocked")
+def _counter_born(files: Files, data: Drawer) -> tuple[GateKey, ...]:
+    """A labelled counter appears inside the window already above 0: increase() reads it as
+    0, whatever it was born with."""
+    stage = _stage(data)
+    counters = sorted(n for n, t, _k, _b in bf.METRICS if "increase(" in t)
+    name = data.draw(st.sampled_from(counters), label="counter")
+    query = bf.prometheus_query(files, stage, name)
+    start, end = window(files, stage)
+    born = data.draw(st.integers(1, int((end - start).total_seconds())), label="born at +s")
+    value = data.draw(st.integers(1, 10**6), label="born with")
+    series = query["coverage"][0]["response"]["data"]["result"]
+    stamps = [t for t in range(int(start.timestamp()) + born, int(end.timestamp()) + 1, 5)]
+    labels = {**series[0]["metric"], "code": "500"}
+    series.append({"metric": labels, "values": [[t, str(value)] for t in stamps]})
+    return (GateKey("critical_metric", stage, name),)
+
+
+@mutation("metric_answer_partial", "blocked")
+def _metric_partial(files: Files, data: Drawer) -> tuple[GateKey, ...]:
+    """Prometheus said the answer (or its coverage) is partial: success with warnings."""
+    stage, name, query = _query(files, data)
+    warning = data.draw(st.text(min_size=1, max_size=40), label="warning")
+    target = query["response"]
+    if data.draw(st.booleans(), label="in the coverage"):
+        target = query["coverage"][0]["response"]
+    target["warnings"] = [warning]
+    return (GateKey("critical_metric", stage, name),)
+
+
+@mutation("metric_answer_of_another_time", "blocked")
+def _metric_restamped(files: Files, data: Drawer) -> tuple[GateKey, ...]:
+    """The answer is stamped with another time than the record's (pasted from another
+    query), or its coverage holds a sample outside the range it asked for."""
+    stage, name, query = _query(files, data)
+    shift = data.draw(st.integers(2, 10**9) | st.integers(-(10**9), -2), label="shift ms")
+    if data.draw(st.booleans(), label="in the coverage"):
+        values = query["coverage"][0]["response"]["data"]["result"][0]["values"]
+        values.append([values[-1][0] + abs(shift) / 1000, "0"])
+    else:
+        sample = query["response"]["data"]["result"][0]["value"]
+        sample[0] = sample[0] + shift / 1000
+    return (GateKey("critical_metric", stage, name),)
+
+
+@mutation("observability_of_another_system", "blocked")
+def _other_system(files: Files, data: Drawer) -> tuple[GateKey, ...]:
+    """The Grafana export is another dashboard, or the spans' resource another service,
+    namespace or environment than the profile names."""
+    other = data.draw(st.text(min_size=1, max_size=20), label="other")
+    if data.draw(st.booleans(), label="grafana"):
+        dashboard = files[bf.GRAFANA_PATH]["dashboard"]
+        if other == dashboard["uid"]:
+            reject()
+        dashboard["uid"] = other
+        return (GateKey("grafana_coverage"),)
+    key = data.draw(
+        st.sampled_from(("service.name", "k8s.namespace.name", "deployment.environment")),
+        label="attribute",
+    )
+    for resource in files[bf.OTEL_PATH]["resourceSpans"]:
+        for attribute in resource["resource"]["attributes"]:
+            if attribute["key"] == key:
+                if attribute["value"]["stringValue"] == other:
+                    reject()
+                attribute["value"]["stringValue"] = other
+    return (GateKey("otel_coverage"),)
+
+
 # -- cluster
 
 

@@ -227,6 +227,8 @@ class FakePrometheus:
             if path.endswith("/prometheus.json"):
                 for query in document["queries"]:
                     self.answers[(query["promql"], when(query["time"]))] = query["response"]
+                    for entry in query.get("coverage", ()):
+                        self.answers[(entry["promql"], when(query["time"]))] = entry["response"]
 
     def __call__(self, seen: Seen, attempt: int) -> Reply:
         auth = seen.headers.get("Authorization", "")

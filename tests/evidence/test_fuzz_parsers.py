@@ -44,6 +44,7 @@ from pytest_loadcert.evidence.prometheus import (
     lookup,
     parse_prometheus,
 )
+from pytest_loadcert.evidence.prometheus_coverage import Coverage, check_coverage
 from pytest_loadcert.evidence.schema import SCHEMAS, validate
 from pytest_loadcert.evidence.stage import StageRun
 from pytest_loadcert.gates.catalogue import subjects
@@ -367,6 +368,14 @@ def test_fuzz_prometheus_answers_and_their_lookup(document: Any) -> None:
                 lambda spec=spec: lookup(evidence, spec, "1k", start, end, 30)
             )
             assert isinstance(sample, MetricSample | EvidenceError)
+            record = evidence.queries.get(spec.name)
+            if record is not None:
+                coverage = _only_evidence_errors(
+                    lambda spec=spec, record=record: check_coverage(
+                        record, spec, "1k", start, end, 30, "p.json"
+                    )
+                )
+                assert coverage is None or isinstance(coverage, Coverage | EvidenceError)
 
 
 CLUSTER = VALID[bf.CLUSTER_PATH]
