@@ -140,3 +140,52 @@ def test_the_valid_exports_say_what_they_are_about(
     assert gate(certificate, "otel_coverage")["observed"].endswith(
         "spans of gateway, realtime-gateway"
     )
+
+
+def sdk_traces(path: Path, resources: list[dict[str, str]]) -> bytes:
+    """Spans written by the real OpenTelemetry SDK through the OTLP/JSON exporter, one per
+    stage window (two seconds in) for each resource."""
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    from pytest_loadcert.demo.otlpjson import OtlpJsonFileExporter
+
+    for attributes in resources:
+        provider = TracerProvider(resource=Resource.create(attributes))
+        provider.add_span_processor(SimpleSpanProcessor(OtlpJsonFileExporter(path)))
+        tracer = provider.get_tracer("loadcert-test")
+        for window in bf.stage_windows():
+            begin = int(window.start.timestamp() + 2) * 10**9
+            span = tracer.start_span("GET /api/checkout/cart", start_time=begin)
+            span.end(end_time=begin + 84_000_000)
+        provider.shutdown()
+    return path.read_bytes()
+
+
+def test_real_sdk_spans_of_another_system_block_and_of_this_one_certify(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    pytest.importorskip("opentelemetry.sdk")
+    billing = {
+        "service.name": "billing-batch",
+        "k8s.namespace.name": "billing",
+        "deployment.environment.name": "dev",
+    }
+    files = bf.variant_files("valid")
+    files[bf.OTEL_PATH] = sdk_traces(tmp_path / "other.jsonl", [billing])
+    certificate = judge(pytester, tmp_path / "other", files)
+    assert certificate["verdict"] == "blocked"
+    assert (
+        "its spans are of: service billing-batch in namespace billing, environment dev"
+        in gate(certificate, "otel_coverage")["message"]
+    )
+
+    ours = [
+        {"service.name": name, "k8s.namespace.name": "shop", "deployment.environment": "staging"}
+        for name in ("gateway", "realtime-gateway")
+    ]
+    files[bf.OTEL_PATH] = sdk_traces(tmp_path / "ours.jsonl", [*ours, billing])
+    certificate = judge(pytester, tmp_path / "ours", files)
+    assert certificate["verdict"] == "certified"
+    assert gate(certificate, "otel_coverage")["samples"] == "12 of 18 spans"
