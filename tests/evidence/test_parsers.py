@@ -7,6 +7,7 @@ import os
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -466,3 +467,75 @@ def test_a_metric_names_the_series_it_reads_over_the_window() -> None:
         'sum(rate(b{c="d"}[60s] @ 1700000060)) + max(max_over_time(g[60s] @ 1700000060)) '
         '+ sum(increase(a_total{s="1k"}[60s] @ 1700000060))'
     )
+
+
+def _covered(series: dict[str, list[tuple[int, str]]], template: str) -> tuple[Any, MetricSpec]:
+    """A record of ``template`` over START..START+60 s whose coverage holds ``series``
+    (labels -> [(seconds from START, value)])."""
+    from pytest_loadcert.evidence.prometheus import QueryRecord
+
+    spec = MetricSpec("m", template, None, 1)
+    end = START + timedelta(seconds=60)
+    base = int(START.timestamp())
+    result = [
+        {"metric": {"__name__": "x", "pod": pod}, "values": [[base + t, v] for t, v in points]}
+        for pod, points in series.items()
+    ]
+    response = {"status": "success", "data": {"resultType": "matrix", "result": result}}
+    promql = spec.coverage_query(spec.selectors[0], "1k", "90s", str(int(end.timestamp())))
+    record = QueryRecord(0, "m", "", end, {}, ({"promql": promql, "response": response},))
+    return record, spec
+
+
+EVERY_15 = [(t, "0") for t in range(-30, 61, 15)]
+
+
+@pytest.mark.parametrize(
+    ("series", "template", "needle"),
+    [
+        ({"a": EVERY_15}, "sum(increase(x[{window}]))", None),
+        # A pod scaled in at +20 s and another scaled out at +25 s, born at 0: covered.
+        (
+            {"a": [p for p in EVERY_15 if p[0] <= 20], "b": [(t, "0") for t in (25, 40, 55)]},
+            "sum(increase(x[{window}]))",
+            None,
+        ),
+        # A gauge series born with a value is a new pod's reading, not a lost count.
+        (
+            {"a": EVERY_15, "b": [(t, "7") for t in (25, 40, 55)]},
+            "max(max_over_time(x[{window}]))",
+            None,
+        ),
+        (
+            {"a": [p for p in EVERY_15 if p[0] < 30]},
+            "sum(increase(x[{window}]))",
+            "from 2026-05-01T00:00:15Z to 2026-05-01T00:01:00Z (45s",
+        ),
+        (
+            {"a": [p for p in EVERY_15 if p[0] not in (0, 15)]},
+            "sum(increase(x[{window}]))",
+            'series x{pod="a"} has no sample from 2026-04-30T23:59:45Z to 2026-05-01T00:00:30Z',
+        ),
+        (
+            {"a": EVERY_15, "b": [(t, "3") for t in (25, 40, 55)]},
+            "sum(rate(x[{window}]))",
+            'series x{pod="b"} was born 25s into the stage window with the value 3',
+        ),
+        (
+            {"a": [p for p in EVERY_15 if p[0] < 0]},
+            "sum(increase(x[{window}]))",
+            "holds no sample of x in the stage window",
+        ),
+    ],
+    ids=["covered", "scaled", "gauge-born", "end-gap", "vanished", "counter-born", "none"],
+)
+def test_coverage_of_a_window(series: dict, template: str, needle: str | None) -> None:
+    from pytest_loadcert.evidence.prometheus_coverage import check_coverage
+
+    record, spec = _covered(series, template)
+    end = START + timedelta(seconds=60)
+    if needle is None:
+        assert check_coverage(record, spec, "1k", START, end, 30, "p.json") is not None
+    else:
+        with pytest.raises(EvidenceError, match=re.escape(needle)):
+            check_coverage(record, spec, "1k", START, end, 30, "p.json")
