@@ -579,16 +579,22 @@ SCRAPE_S = 15
 def coverage_for(template: str, window: StageWindow, value: str = "0") -> list[dict[str, Any]]:
     """The coverage entries a collector records for ``template`` over ``window``: each series
     selector's raw samples every SCRAPE_S from COVERAGE_LOOKBACK_S before the window to its
-    end, from one series holding ``value``."""
+    end, from one series whose samples give ``value``: a gauge holding it, or (under
+    ``increase``) a counter rising evenly from 0 at the window start to it at the end."""
     entries: list[dict[str, Any]] = []
     selectors = re.findall(r"([A-Za-z_:][A-Za-z0-9_:]*(?:\{[^{}]*\})?)\[\{window\}\]", template)
     span = window.seconds + COVERAGE_LOOKBACK_S
     for selector in dict.fromkeys(selectors):
         name = selector.split("{")[0]
-        stamps = [
-            _epoch(window.start + timedelta(seconds=t))
-            for t in range(-COVERAGE_LOOKBACK_S, window.seconds + 1, SCRAPE_S)
-        ]
+        offsets = range(-COVERAGE_LOOKBACK_S, window.seconds + 1, SCRAPE_S)
+        counter = f"increase({selector}[{{window}}]" in template
+        amount = float(value)
+
+        def sample(offset: int, amount: float = amount, counter: bool = counter) -> str:
+            if not counter:
+                return value
+            return _prom_value(amount * max(offset, 0) / window.seconds)
+
         entries.append(
             {
                 "promql": f"{selector}[{span}s] @ {_epoch(window.end)}",
@@ -599,7 +605,10 @@ def coverage_for(template: str, window: StageWindow, value: str = "0") -> list[d
                         "result": [
                             {
                                 "metric": {"__name__": name, "instance": "10.0.0.1:9090"},
-                                "values": [[t, value] for t in stamps],
+                                "values": [
+                                    [_epoch(window.start + timedelta(seconds=t)), sample(t)]
+                                    for t in offsets
+                                ],
                             }
                         ],
                     },
@@ -624,7 +633,9 @@ def _prometheus(window: StageWindow, index: int) -> dict[str, Any]:
             "promql": promql_for(template, window),
             "time": fmt_time(at),
             "response": _vector(at, _prom_value(_metric_value(name, window, index))),
-            "coverage": coverage_for(template, window),
+            "coverage": coverage_for(
+                template, window, _prom_value(_metric_value(name, window, index))
+            ),
         }
         for name, template, _kind, _bound in METRICS
     ]
@@ -2013,8 +2024,15 @@ def prometheus_query(files: Files, stage: str, name: str) -> dict[str, Any]:
 
 
 def set_sample(files: Files, stage: str, name: str, value: str) -> None:
-    """Replace the sample value string of a metric's vector answer."""
-    prometheus_query(files, stage, name)["response"]["data"]["result"][0]["value"][1] = value
+    """Replace the sample value string of a metric's vector answer, and its series' samples
+    with ones that give it (when it is a finite number)."""
+    query = prometheus_query(files, stage, name)
+    query["response"]["data"]["result"][0]["value"][1] = value
+    if math.isfinite(float(value)):
+        document = files[f"stages/{stage}/prometheus.json"]
+        start, end = (_parse_time(document["window"][k]) for k in ("start", "end"))
+        template = next(t for n, t, _k, _b in METRICS if n == name)
+        query["coverage"] = coverage_for(template, StageWindow(stage, 0, start, end), value)
 
 
 def _set_eval_time(files: Files, stage: str, at: datetime) -> None:
@@ -2040,7 +2058,8 @@ def set_stage_window(files: Files, stage: str, start: datetime, end: datetime) -
         for query in document["queries"]:
             if query["name"] in templates:
                 query["promql"] = promql_for(templates[query["name"]], window)
-                query["coverage"] = coverage_for(templates[query["name"]], window)
+                value = query["response"]["data"]["result"][0]["value"][1]
+                query["coverage"] = coverage_for(templates[query["name"]], window, value)
         for summary in stage_summaries(files, stage):
             if summary_format(summary) == HANDLESUMMARY:
                 summary["state"]["testRunDurationMs"] = _duration_ms(window, f"{stage}/moved")

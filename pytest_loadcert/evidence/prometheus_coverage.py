@@ -20,22 +20,38 @@ stage began), in the record's ``coverage`` list. :func:`check_coverage` then blo
 
 A series born (a pod scaled out) or ended (scaled in) inside the window is not a gap by
 itself; the selector's samples as a whole must cover the window.
+
+The samples are also a second account of the value: for a query of the form
+``sum|max|min(max_over_time|min_over_time|increase|rate(<selector>[{window}]))``,
+:func:`check_value` computes the value from the coverage samples inside the window, as
+Prometheus 2 does (``increase``/``rate`` with its extrapolation, ``promql/functions.go``
+``extrapolatedRate``), and a value that the samples contradict blocks.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
-from pytest_loadcert.config.profile import MetricSpec
+from pytest_loadcert.config.profile import WINDOW_SELECTOR_RE, MetricSpec
 from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.evidence.prometheus import QueryRecord, check_answer, query_window
 
 #: Sample times may stand this far outside the range asked (Prometheus keeps milliseconds).
 EDGE_SLACK_S = 0.001
+#: A query whose value the coverage samples determine: aggregation, function, one selector.
+SIMPLE_QUERY_RE = re.compile(
+    r"^\s*(sum|max|min)\s*\(\s*(max_over_time|min_over_time|increase|rate)\s*\(\s*"
+    + WINDOW_SELECTOR_RE.pattern
+    + r"\s*\)\s*\)\s*$"
+)
+#: Relative difference tolerated between the recorded value and the one computed from the
+#: samples (floating-point summation order).
+VALUE_TOLERANCE = 1e-9
 
 
 @dataclass(frozen=True)
@@ -121,6 +137,90 @@ def check_coverage(
         samples_total += samples
         longest = max(longest, gap)
     return Coverage(tuple(s for s, _ in expected), series_total, samples_total, longest)
+
+
+def check_value(
+    record: QueryRecord,
+    spec: MetricSpec,
+    value: float,
+    start: datetime,
+    end: datetime,
+    rel: str,
+) -> float | None:
+    """The value computed from the coverage samples, when the query's form determines it;
+    raises :class:`EvidenceError` when it contradicts the recorded ``value``. Call after
+    :func:`check_coverage` has accepted the record's coverage."""
+    match = SIMPLE_QUERY_RE.match(spec.promql)
+    if match is None or not record.coverage:
+        return None
+    aggregate, function = match.group(1), match.group(2)
+    window, at = query_window(start, end)
+    last_ms = round(float(at) * 1000)
+    first_ms = last_ms - _duration_ms(window)
+    response = record.coverage[0]["response"]
+    results: list[float] = []
+    for entry in response["data"]["result"]:
+        points = [
+            (round(float(t) * 1000), float(v))
+            for t, v in entry["values"]
+            if first_ms <= round(float(t) * 1000) <= last_ms
+        ]
+        computed = _function(function, points, first_ms, last_ms)
+        if computed is not None:
+            results.append(computed)
+    if not results:
+        return None
+    total = (
+        math.fsum(results) if aggregate == "sum" else (max if aggregate == "max" else min)(results)
+    )
+    if abs(total - value) > VALUE_TOLERANCE * max(1.0, abs(total), abs(value)):
+        raise EvidenceError(
+            rel,
+            f"queries[{record.index}].response",
+            f"gives {spec.name} = {value:g}, but the recorded samples of its series over the "
+            f"window give {total:g} ({aggregate} of {function}): the answer and its "
+            "coverage are not of the same data",
+        )
+    return total
+
+
+def _duration_ms(window: str) -> int:
+    return int(window[:-2]) if window.endswith("ms") else int(window[:-1]) * 1000
+
+
+def _function(
+    function: str, points: list[tuple[int, float]], first_ms: int, last_ms: int
+) -> float | None:
+    """One series' value of ``function`` over its ``points`` (ms, value) in the range."""
+    if not points:
+        return None
+    if function == "max_over_time":
+        return max(v for _, v in points)
+    if function == "min_over_time":
+        return min(v for _, v in points)
+    if len(points) < 2:  # Prometheus drops the series: no rate over one sample
+        return None
+    result = points[-1][1] - points[0][1]
+    last_value = 0.0
+    for _, sample in points:
+        if sample < last_value:  # a counter reset
+            result += last_value
+        last_value = sample
+    to_start = (points[0][0] - first_ms) / 1000
+    to_end = (last_ms - points[-1][0]) / 1000
+    sampled = (points[-1][0] - points[0][0]) / 1000
+    average = sampled / (len(points) - 1)
+    if result > 0 and points[0][1] >= 0:
+        to_zero = sampled * (points[0][1] / result)
+        to_start = min(to_start, to_zero)
+    threshold = average * 1.1
+    interval = sampled
+    interval += to_start if to_start < threshold else average / 2
+    interval += to_end if to_end < threshold else average / 2
+    result = result * (interval / sampled)
+    if function == "rate":
+        result /= (last_ms - first_ms) / 1000
+    return result
 
 
 def _matrix(

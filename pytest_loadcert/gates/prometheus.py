@@ -10,7 +10,7 @@ from pytest_loadcert.config.profile import MetricSpec, Profile, StabilitySpec
 from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.evidence.bundle import Bundle
 from pytest_loadcert.evidence.prometheus import MetricSample, check_window, lookup
-from pytest_loadcert.evidence.prometheus_coverage import check_coverage
+from pytest_loadcert.evidence.prometheus_coverage import check_coverage, check_value
 from pytest_loadcert.gates.result import GateResult, fmt
 
 
@@ -32,6 +32,8 @@ def metric_sample(bundle: Bundle, profile: Profile, stage: str, name: str) -> Me
         record, spec, stage, run.start, run.end, profile.prometheus.max_gap_s, evidence.rel
     )
     text = coverage.describe() if coverage is not None else "no series read over the window"
+    if check_value(record, spec, sample.value, run.start, run.end, evidence.rel) is not None:
+        text += ", the value recomputed from them"
     return replace(sample, coverage=text)
 
 

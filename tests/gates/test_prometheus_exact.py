@@ -192,3 +192,29 @@ def test_coverage_that_is_not_this_querys_blocks(
     certificate, _ = judge(pytester, tmp_path, document)
     assert certificate["verdict"] == "blocked"
     assert needle in smoke_gates(certificate)[ERRORS_GATE]["message"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "needle"),
+    [
+        ("db_pool_saturation", "0.5", "gives db_pool_saturation = 0.5, but the recorded samples"),
+        ("object_store_errors", "0", None),  # what the samples give: still certified
+        ("realtime_ws_connected", "19", "over the window give 18 (sum of max_over_time)"),
+    ],
+)
+def test_a_value_its_own_samples_contradict_blocks(
+    pytester: pytest.Pytester, tmp_path: Path, name: str, value: str, needle: str | None
+) -> None:
+    # Within its bound, but not what Prometheus computed from the samples it also returned.
+    document = recording("healthy")
+    for query in document["queries"]:
+        if query["name"] == name:
+            query["response"]["data"]["result"][0]["value"][1] = value
+    certificate, _ = judge(pytester, tmp_path, document)
+    gate = smoke_gates(certificate)[f"critical_metric[smoke-{name}]"]
+    if needle is None:
+        assert certificate["verdict"] == "certified"
+        assert "the value recomputed from them" in gate["source"]
+    else:
+        assert certificate["verdict"] == "blocked"
+        assert needle in gate["message"], gate["message"]
