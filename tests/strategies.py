@@ -642,12 +642,13 @@ def _iterations_dropped(files: Files, data: Drawer) -> tuple[GateKey, ...]:
     counter appears, its rate its count over the run's duration as k6 writes it."""
     stage = _stage(data)
     summary = _summary(files, stage, data)
-    iterations = bf.metric(summary, "iterations")
     dropped = data.draw(st.integers(1, 10**9), label="dropped")
-    entry: dict[str, Any] = {
-        "count": dropped,
-        "rate": dropped * iterations["rate"] / iterations["count"],
-    }
+    if is_handlesummary(summary):
+        seconds = summary["state"]["testRunDurationMs"] / 1000
+    else:  # an export's run duration is what its requests counter gives
+        requests = bf.metric(summary, "http_reqs")
+        seconds = requests["count"] / requests["rate"]
+    entry: dict[str, Any] = {"count": dropped, "rate": dropped / seconds}
     if is_handlesummary(summary):
         entry = {"type": "counter", "contains": "default", "values": entry}
     summary["metrics"]["dropped_iterations"] = entry
