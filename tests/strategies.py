@@ -464,6 +464,9 @@ def set_failed_requests(summary: dict[str, Any], failed: int, succeeded: int) ->
         trend = bf.metric(summary, SUCCESS_TREND)
         if "count" in trend:
             trend["count"] = succeeded
+            if succeeded == 0:  # a trend of no samples is all zeros, as k6 writes it
+                for key in trend:
+                    trend[key] = 0
 
 
 def set_checks(summary: dict[str, Any], passes: int, fails: int) -> None:

@@ -66,26 +66,22 @@ def healthy(skip: Callable[[int], bool] = lambda t: False) -> Series:
     return {name: [(t, value) for t in times] for name, value in HEALTHY}
 
 
-def first_second() -> Series:
+def one_error_at(moment: int) -> Series:
+    """The healthy series, and ``object_store_errors_total{op="put"}`` sampled every STEP s
+    (0 before ``moment``, 1 from it) with one more sample at ``moment`` itself."""
     series = healthy()
-    # An object store error in the stage's first second: 0 at the start, 1 from +1 s.
-    series['object_store_errors_total{op="put"}'] = sorted(
-        [(t, 0) for t in range(START - 120, START + 1, STEP)]
-        + [(START + 1, 1)]
-        + [(t, 1) for t in range(START + STEP, END + 61, STEP)]
-    )
+    before = [(t, 0) for t in range(START - 120, END + 61, STEP) if t < moment]
+    after = [(t, 1) for t in range(START - 120, END + 61, STEP) if t > moment]
+    series['object_store_errors_total{op="put"}'] = [*before, (moment, 1), *after]
     return series
+
+
+def first_second() -> Series:
+    return one_error_at(START + 1)  # an error in the stage's first second
 
 
 def after_end() -> Series:
-    series = healthy()
-    # The error comes one second after the stage ended.
-    series['object_store_errors_total{op="put"}'] = sorted(
-        [(t, 0) for t in range(START - 120, END + 1, STEP)]
-        + [(END + 1, 1)]
-        + [(t, 1) for t in range(END + STEP, END + 61, STEP)]
-    )
-    return series
+    return one_error_at(END + 1)  # an error one second after the stage ended
 
 
 def scrape_gap() -> Series:
