@@ -10,7 +10,8 @@ What it does (bounded: about a minute on 2 cores, everything on 127.0.0.1):
 2. writes a bundle of N stages (6, 12, 24 by default) whose windows lie inside that data, and
    a profile of 7 metrics (k6's and the service's), so N x 7 instant queries per collection;
 3. times ``collect()`` (the Python API behind the command, files written) at concurrency 1
-   and 4, the median of ``--repeat`` runs each;
+   and 4, the median of ``--repeat`` runs each; it asks each query's coverage too (the raw
+   samples of each series selector, one more query per selector, in the same worker);
 4. times the same queries one by one with a plain keep-alive ``requests.Session`` and sums
    the individual latencies: the raw query time, the floor for a sequential collection.
 
@@ -186,7 +187,11 @@ def main(argv: list[str] | None = None) -> int:
                 time.sleep(0.2)
 
             print(f"Prometheus {prom.url}, k6 run {pushed['start_time']} .. {pushed['end_time']}")
-            print(f"median of {args.repeat} runs; {len(METRICS)} metrics per stage\n")
+            print(
+                f"median of {args.repeat} runs; {len(METRICS)} metrics per stage; `queries` "
+                "counts the profile's queries: collect() also asks each one's coverage (one "
+                "query per series selector), which the raw sum does not\n"
+            )
             header = ("latency ms", "stages", "queries", "raw sum s", "c=1 s", "c=4 s",
                       "c=1 overhead s", "c=1 per query ms", "c=4 per query ms",
                       "speed-up 4/1")  # fmt: skip
