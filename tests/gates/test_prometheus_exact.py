@@ -182,6 +182,7 @@ def test_an_answer_stamped_with_another_time_blocks(
     ],
     ids=["missing", "sample-outside", "other-range", "partial-coverage"],
 )
+@pytest.mark.slow  # the core properties break coverage alike in the inner loop
 def test_coverage_that_is_not_this_querys_blocks(
     pytester: pytest.Pytester, tmp_path: Path, edit: Any, needle: str
 ) -> None:
