@@ -305,8 +305,8 @@ class _Checker:
         if "{window}" in WINDOW_RANGE_RE.sub("", promql):
             raise self.fail(
                 where,
-                "uses {window} outside a range: write it as [{window}] (or a subquery's "
-                "[{window}:<step>]), which is asked as the stage window",
+                "uses {window} outside a range: write it as [{window}] after a series "
+                "selector, which is asked as the stage window",
             )
         for match in WINDOW_RANGE_RE.finditer(promql):
             if match.group(1):

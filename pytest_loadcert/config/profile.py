@@ -44,9 +44,9 @@ class K6Bounds:
     dropped_iterations_max: float = 0.0
 
 
-#: A stage-window range in a metric's PromQL: ``[{window}]``, or a subquery's
-#: ``[{window}:<step>]``. Each is asked with ``@ <stage end>`` after its bracket, so the range
-#: covers the stage window exactly, whenever the query is evaluated.
+#: A stage-window range in a metric's PromQL: ``[{window}]`` (or a subquery's
+#: ``[{window}:<step>]``, which the profile refuses). Each is asked with ``@ <stage end>``
+#: after its bracket, so the range covers the stage window exactly, whenever it is evaluated.
 WINDOW_RANGE_RE = re.compile(r"\[\{window\}(:[^\[\]]*)?\]")
 #: A selector in front of ``[{window}]``: the series whose samples cover the window.
 WINDOW_SELECTOR_RE = re.compile(
