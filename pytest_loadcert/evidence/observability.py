@@ -1,4 +1,4 @@
-"""Grafana and OpenTelemetry exports: the absolute time each one covers.
+"""Grafana and OpenTelemetry exports: the absolute time each one covers, and what it is about.
 
 * Grafana: a dashboard export (``GET /api/dashboards/uid/<uid>``) or a snapshot
   (``GET /api/snapshots/<key>``), both ``{"dashboard": {"time": {"from", "to"}}, "meta"}``.

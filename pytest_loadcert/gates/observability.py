@@ -1,4 +1,5 @@
-"""Gates on the Grafana and OpenTelemetry exports: they cover the run's window."""
+"""Gates on the Grafana and OpenTelemetry exports: they are about the system the profile names,
+and cover the run's window."""
 
 from __future__ import annotations
 
