@@ -325,38 +325,52 @@ def _no_answer_problems(
     return lines
 
 
-def _ask_once(client: HttpClient, base: str, query: _Query, tracker: _Tracker) -> _Answer:
-    import requests
-
-    try:
-        response = client.get(
-            f"{base}/api/v1/query", params={"query": query.promql, "time": query.time}
-        )
-    except requests.RequestException as exc:
-        unreachable = client.unreachable(exc)
-        if unreachable:
-            tracker.unreachable.set()
-        return _Answer(None, no_answer=client.describe(exc), unreachable=unreachable)
+def _fetch(
+    client: HttpClient, base: str, where: str, promql: str, moment: str
+) -> tuple[int, dict[str, Any]] | str:
+    """``GET /api/v1/query``: (HTTP status, the API body), or why there is nothing to record
+    (an answer quoting a credential, or not a Prometheus API answer). A transport failure
+    raises ``requests.RequestException``."""
+    response = client.get(f"{base}/api/v1/query", params={"query": promql, "time": moment})
     if client.contains_secret(response.content):
-        return _Answer(
-            None,
-            problem=f"{query.where}: the answer from {base} contains a credential given for "
-            "this collection; not recorded",
+        return (
+            f"{where}: the answer from {base} contains a credential given for this "
+            "collection; not recorded"
         )
     body = response_json(response)
     if not isinstance(body, dict) or body.get("status") not in ("success", "error"):
         # Not a Prometheus API answer (a proxy's HTML page, say): nothing to record.
         kind = response.headers.get("Content-Type", "no Content-Type")
-        return _Answer(
-            None,
-            problem=f"{query.where}: HTTP {response.status_code} ({kind}) from {base} is not a "
-            "Prometheus API response; not recorded",
+        return (
+            f"{where}: HTTP {response.status_code} ({kind}) from {base} is not a Prometheus "
+            "API response; not recorded"
         )
-    record = {"name": query.name, "promql": query.promql, "time": query.time, "response": body}
-    if response.status_code != 200 or body.get("status") != "success":
+    return response.status_code, body
+
+
+def _ask_once(client: HttpClient, base: str, query: _Query, tracker: _Tracker) -> _Answer:
+    import requests
+
+    try:
+        fetched = _fetch(client, base, query.where, query.promql, query.time)
+    except requests.RequestException as exc:
+        unreachable = client.unreachable(exc)
+        if unreachable:
+            tracker.unreachable.set()
+        return _Answer(None, no_answer=client.describe(exc), unreachable=unreachable)
+    if isinstance(fetched, str):
+        return _Answer(None, problem=fetched)
+    status, body = fetched
+    record: dict[str, Any] = {
+        "name": query.name,
+        "promql": query.promql,
+        "time": query.time,
+        "response": body,
+    }
+    if status != 200 or body.get("status") != "success":
         return _Answer(
             record,
-            problem=f"{query.where} failed: HTTP {response.status_code}, "
+            problem=f"{query.where} failed: HTTP {status}, "
             f"{body.get('errorType', '?')}: {body.get('error', 'no error text')} "
             f"(PromQL: {query.promql})",
         )
@@ -389,24 +403,18 @@ def _ask_coverage(
 
     entries: list[dict[str, Any]] = []
     for promql in query.coverage:
+        where = f"{query.where}: coverage query {promql!r}"
         try:
-            response = client.get(
-                f"{base}/api/v1/query", params={"query": promql, "time": query.time}
-            )
+            fetched = _fetch(client, base, where, promql, query.time)
         except requests.RequestException as exc:
-            return None, f"{query.where}: coverage query {promql!r}: no answer from {base}: " + (
-                client.describe(exc)
-            )
-        body = response_json(response)
-        if client.contains_secret(response.content) or not isinstance(body, dict):
-            return None, (
-                f"{query.where}: coverage query {promql!r}: HTTP {response.status_code} from "
-                f"{base} is not a Prometheus API response; not recorded"
-            )
+            return None, f"{where}: no answer from {base}: {client.describe(exc)}"
+        if isinstance(fetched, str):
+            return None, fetched
+        _, body = fetched
         entries.append({"promql": promql, "response": body})
         if body.get("status") != "success" or body.get("warnings"):
             reason = body.get("error") or (body.get("warnings") or ["?"])[0]
-            return entries, f"{query.where}: coverage query {promql!r} failed: {reason}"
+            return entries, f"{where} failed: {reason}"
     return entries, None
 
 

@@ -70,29 +70,29 @@ class MetricSpec:
         ranged = WINDOW_RANGE_RE.sub(lambda m: f"[{window}{m.group(1) or ''}] @ {at}", self.promql)
         return ranged.replace("{stage}", stage)
 
-    @property
-    def selectors(self) -> tuple[str, ...]:
-        """The series selectors read over the stage window (``x{a="b"}`` of ``x{a="b"}[{window}]``),
-        each once, in order: what the collector records the samples of, for coverage."""
-        found: list[str] = []
+    def _window_selectors(self) -> dict[str, bool]:
+        """Each series selector read over the stage window (``x{a="b"}`` of
+        ``x{a="b"}[{window}]``), once, in order, and whether ``increase``, ``rate`` or
+        ``irate`` reads it somewhere."""
+        found: dict[str, bool] = {}
         for match in WINDOW_SELECTOR_RE.finditer(self.promql):
             selector = re.sub(r"\s+(?=\{)", "", match.group(1).strip())
-            if selector not in found:
-                found.append(selector)
-        return tuple(found)
+            before = self.promql[: match.start()].rstrip()
+            counter = re.search(r"\b(increase|rate|irate)\s*\($", before) is not None
+            found[selector] = found.get(selector, False) or counter
+        return found
+
+    @property
+    def selectors(self) -> tuple[str, ...]:
+        """The series selectors read over the stage window, each once, in order: what the
+        collector records the samples of, for coverage."""
+        return tuple(self._window_selectors())
 
     @property
     def counter_selectors(self) -> tuple[str, ...]:
         """The selectors read by ``increase``, ``rate`` or ``irate`` over the window: counters,
         whose first value Prometheus does not count."""
-        found: list[str] = []
-        for match in WINDOW_SELECTOR_RE.finditer(self.promql):
-            before = self.promql[: match.start()].rstrip()
-            if re.search(r"\b(increase|rate|irate)\s*\($", before):
-                selector = re.sub(r"\s+(?=\{)", "", match.group(1).strip())
-                if selector not in found:
-                    found.append(selector)
-        return tuple(found)
+        return tuple(s for s, counter in self._window_selectors().items() if counter)
 
     def coverage_query(self, selector: str, stage: str, window: str, at: str) -> str:
         """The instant query that returns ``selector``'s raw samples over the stage window."""

@@ -37,8 +37,10 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from pytest_loadcert.demo.exampleservice import (
+    ANSWERED,
     HOST,
     ITEMS,
+    KNOWN_PATHS,
     ExampleService,
     json_body,
     serve_in_thread,
@@ -54,8 +56,6 @@ SERVICE_NAME = "loadcert-demo-service"
 #: The OTel resource the demo profile names (observability.otel_namespace, otel_environment).
 SERVICE_NAMESPACE = "loadcert-demo"
 ENVIRONMENT = "demo"
-#: Paths with their own label value; anything else is counted as path="other".
-KNOWN_PATHS = ("/", "/api/items", "/metrics")
 #: Spans leave in batches at least this often (ms): the file trails the requests by ~1 s.
 EXPORT_DELAY_MS = 1000
 
@@ -92,8 +92,8 @@ class _Telemetry:
             ["path", "code"],
             registry=self.registry,
         )
-        for path in KNOWN_PATHS:
-            self.requests.labels(path=path, code="200")
+        for path, code in ANSWERED:
+            self.requests.labels(path=path, code=code)
         self.errors: Counter = Counter(
             "demo_http_errors", "Requests answered with a 5xx status.", registry=self.registry
         )
@@ -103,7 +103,7 @@ class _Telemetry:
             ["path"],
             registry=self.registry,
         )
-        for path in KNOWN_PATHS:
+        for path in (*KNOWN_PATHS, "other"):
             # Created at 0 before any request: a series born with its first observations
             # inside a stage window reads as 0 in rate() (the coverage check blocks it).
             self.duration.labels(path=path)

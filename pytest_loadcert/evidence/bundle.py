@@ -15,6 +15,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, TypeVar
 
+from pytest_loadcert.config.profile import MetricSpec
 from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.evidence.cluster import ClusterSnapshot, parse_cluster
 from pytest_loadcert.evidence.hashing import sha256_bytes
@@ -41,6 +42,7 @@ from pytest_loadcert.evidence.layout import (
 )
 from pytest_loadcert.evidence.observability import GrafanaExport, Span, grafana_range, otel_spans
 from pytest_loadcert.evidence.prometheus import PrometheusEvidence, parse_prometheus
+from pytest_loadcert.evidence.prometheus_coverage import Coverage, check_coverage
 from pytest_loadcert.evidence.schema import validate
 from pytest_loadcert.evidence.shards import (
     ShardRecord,
@@ -287,6 +289,24 @@ class Bundle:
                 self.root / stage_dir(stage), stage_dir(stage), self.read_json
             ),
         )
+
+    def coverage(self, stage: str, spec: MetricSpec, max_gap_s: float) -> Coverage | None:
+        """:func:`check_coverage` of the stage's answer to ``spec``, once per bundle (the
+        metric's gate, a stability ratio and the certificate all read it)."""
+
+        def load() -> Coverage | None:
+            evidence = self.prometheus(stage)
+            record = evidence.queries.get(spec.name)
+            if record is None:
+                raise EvidenceError(
+                    evidence.rel,
+                    "queries",
+                    f"has no query named {spec.name!r}: the metric is missing",
+                )
+            run = self.stage_run(stage)
+            return check_coverage(record, spec, stage, run.start, run.end, max_gap_s, evidence.rel)
+
+        return self._once(f"coverage:{stage}:{spec.name}:{spec.promql}:{max_gap_s!r}", load)
 
     def prometheus(self, stage: str) -> PrometheusEvidence:
         def load() -> PrometheusEvidence:

@@ -107,6 +107,15 @@ def _time(value: str, rel: str, field: str) -> datetime:
     return moment
 
 
+def window_ms(start: datetime, end: datetime) -> tuple[int, int]:
+    """The range :func:`query_window` asks, in Unix milliseconds: ``start`` rounded down,
+    ``end`` rounded up."""
+    epoch = datetime(1970, 1, 1, tzinfo=start.tzinfo)
+    first = ((start - epoch) // timedelta(microseconds=1)) // 1000
+    last = -(-((end - epoch) // timedelta(microseconds=1)) // 1000)
+    return first, last
+
+
 def query_window(start: datetime, end: datetime) -> tuple[str, str]:
     """The range and the ``@`` time that cover ``start``..``end`` exactly, at Prometheus's
     millisecond resolution: ``("60s", "1700000060")``, or ``("60001ms", "1700000060.001")``.
@@ -115,9 +124,7 @@ def query_window(start: datetime, end: datetime) -> tuple[str, str]:
     down, so no sample of the stage falls outside it (ranges are closed at both ends in
     Prometheus 2).
     """
-    epoch = datetime(1970, 1, 1, tzinfo=start.tzinfo)
-    last = -(-((end - epoch) // timedelta(microseconds=1)) // 1000)  # ms, rounded up
-    first = ((start - epoch) // timedelta(microseconds=1)) // 1000  # ms, rounded down
+    first, last = window_ms(start, end)
     span = last - first
     window = f"{span // 1000}s" if span % 1000 == 0 else f"{span}ms"
     at = f"{last // 1000}" if last % 1000 == 0 else f"{last // 1000}.{last % 1000:03d}"
@@ -251,7 +258,9 @@ def _single_value(response: dict[str, Any], moment: datetime, rel: str, where: s
     return _sample(series["value"], rel, f"{where}.data.result[0].value")
 
 
-def _sample(pair: object, rel: str, where: str) -> float:
+def parse_pair(pair: object, rel: str, where: str) -> tuple[float, float]:
+    """A sample ``[<timestamp>, "<value>"]`` as Prometheus writes it: (seconds, value). The
+    value may be NaN or infinite (a raw sample can be); anything else malformed raises."""
     if (
         not isinstance(pair, list)
         or len(pair) != 2
@@ -263,9 +272,13 @@ def _sample(pair: object, rel: str, where: str) -> float:
     if not isinstance(raw, str):
         raise EvidenceError(rel, f"{where}[1]", "must be a string, as Prometheus writes samples")
     try:
-        value = float(raw)
+        return float(pair[0]), float(raw)
     except ValueError:
         raise EvidenceError(rel, f"{where}[1]", f"is {raw!r}, not a number") from None
+
+
+def _sample(pair: object, rel: str, where: str) -> float:
+    _, value = parse_pair(pair, rel, where)
     if not math.isfinite(value):
-        raise EvidenceError(rel, f"{where}[1]", f"is {raw!r}: not a measurement")
+        raise EvidenceError(rel, f"{where}[1]", f"is {value}: not a measurement")
     return value

@@ -32,14 +32,20 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
 from pytest_loadcert.config.profile import WINDOW_SELECTOR_RE, MetricSpec
 from pytest_loadcert.errors import EvidenceError
-from pytest_loadcert.evidence.prometheus import QueryRecord, check_answer, query_window
+from pytest_loadcert.evidence.prometheus import (
+    QueryRecord,
+    check_answer,
+    parse_pair,
+    query_window,
+    window_ms,
+)
 
 #: Sample times may stand this far outside the range asked (Prometheus keeps milliseconds).
 EDGE_SLACK_S = 0.001
@@ -62,6 +68,9 @@ class Coverage:
     series: int
     samples: int
     longest_gap_s: float
+    #: The first selector's series, each as its (seconds, value) samples: what
+    #: :func:`check_value` recomputes the value from.
+    points: tuple[tuple[tuple[float, float], ...], ...] = field(default=(), repr=False)
 
     def describe(self) -> str:
         return (
@@ -116,6 +125,7 @@ def check_coverage(
     look_back = timedelta(seconds=math.ceil(max_gap_s))
     series_total = samples_total = 0
     longest = 0.0
+    first_points: tuple[tuple[tuple[float, float], ...], ...] = ()
     for index, ((selector, promql), entry) in enumerate(zip(expected, entries, strict=True)):
         at = f"{where}[{index}]"
         if entry.get("promql") != promql:
@@ -136,35 +146,33 @@ def check_coverage(
         series_total += series_count
         samples_total += samples
         longest = max(longest, gap)
-    return Coverage(tuple(s for s, _ in expected), series_total, samples_total, longest)
+        if index == 0:
+            first_points = tuple(tuple(points) for _, points in series)
+    return Coverage(
+        tuple(s for s, _ in expected), series_total, samples_total, longest, first_points
+    )
 
 
 def check_value(
-    record: QueryRecord,
+    coverage: Coverage,
     spec: MetricSpec,
     value: float,
     start: datetime,
     end: datetime,
     rel: str,
+    where: str,
 ) -> float | None:
-    """The value computed from the coverage samples, when the query's form determines it;
-    raises :class:`EvidenceError` when it contradicts the recorded ``value``. Call after
-    :func:`check_coverage` has accepted the record's coverage."""
+    """The value computed from the samples :func:`check_coverage` accepted, when the query's
+    form determines it; raises :class:`EvidenceError` when it contradicts the recorded
+    ``value`` (at ``where``)."""
     match = SIMPLE_QUERY_RE.match(spec.promql)
-    if match is None or not record.coverage:
+    if match is None:
         return None
     aggregate, function = match.group(1), match.group(2)
-    window, at = query_window(start, end)
-    last_ms = round(float(at) * 1000)
-    first_ms = last_ms - _duration_ms(window)
-    response = record.coverage[0]["response"]
+    first_ms, last_ms = window_ms(start, end)
     results: list[float] = []
-    for entry in response["data"]["result"]:
-        points = [
-            (round(float(t) * 1000), float(v))
-            for t, v in entry["values"]
-            if first_ms <= round(float(t) * 1000) <= last_ms
-        ]
+    for series in coverage.points:
+        points = [(ms, v) for t, v in series if first_ms <= (ms := round(t * 1000)) <= last_ms]
         computed = _function(function, points, first_ms, last_ms)
         if computed is not None:
             results.append(computed)
@@ -176,16 +184,12 @@ def check_value(
     if abs(total - value) > VALUE_TOLERANCE * max(1.0, abs(total), abs(value)):
         raise EvidenceError(
             rel,
-            f"queries[{record.index}].response",
+            where,
             f"gives {spec.name} = {value:g}, but the recorded samples of its series over the "
             f"window give {total:g} ({aggregate} of {function}): the answer and its "
             "coverage are not of the same data",
         )
     return total
-
-
-def _duration_ms(window: str) -> int:
-    return int(window[:-2]) if window.endswith("ms") else int(window[:-1]) * 1000
 
 
 def _function(
@@ -245,15 +249,7 @@ def _matrix(
             raise EvidenceError(rel, path, "must be {metric, values}")
         points: list[tuple[float, float]] = []
         for v_index, pair in enumerate(values):
-            if (
-                not isinstance(pair, list)
-                or len(pair) != 2
-                or isinstance(pair[0], bool)
-                or not isinstance(pair[0], int | float)
-                or not isinstance(pair[1], str)
-            ):
-                raise EvidenceError(rel, f"{path}.values[{v_index}]", 'must be [<time>, "<value>"]')
-            stamp = float(pair[0])
+            stamp, value = parse_pair(pair, rel, f"{path}.values[{v_index}]")
             if not low <= stamp <= high:
                 raise EvidenceError(
                     rel,
@@ -264,12 +260,6 @@ def _matrix(
                 raise EvidenceError(
                     rel, f"{path}.values[{v_index}]", "is not after the sample before it"
                 )
-            try:
-                value = float(pair[1])
-            except ValueError:
-                raise EvidenceError(
-                    rel, f"{path}.values[{v_index}][1]", f"is {pair[1]!r}, not a number"
-                ) from None
             points.append((stamp, value))
         series.append((labels, points))
     return series

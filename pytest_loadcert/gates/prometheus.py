@@ -10,7 +10,7 @@ from pytest_loadcert.config.profile import MetricSpec, Profile, StabilitySpec
 from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.evidence.bundle import Bundle
 from pytest_loadcert.evidence.prometheus import MetricSample, check_window, lookup
-from pytest_loadcert.evidence.prometheus_coverage import check_coverage, check_value
+from pytest_loadcert.evidence.prometheus_coverage import check_value
 from pytest_loadcert.gates.result import GateResult, fmt
 
 
@@ -27,12 +27,13 @@ def metric_sample(bundle: Bundle, profile: Profile, stage: str, name: str) -> Me
     evidence = bundle.prometheus(stage)
     check_window(evidence, run.start, run.end)
     sample = lookup(evidence, spec, stage, run.start, run.end, profile.k6.eval_delay_max_s)
-    record = evidence.queries[spec.name]
-    coverage = check_coverage(
-        record, spec, stage, run.start, run.end, profile.prometheus.max_gap_s, evidence.rel
-    )
-    text = coverage.describe() if coverage is not None else "no series read over the window"
-    if check_value(record, spec, sample.value, run.start, run.end, evidence.rel) is not None:
+    coverage = bundle.coverage(stage, spec, profile.prometheus.max_gap_s)
+    if coverage is None:
+        return replace(sample, coverage="no series read over the window")
+    text = coverage.describe()
+    where = f"{sample.field}.response"
+    recomputed = check_value(coverage, spec, sample.value, run.start, run.end, evidence.rel, where)
+    if recomputed is not None:
         text += ", the value recomputed from them"
     return replace(sample, coverage=text)
 

@@ -1416,6 +1416,8 @@ def test_example_service_endpoints_and_metrics() -> None:
         assert 'example_http_requests_total{code="200",path="/"} 1' in text
         assert 'example_http_requests_total{code="200",path="/api/items"} 1' in text
         assert 'example_http_requests_total{code="404",path="other"} 1' in text
+        # A status not answered yet is exported at 0, never born with its first count.
+        assert 'example_http_requests_total{code="500",path="/"} 0' in text
         assert "example_http_requests_in_flight 1" in text  # this very request
         assert "example_http_errors_total 0" in text
         assert "# TYPE example_http_requests_total counter" in text
