@@ -1854,6 +1854,7 @@ def bundle_files(
             "k6_version": K6_VERSION,
             "target_vus": window.vus,
             "command": command,
+            "k6_environment": [],  # loadcert run-stage records the K6_* names set (none here)
         }
         if count > 1:
             segments = {

@@ -213,5 +213,12 @@ def check_recorded(
             + (f" {found.value}" if found.value is not None and "=" not in found.written else "")
             + f": it {found.option.why}",
         )
-    for name, option in bending_environment(environment or ()):
+    if environment is None:
+        raise EvidenceError(
+            rel,
+            "k6_environment",
+            "is not recorded: whether K6_* variables (K6_THRESHOLDS, K6_VUS, ...) bent the run "
+            "cannot be told; run k6 through loadcert run-stage, which records their names",
+        )
+    for name, option in bending_environment(environment):
         raise EvidenceError(rel, "k6_environment", f"holds {name}: k6 read it, and it {option.why}")

@@ -68,6 +68,7 @@ DECLARED_OPTIONS = {
     "--start": "start_time",
     "--end": "end_time",
     "--exit-code": "k6_exit_code",
+    "--k6-environment": "k6_environment",
 }
 
 
@@ -98,6 +99,8 @@ class Declared:
     start: str
     end: str
     exit_code: int
+    #: The K6_* variable names set in the runner (the TestRun's runner env); may be empty.
+    k6_environment: tuple[str, ...] = ()
 
 
 @dataclass
@@ -183,6 +186,7 @@ def declared_shards(
             "k6_exit_code": item.exit_code,
             "k6_version": k6_version,
             "k6_script_sha256": sha256_bytes(script),
+            "k6_environment": list(item.k6_environment),
         }
         record = parse_shard_record(document, rel)
         summary, data = _summary(item.summary, str(item.summary))
@@ -370,11 +374,16 @@ def merge(
 # ----------------------------------------------------------------------------- CLI
 
 
-def _keyed(text: str) -> tuple[str, str]:
+def _keyed(text: str, *, empty: bool = False) -> tuple[str, str]:
     name, sep, value = text.partition("=")
-    if not sep or not SHARD_NAME_RE.fullmatch(name) or not value:
+    if not sep or not SHARD_NAME_RE.fullmatch(name) or not (value or empty):
         raise argparse.ArgumentTypeError(f"{text!r} is not I=VALUE (e.g. 2=...)")
     return name, value
+
+
+def _keyed_names(text: str) -> tuple[str, str]:
+    """``I=NAME,NAME``, or ``I=`` for none."""
+    return _keyed(text, empty=True)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -403,9 +412,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
         ("--start", "I=TIME", "when the shard's k6 started, RFC 3339 UTC ...Z"),
         ("--end", "I=TIME", "when the shard's k6 ended, RFC 3339 UTC ...Z"),
         ("--exit-code", "I=CODE", "the shard's k6 exit code"),
+        (
+            "--k6-environment",
+            "I=NAMES",
+            "the K6_* variable names set in the shard's runner, comma-separated (`I=` for "
+            "none): a TestRun's runner env; the gates block one that bends judgment",
+        ),
     ):
+        kind = _keyed_names if option == "--k6-environment" else _keyed
         declared.add_argument(
-            option, action="append", type=_keyed, default=[], metavar=metavar, help=what
+            option, action="append", type=kind, default=[], metavar=metavar, help=what
         )
     declared.add_argument("--k6-version", metavar="TEXT", help="`k6 version` of the runners")
     parser.add_argument(
@@ -441,6 +457,13 @@ def declared_from_options(ns: argparse.Namespace) -> list[Declared]:
         code = given["k6_exit_code"]
         if not (code.isascii() and code.isdigit()) or int(code) > 255:
             raise MergeError(f"--exit-code {name}={code}: not an exit code 0..255")
+        names = tuple(n for n in given["k6_environment"].split(",") if n)
+        bad = [n for n in names if not n.startswith("K6_")]
+        if bad:
+            raise MergeError(
+                f"--k6-environment {name}={given['k6_environment']}: {bad[0]!r} is not a K6_* "
+                "variable name"
+            )
         declared.append(
             Declared(
                 name,
@@ -449,6 +472,7 @@ def declared_from_options(ns: argparse.Namespace) -> list[Declared]:
                 given["start_time"],
                 given["end_time"],
                 int(code),
+                names,
             )
         )
     return declared

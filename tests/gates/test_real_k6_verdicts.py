@@ -76,8 +76,13 @@ def test_the_same_under_xdist(pytester: pytest.Pytester, tmp_path: Path) -> None
             ("-n", "2"),
             marks=pytest.mark.slow,
         ),
+        (
+            {"k6_environment": None},
+            "stages/smoke/stage.json: k6_environment is not recorded: whether K6_* variables",
+            (),
+        ),
     ],
-    ids=["command", "environment", "environment-xdist"],
+    ids=["command", "environment", "environment-xdist", "environment-not-recorded"],
 )
 def test_a_stage_whose_recorded_run_bent_judgment_is_blocked(
     pytester: pytest.Pytester, tmp_path: Path, edit: dict, needle: str, args: tuple[str, ...]
@@ -87,7 +92,9 @@ def test_a_stage_whose_recorded_run_bent_judgment_is_blocked(
     files = bf.variant_files("valid")
     stage = files["stages/smoke/stage.json"]
     stage["command"][2:2] = edit.get("command_extra", [])
-    if "k6_environment" in edit:
+    if edit.get("k6_environment", ()) is None:
+        del stage["k6_environment"]  # missing: never read as "none set"
+    elif "k6_environment" in edit:
         stage["k6_environment"] = edit["k6_environment"]
     bundle = bf.write_bundle(tmp_path / "bundle", bf.seal_files(files))
     result = pytester.runpytest("-p", "no:cacheprovider", f"--evidence-dir={bundle}", *args)

@@ -334,7 +334,10 @@ def test_merge_shards_declared_options_are_checked(
     status, _, err = _cli(base, capsys)
     assert status == 4 and "nothing to merge" in err
     status, _, err = _cli([*base, "--summary", "1=s.json", "--segment", "1=0:1"], capsys)
-    assert status == 4 and "declared shard 1: --start, --end, --exit-code 1=... missing" in err
+    assert (
+        status == 4
+        and "declared shard 1: --start, --end, --exit-code, --k6-environment 1=... missing" in err
+    )
     declared = [
         "--summary",
         "1=s.json",
@@ -346,10 +349,15 @@ def test_merge_shards_declared_options_are_checked(
         "1=2026-05-01T00:00:01Z",
         "--exit-code",
         "1=0",
+        "--k6-environment",
+        "1=K6_VUS,VUS",
     ]
     status, _, err = _cli([*base, *declared, "--script", "x.js", "--k6-version", "k6"], capsys)
     assert status == 4 and "--start 1=yesterday: not an RFC 3339 UTC time" in err
     declared[5] = "1=2026-05-01T00:00:00Z"
+    status, _, err = _cli([*base, *declared, "--script", "x.js", "--k6-version", "k6"], capsys)
+    assert status == 4 and "--k6-environment 1=K6_VUS,VUS: 'VUS' is not a K6_* variable" in err
+    declared[11] = "1="
     status, _, err = _cli([*base, *declared], capsys)
     assert status == 4 and "need --script FILE and --k6-version TEXT" in err
     status, _, err = _cli([*base, "--stage", "nope", "--from", str(tmp_path)], capsys)
@@ -711,6 +719,8 @@ def test_declared_shards_of_runners_loadcert_did_not_run(
             f"{shard}={record['end_time']}",
             "--exit-code",
             f"{shard}=0",
+            "--k6-environment",
+            f"{shard}=K6_NO_USAGE_REPORT" if shard == "1" else f"{shard}=",
         ]
     version = ["--k6-version", record["k6_version"], "--script", str(workers.script)]
 
@@ -729,6 +739,9 @@ def test_declared_shards_of_runners_loadcert_did_not_run(
     record = json.loads((bundle / "stages/dist/shard-2.json").read_text())
     assert record["measured_by"] == "declared to loadcert merge-shards"
     assert "host" not in record and "command" not in record
+    assert record["k6_environment"] == []  # declared as none
+    merged = json.loads((bundle / "stages/dist/stage.json").read_text())
+    assert merged["k6_environment"] == ["K6_NO_USAGE_REPORT"]  # the union, as declared
     summary = json.loads((bundle / "stages/dist/k6-summary.2.json").read_text())
     assert "testRunDurationMs" in summary["state"]  # the handleSummary format
     certificate = _seal_and_certify(pytester, workers, bundle)
