@@ -1400,6 +1400,96 @@ def make_container_not_ready(
             condition["message"] = f"containers with unready status: [{container}]"
 
 
+def _pod_ready(pod: dict[str, Any]) -> bool:
+    status = pod.get("status") or {}
+    ready = [c for c in status.get("conditions") or [] if c.get("type") == "Ready"]
+    return (
+        status.get("phase") == "Running"
+        and bool(ready)
+        and ready[0].get("status") == "True"
+        and pod["metadata"].get("deletionTimestamp") is None
+    )
+
+
+def reconcile(items: list[dict[str, Any]]) -> None:
+    """Rewrite what the controllers derive from the pods, as they would after a pod changed:
+    every ReplicaSet's, Deployment's and StatefulSet's ready and available counts, each
+    PodDisruptionBudget's healthy count, and each Service's endpoints (a pod that is not
+    ready is a not-ready endpoint; a pod that is gone or has no IP is no endpoint).
+
+    A test that edits a pod calls it so that the List stays one consistent moment, and only
+    the edit it means is judged.
+    """
+    pods = [i for i in items if i["kind"] == "Pod"]
+    by_uid = {p["metadata"]["uid"]: p for p in pods}
+
+    def owned(kind: str, name: str) -> list[dict[str, Any]]:
+        return [
+            p
+            for p in pods
+            if any(
+                o["kind"] == kind and o["name"] == name
+                for o in p["metadata"].get("ownerReferences", [])
+            )
+        ]
+
+    def count(status: dict[str, Any], ready: int) -> None:
+        for key in ("readyReplicas", "availableReplicas"):
+            if ready:
+                status[key] = ready
+            else:
+                status.pop(key, None)  # Kubernetes omits them at 0
+
+    sets: dict[str, int] = {}
+    for rs in (i for i in items if i["kind"] == "ReplicaSet"):
+        ready = sum(map(_pod_ready, owned("ReplicaSet", rs["metadata"]["name"])))
+        count(rs["status"], ready)
+        for ref in rs["metadata"].get("ownerReferences", []):
+            if ref["kind"] == "Deployment":
+                sets[ref["name"]] = sets.get(ref["name"], 0) + ready
+    for item in items:
+        if item["kind"] == "Deployment":
+            count(item["status"], sets.get(item["metadata"]["name"], 0))
+        elif item["kind"] == "StatefulSet":
+            count(
+                item["status"], sum(map(_pod_ready, owned("StatefulSet", item["metadata"]["name"])))
+            )
+    for pdb in (i for i in items if i["kind"] == "PodDisruptionBudget"):
+        selector = pdb["spec"]["selector"]["matchLabels"]
+        healthy = sum(
+            _pod_ready(p)
+            for p in pods
+            if all(p["metadata"].get("labels", {}).get(k) == v for k, v in selector.items())
+        )
+        status = pdb["status"]
+        status["currentHealthy"] = healthy
+        status["disruptionsAllowed"] = max(0, healthy - status["desiredHealthy"])
+    for item in items:
+        if item["kind"] == "EndpointSlice":
+            kept = []
+            for endpoint in item.get("endpoints") or []:
+                pod = by_uid.get((endpoint.get("targetRef") or {}).get("uid"))
+                if pod is None or not pod["status"].get("podIP"):
+                    continue
+                ready = _pod_ready(pod)
+                endpoint.setdefault("conditions", {})
+                endpoint["conditions"]["ready"] = ready
+                if "serving" in endpoint["conditions"]:
+                    endpoint["conditions"]["serving"] = ready
+                kept.append(endpoint)
+            if item.get("endpoints") is not None:
+                item["endpoints"] = kept
+        elif item["kind"] == "Endpoints":
+            for subset in item.get("subsets") or []:
+                addresses = subset.pop("addresses", []) + subset.pop("notReadyAddresses", [])
+                live = [a for a in addresses if (a.get("targetRef") or {}).get("uid") in by_uid]
+                ready = [a for a in live if _pod_ready(by_uid[a["targetRef"]["uid"]])]
+                if ready:
+                    subset["addresses"] = ready
+                if len(ready) < len(live):
+                    subset["notReadyAddresses"] = [a for a in live if a not in ready]
+
+
 def _cluster_items(start: datetime) -> list[dict[str, Any]]:
     cluster = _Cluster(start)
     for name, (replicas, spec) in DEPLOYMENTS.items():
@@ -2086,6 +2176,18 @@ def find_items(
     ]
 
 
+def owner_workload(files: Files, pod: dict[str, Any]) -> str | None:
+    """The name of the Deployment (through its ReplicaSet) or StatefulSet owning ``pod``."""
+    for ref in pod["metadata"].get("ownerReferences", []):
+        if ref["kind"] == "StatefulSet":
+            return str(ref["name"])
+        if ref["kind"] == "ReplicaSet":
+            for rs in find_items(files, "ReplicaSet", ref["name"]):
+                for owner in rs["metadata"].get("ownerReferences", []):
+                    return str(owner["name"])
+    return None
+
+
 def _pods_of(files: Files, workload: str) -> list[dict[str, Any]]:
     """Certification pods of a Deployment/StatefulSet, by owner chain."""
     owners = {workload}
@@ -2244,6 +2346,7 @@ def _migration_job_pod(files: Files) -> None:
 
 def _required_pod_not_ready(files: Files) -> None:
     make_container_not_ready(_pods_of(files, "gateway")[1], "otel-agent")
+    reconcile(k8s_items(files))
 
 
 def _required_deployment_missing(files: Files) -> None:
@@ -2251,6 +2354,7 @@ def _required_deployment_missing(files: Files) -> None:
     doomed |= {id(i) for i in find_items(files, "Deployment", "pgbouncer")}
     doomed |= {id(i) for i in find_items(files, "ReplicaSet", app="pgbouncer")}
     files[CLUSTER_PATH]["items"] = [i for i in k8s_items(files) if id(i) not in doomed]
+    reconcile(k8s_items(files))
     images = loadcert(files)["artifacts"]["images"]
     images[:] = [i for i in images if i["name"] != "pgbouncer"]
 
@@ -2274,6 +2378,7 @@ def _pending_pod_no_statuses(files: Files) -> None:
             "lastTransitionTime": status["conditions"][0]["lastTransitionTime"],
         }
     ]
+    reconcile(k8s_items(files))
 
 
 def _unrelated_pod_failing(files: Files) -> None:

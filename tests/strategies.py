@@ -394,6 +394,7 @@ def core_outcomes(bundle: Bundle, profile: Profile = PROFILE) -> dict[GateKey, s
         "pdb_healthy": lambda k: runtime_gates.pdb(snapshot(), subject(k)),
         "service_endpoints": lambda k: runtime_gates.service(snapshot(), subject(k)),
         "pod_readiness": lambda k: runtime_gates.pod_readiness(snapshot(), profile),
+        "pod_continuity": lambda k: runtime_gates.pod_continuity(bundle, snapshot(), profile),
         "image_binding": lambda k: runtime_gates.image_binding(bundle, snapshot(), profile),
         "grafana_coverage": lambda k: runtime_gates.grafana_coverage(bundle, profile),
         "otel_coverage": lambda k: runtime_gates.otel_coverage(bundle, profile),
@@ -1165,7 +1166,11 @@ def _workload_not_ready(files: Files, data: Drawer) -> tuple[GateKey, ...]:
     item = bf.find_items(files, kind, name)[0]
     how = data.draw(st.sampled_from(("ready", "absent", "scaled to 0", "generation")))
     if how == "ready":
-        item["status"]["readyReplicas"] = data.draw(st.integers(0, item["spec"]["replicas"] - 1))
+        # a pod of it stops being ready, and the controllers say so in every count
+        pods = [p for p in certification_pods(files) if bf.owner_workload(files, p) == name]
+        pod = data.draw(st.sampled_from(pods), label="pod")
+        bf.make_container_not_ready(pod, pod["status"]["containerStatuses"][0]["name"])
+        bf.reconcile(bf.k8s_items(files))
     elif how == "absent":
         _drop_items(files, lambda i: i is item)
     elif how == "scaled to 0":
@@ -1190,6 +1195,7 @@ def _pod_not_ready(files: Files, data: Drawer) -> tuple[GateKey, ...]:
     else:
         status = data.draw(st.sampled_from(pod["status"]["containerStatuses"]))
         bf.make_container_not_ready(pod, status["name"])
+    bf.reconcile(bf.k8s_items(files))
     return (GateKey("pod_readiness"),)
 
 
@@ -1224,6 +1230,7 @@ def _object_unhealthy(files: Files, data: Drawer) -> tuple[GateKey, ...]:
         name = data.draw(st.sampled_from(PROFILE.cluster.pdbs))
         status = bf.find_items(files, "PodDisruptionBudget", name)[0]["status"]
         status["currentHealthy"] = data.draw(st.integers(0, status["desiredHealthy"] - 1))
+        status["disruptionsAllowed"] = 0
         return (GateKey("pdb_healthy", None, name),)
     name = data.draw(st.sampled_from(PROFILE.cluster.services))
     for endpoints in bf.find_items(files, "Endpoints", name):

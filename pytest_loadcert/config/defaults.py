@@ -81,6 +81,7 @@ DEFAULT_PROFILE: dict[str, Any] = {
         "pdbs": ["gateway", "realtime-gateway"],
         "services": ["gateway", "realtime-gateway", "pgbouncer", "nats", "qdrant", "valkey"],
         "max_snapshot_age_s": 900,
+        "max_clock_skew_s": 5,
     },
     "observability": {
         "grafana": True,

@@ -366,6 +366,9 @@ class _Checker:
             max_snapshot_age_s=self.non_negative(
                 table["max_snapshot_age_s"], "cluster.max_snapshot_age_s"
             ),
+            max_clock_skew_s=self.non_negative(
+                table["max_clock_skew_s"], "cluster.max_clock_skew_s"
+            ),
         )
 
     def waivers(self, value: object, stage_names: set[str]) -> tuple[Waiver, ...]:

@@ -144,6 +144,9 @@ class ClusterSpec:
     pdbs: tuple[str, ...]
     services: tuple[str, ...]
     max_snapshot_age_s: float
+    #: How far the cluster's clocks (API server, kubelets) may run ahead of the collector's:
+    #: no time an object of the snapshot carries may pass its collection by more.
+    max_clock_skew_s: float = 5.0
 
 
 _CONCURRENCY = (

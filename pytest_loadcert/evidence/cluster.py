@@ -9,7 +9,7 @@ CronJobs and anything else are ignored, whatever their labels say.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,8 @@ class ClusterSnapshot:
 
     rel: str
     items: tuple[dict[str, Any], ...]
+    #: What the snapshot was last found consistent for (set by the gates' freshness check).
+    checked: object = field(default=None, compare=False, repr=False)
 
     def __repr__(self) -> str:
         return f"<ClusterSnapshot {self.rel} ({len(self.items)} items)>"
@@ -114,7 +116,8 @@ def _check_shape(item: dict[str, Any], rel: str, where: str) -> None:
     spec, status = item.get("spec") or {}, item.get("status") or {}
     _objects(status.get("conditions"), rel, f"{where}.status.conditions", "type")
     _objects(spec.get("containers"), rel, f"{where}.spec.containers", "name")
-    for key in ("containerStatuses", "initContainerStatuses"):
+    _objects(spec.get("ephemeralContainers"), rel, f"{where}.spec.ephemeralContainers", "name")
+    for key in ("containerStatuses", "initContainerStatuses", "ephemeralContainerStatuses"):
         _objects(status.get(key), rel, f"{where}.status.{key}", "name")
     for index, subset in enumerate(_objects(item.get("subsets"), rel, f"{where}.subsets")):
         _objects(subset.get("addresses"), rel, f"{where}.subsets[{index}].addresses")
@@ -154,7 +157,7 @@ def _int(
     return node
 
 
-def _conditions(item: dict[str, Any]) -> dict[Any, Any]:
+def conditions(item: dict[str, Any]) -> dict[Any, Any]:
     """``status.conditions`` as type -> status ("True", "False", "Unknown")."""
     return {
         c.get("type"): c.get("status")
@@ -163,12 +166,83 @@ def _conditions(item: dict[str, Any]) -> dict[Any, Any]:
     }
 
 
+def live(snapshot: ClusterSnapshot, item: dict[str, Any]) -> dict[str, Any]:
+    """``item``, unless it carries a ``deletionTimestamp`` (EvidenceError): an object being
+    deleted is not the steady state the load ran against."""
+    deleted = item["metadata"].get("deletionTimestamp")
+    if deleted is not None:
+        raise EvidenceError(
+            snapshot.rel,
+            f"{snapshot.where(item)}.metadata.deletionTimestamp",
+            f"is {deleted}: {item['kind'].lower()}/{item['metadata']['name']} is being deleted, "
+            "so the snapshot is not the steady state the load ran against",
+        )
+    return item
+
+
+def rollout_in_progress(snapshot: ClusterSnapshot, item: dict[str, Any]) -> str | None:
+    """Why a Deployment's or StatefulSet's rollout is not complete, or None.
+
+    A Deployment: fewer updated replicas than wanted, replicas beyond the wanted (old ones
+    still there), a ``Progressing`` condition other than ``NewReplicaSetAvailable``, or more
+    than one of its ReplicaSets with pods. A StatefulSet: fewer updated replicas than wanted,
+    or a current revision other than the update revision.
+    """
+    label = f"{item['kind'].lower()}/{item['metadata']['name']}"
+    status = item.get("status") or {}
+    wanted = _int(item, snapshot, ("spec", "replicas"), 1)
+    updated = _int(item, snapshot, ("status", "updatedReplicas"), 0)
+    total = _int(item, snapshot, ("status", "replicas"), 0)
+    if updated < wanted:
+        return f"{label} has {updated} of {wanted} replicas updated to its current template"
+    if item["kind"] == "StatefulSet":
+        if status.get("currentRevision") != status.get("updateRevision"):
+            return (
+                f"{label} is at revision {status.get('currentRevision')}, updating to "
+                f"{status.get('updateRevision')}"
+            )
+        return None
+    if total > wanted:
+        return f"{label} has {total} replicas for {wanted} wanted: old ones are still running"
+    progressing = next(
+        (
+            c
+            for c in status.get("conditions") or []
+            if isinstance(c, dict) and c.get("type") == "Progressing"
+        ),
+        None,
+    )
+    if progressing is not None and (
+        progressing.get("status") != "True" or progressing.get("reason") != "NewReplicaSetAvailable"
+    ):
+        return (
+            f"{label} condition Progressing is {progressing.get('status')} "
+            f"({progressing.get('reason')}), not True (NewReplicaSetAvailable)"
+        )
+    name = item["metadata"]["name"]
+    active = [
+        rs["metadata"]["name"]
+        for rs in snapshot.of_kind("ReplicaSet")
+        if deployment_of_replica_set(rs) == name
+        and (
+            _int(rs, snapshot, ("status", "replicas"), 0) > 0
+            or _int(rs, snapshot, ("spec", "replicas"), 0) > 0
+        )
+    ]
+    if len(active) > 1:
+        return f"{label} has {len(active)} ReplicaSets with pods: {', '.join(sorted(active))}"
+    return None
+
+
 def replicas_ready(snapshot: ClusterSnapshot, kind: str, name: str) -> Check:
-    """A Deployment or StatefulSet: present, at least one replica wanted, all of them ready."""
+    """A Deployment or StatefulSet: present, not being deleted, at least one replica wanted,
+    its rollout complete (else EvidenceError: the snapshot shows no one version), all of its
+    replicas ready."""
     item = snapshot.get(kind, name)
     label = f"{kind.lower()}/{name}"
     if item is None:
         return Check(False, f"{label} is not in the snapshot", "present and ready", snapshot.rel)
+    live(snapshot, item)
     where = snapshot.where(item)
     desired = _int(item, snapshot, ("spec", "replicas"), 1)
     # Kubernetes omits readyReplicas when no replica is ready: absent means none.
@@ -185,28 +259,80 @@ def replicas_ready(snapshot: ClusterSnapshot, kind: str, name: str) -> Check:
             "controller caught up",
             source,
         )
+    rollout = rollout_in_progress(snapshot, item)
+    if rollout is not None:
+        raise EvidenceError(
+            snapshot.rel,
+            f"{where}.status",
+            f"says a rollout is in progress ({rollout}): the snapshot does not show one "
+            "version of the system the load ran against",
+        )
     return Check(
         ready >= desired, f"{ready}/{desired} replicas ready", f"{desired}/{desired}", source
     )
 
 
 def hpa_active(snapshot: ClusterSnapshot, name: str) -> Check:
-    """An HPA: present, able to scale and actively scaling, at or above its minimum."""
+    """An HPA: present, scaling a workload of the snapshot, able to scale and actively
+    scaling, at or above its minimum, and with headroom: below its maximum and not limited
+    on the way up (``ScalingLimited`` True for any reason but ``TooFewReplicas`` or
+    ``ScaleDownLimit``). At its maximum the system ran out of room to absorb the load."""
     item = snapshot.get("HorizontalPodAutoscaler", name)
     if item is None:
         return Check(False, f"hpa/{name} is not in the snapshot", "present", snapshot.rel)
-    source = f"{snapshot.rel} {snapshot.where(item)}"
+    live(snapshot, item)
+    where = snapshot.where(item)
+    source = f"{snapshot.rel} {where}"
+    target = (item.get("spec") or {}).get("scaleTargetRef")
+    target = target if isinstance(target, dict) else {}
+    kind, scaled = str(target.get("kind", "?")), str(target.get("name", "?"))
+    if snapshot.get(kind, scaled) is None:
+        raise EvidenceError(
+            snapshot.rel,
+            f"{where}.spec.scaleTargetRef",
+            f"of hpa/{name} names {kind}/{scaled}, which the snapshot does not hold: what it "
+            "scales is unknown",
+        )
     minimum = _int(item, snapshot, ("spec", "minReplicas"), 1)
+    maximum = _int(item, snapshot, ("spec", "maxReplicas"), None)
     current = _int(item, snapshot, ("status", "currentReplicas"), None)
-    conditions = _conditions(item)
+    states = conditions(item)
     for condition in ("AbleToScale", "ScalingActive"):
-        if conditions.get(condition) == "False":
+        if states.get(condition) == "False":
             return Check(
                 False, f"hpa/{name} condition {condition} is False", f"{condition} True", source
             )
-    return Check(
-        current >= minimum, f"{current} current replicas", f">= minReplicas {minimum}", source
+    if current < minimum:
+        return Check(False, f"{current} current replicas", f">= minReplicas {minimum}", source)
+    required = f"below maxReplicas {maximum}, ScalingLimited not True on the way up"
+    if current >= maximum:
+        return Check(
+            False,
+            f"{current} current replicas, at maxReplicas {maximum}: no headroom left",
+            required,
+            source,
+        )
+    limited = next(
+        (
+            c
+            for c in (item.get("status") or {}).get("conditions") or []
+            if isinstance(c, dict) and c.get("type") == "ScalingLimited"
+        ),
+        None,
     )
+    if (
+        limited is not None
+        and limited.get("status") == "True"
+        and limited.get("reason") not in ("TooFewReplicas", "ScaleDownLimit")
+    ):
+        return Check(
+            False,
+            f"condition ScalingLimited is True ({limited.get('reason')}: "
+            f"{limited.get('message', '')})",
+            required,
+            source,
+        )
+    return Check(True, f"{current} current replicas of {minimum}..{maximum}", required, source)
 
 
 def pdb_healthy(snapshot: ClusterSnapshot, name: str) -> Check:
@@ -214,10 +340,20 @@ def pdb_healthy(snapshot: ClusterSnapshot, name: str) -> Check:
     item = snapshot.get("PodDisruptionBudget", name)
     if item is None:
         return Check(False, f"pdb/{name} is not in the snapshot", "present", snapshot.rel)
+    live(snapshot, item)
     source = f"{snapshot.rel} {snapshot.where(item)}"
     current = _int(item, snapshot, ("status", "currentHealthy"), None)
     desired = _int(item, snapshot, ("status", "desiredHealthy"), None)
     return Check(current >= desired, f"{current} healthy", f">= desiredHealthy {desired}", source)
+
+
+def service_slices(snapshot: ClusterSnapshot, name: str) -> list[dict[str, Any]]:
+    """The EndpointSlices labelled ``kubernetes.io/service-name: <name>``."""
+    return [
+        slice_
+        for slice_ in snapshot.of_kind("EndpointSlice")
+        if (slice_["metadata"].get("labels") or {}).get("kubernetes.io/service-name") == name
+    ]
 
 
 def service_endpoints(snapshot: ClusterSnapshot, name: str) -> Check:
@@ -226,26 +362,21 @@ def service_endpoints(snapshot: ClusterSnapshot, name: str) -> Check:
     EndpointSlices (discovery.k8s.io/v1) labelled ``kubernetes.io/service-name: <name>``
     decide when the snapshot holds any: they are what kube-proxy routes by, and v1 Endpoints
     is deprecated and capped at 1000 addresses. Otherwise the Endpoints object ``<name>``
-    decides. See :func:`slice_ready_endpoints` for what counts as ready.
+    decides. See :func:`ready_endpoints` for what counts as ready.
     """
     service = snapshot.get("Service", name)
     if service is None:
         return Check(False, f"service/{name} is not in the snapshot", "present", snapshot.rel)
-    endpoints = snapshot.of_kind("Endpoints")
-    slices = snapshot.of_kind("EndpointSlice")
-    if not endpoints and not slices:
+    live(snapshot, service)
+    if not snapshot.of_kind("Endpoints") and not snapshot.of_kind("EndpointSlice"):
         raise EvidenceError(
             snapshot.rel, "items", "holds no Endpoints or EndpointSlices: service readiness unknown"
         )
-    own = [
-        slice_
-        for slice_ in slices
-        if (slice_["metadata"].get("labels") or {}).get("kubernetes.io/service-name") == name
-    ]
+    own = service_slices(snapshot, name)
     if own:
-        ready: set[str] = set()
-        for slice_ in own:
-            ready |= slice_ready_endpoints(snapshot, slice_)
+        ready = {
+            _identity(address, target) for _, address, target in ready_endpoints(snapshot, name)
+        }
         where = ", ".join(snapshot.where(slice_) for slice_ in own)
         return Check(
             bool(ready),
@@ -261,10 +392,7 @@ def service_endpoints(snapshot: ClusterSnapshot, name: str) -> Check:
             ">= 1 ready endpoint",
             snapshot.rel,
         )
-    count = 0
-    for subset in entry.get("subsets") or []:
-        if isinstance(subset, dict):
-            count += len([a for a in subset.get("addresses") or [] if isinstance(a, dict)])
+    count = len(ready_endpoints(snapshot, name))
     return Check(
         count > 0,
         f"{count} ready address(es) in Endpoints {name}",
@@ -273,49 +401,70 @@ def service_endpoints(snapshot: ClusterSnapshot, name: str) -> Check:
     )
 
 
-def slice_ready_endpoints(snapshot: ClusterSnapshot, slice_: dict[str, Any]) -> set[str]:
-    """Identities of the ready, not terminating endpoints of one EndpointSlice.
+def _identity(address: str, target: Any) -> str:
+    """A ready endpoint's pod: its ``targetRef.uid`` (so dual-stack slices do not count a pod
+    twice), else its address."""
+    uid = target.get("uid") if isinstance(target, dict) else None
+    return f"uid:{uid}" if isinstance(uid, str) and uid else f"address:{address}"
+
+
+def ready_endpoints(snapshot: ClusterSnapshot, name: str) -> list[tuple[str, str, Any]]:
+    """(JSON path, address, targetRef) of each ready, not terminating address the Service
+    ``name`` routes to: its EndpointSlices when the List holds any, else its Endpoints.
 
     Per the discovery.k8s.io/v1 API, an absent ``conditions.ready`` means ready and an absent
     ``terminating`` means not terminating. A terminating endpoint is not counted even when
-    marked ready (``publishNotReadyAddresses``): it is on its way out. An endpoint is identified
-    by its ``targetRef.uid`` (so dual-stack slices do not count a pod twice), else its
-    addresses. Conditions that are not booleans, or a ready endpoint without addresses, are
-    invalid evidence.
+    marked ready (``publishNotReadyAddresses``): it is on its way out. Conditions that are
+    not booleans, or a ready endpoint without addresses, are invalid evidence.
     """
+    own = service_slices(snapshot, name)
+    if not own:
+        entry = snapshot.get("Endpoints", name)
+        if entry is None:
+            return []
+        found = []
+        for i, subset in enumerate(entry.get("subsets") or []):
+            for j, address in enumerate(subset.get("addresses") or []):
+                if isinstance(address, dict):
+                    path = f"{snapshot.where(entry)}.subsets[{i}].addresses[{j}]"
+                    found.append((path, str(address.get("ip")), address.get("targetRef")))
+        return found
+    return [found for slice_ in own for found in _slice_ready(snapshot, slice_)]
+
+
+def _slice_ready(snapshot: ClusterSnapshot, slice_: dict[str, Any]) -> list[tuple[str, str, Any]]:
     where = snapshot.where(slice_)
     raw = slice_.get("endpoints")
     if raw is None:  # the API server sends null for a slice without endpoints
-        return set()
+        return []
     if not isinstance(raw, list):
         raise EvidenceError(snapshot.rel, f"{where}.endpoints", "must be a list")
-    ready: set[str] = set()
+    ready = []
     for index, endpoint in enumerate(raw):
         path = f"{where}.endpoints[{index}]"
         if not isinstance(endpoint, dict):
             raise EvidenceError(snapshot.rel, path, "must be an object")
-        conditions = endpoint.get("conditions")
-        if conditions is None:
-            conditions = {}
-        if not isinstance(conditions, dict):
+        states = endpoint.get("conditions")
+        if states is None:
+            states = {}
+        if not isinstance(states, dict):
             raise EvidenceError(snapshot.rel, f"{path}.conditions", "must be an object")
         for key in ("ready", "terminating"):
-            if conditions.get(key) is not None and not isinstance(conditions[key], bool):
+            if states.get(key) is not None and not isinstance(states[key], bool):
                 raise EvidenceError(
                     snapshot.rel, f"{path}.conditions.{key}", "must be true, false or absent"
                 )
-        if conditions.get("ready") is False or conditions.get("terminating") is True:
+        if states.get("ready") is False or states.get("terminating") is True:
             continue
         addresses = endpoint.get("addresses")
         if not isinstance(addresses, list) or not addresses:
             raise EvidenceError(snapshot.rel, f"{path}.addresses", "is missing or empty")
-        target = endpoint.get("targetRef")
-        uid = target.get("uid") if isinstance(target, dict) else None
-        ready.add(f"uid:{uid}" if isinstance(uid, str) and uid else f"addresses:{addresses}")
+        for address in addresses:
+            ready.append((path, str(address), endpoint.get("targetRef")))
     return ready
 
 
-def _owners(item: dict[str, Any]) -> list[tuple[str, str]]:
+def owners(item: dict[str, Any]) -> list[tuple[str, str]]:
     """Every (kind, name) in ``ownerReferences``; the ``controller`` flag is not trusted to
     be present, so any reference to a certification workload makes a pod count."""
     return [
@@ -325,13 +474,28 @@ def _owners(item: dict[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
+def deployment_of_replica_set(replica_set: dict[str, Any]) -> str | None:
+    """The Deployment a ReplicaSet's owner references name, or None."""
+    for kind, name in owners(replica_set):
+        if kind == "Deployment":
+            return name
+    return None
+
+
+def is_ready_pod(pod: dict[str, Any]) -> bool:
+    """Running with condition Ready True: what a workload's ``readyReplicas`` counts."""
+    return (pod.get("status") or {}).get("phase") == "Running" and conditions(pod).get(
+        "Ready"
+    ) == "True"
+
+
 def _workload_of(
     pod: dict[str, Any],
     replica_sets: dict[str, str],
     deployments: tuple[str, ...],
     statefulsets: tuple[str, ...],
 ) -> str | None:
-    for kind, name in _owners(pod):
+    for kind, name in owners(pod):
         if kind == "StatefulSet" and name in statefulsets:
             return f"statefulset/{name}"
         if kind == "ReplicaSet":
@@ -356,8 +520,7 @@ def certification_pods(
     replica_sets = {
         rs["metadata"]["name"]: name
         for rs in snapshot.of_kind("ReplicaSet")
-        for kind, name in _owners(rs)
-        if kind == "Deployment"
+        if (name := deployment_of_replica_set(rs)) is not None
     }
     pods: list[tuple[str, dict[str, Any]]] = []
     for pod in snapshot.of_kind("Pod"):
@@ -374,9 +537,9 @@ def pod_not_ready_reason(pod: dict[str, Any]) -> str | None:
     phase = status.get("phase")
     if phase != "Running":
         return f"pod {name} is {phase or 'without a phase'}"
-    conditions = _conditions(pod)
-    if conditions.get("Ready") != "True":
-        return f"pod {name} condition Ready is {conditions.get('Ready', 'absent')}"
+    states = conditions(pod)
+    if states.get("Ready") != "True":
+        return f"pod {name} condition Ready is {states.get('Ready', 'absent')}"
     spec_containers = [
         c.get("name")
         for c in (pod.get("spec") or {}).get("containers") or []
@@ -397,19 +560,23 @@ def pod_not_ready_reason(pod: dict[str, Any]) -> str | None:
 
 
 def running_digests(snapshot: ClusterSnapshot, pod: dict[str, Any]) -> list[tuple[str, str]]:
-    """(container, digest) for every container and init container status of ``pod``.
+    """(container, digest) for every container, init container and ephemeral container
+    (``kubectl debug``) status of ``pod``.
 
-    The digest is the ``sha256:`` part of ``imageID``; a container without one raises.
+    The digest is the ``sha256:`` part of ``imageID``; a container without one raises, and
+    so does a container or ephemeral container of the spec without a status.
     """
     status = pod.get("status") or {}
     where = snapshot.where(pod)
     result: list[tuple[str, str]] = []
-    spec = pod.get("spec") or {}
-    expected = [c.get("name") for c in spec.get("containers") or [] if isinstance(c, dict)]
-    for key in ("initContainerStatuses", "containerStatuses"):
+    seen: set[tuple[str, str]] = set()
+    for key in ("initContainerStatuses", "containerStatuses", "ephemeralContainerStatuses"):
+        ephemeral = key == "ephemeralContainerStatuses"
         for index, entry in enumerate(status.get(key) or []):
             if not isinstance(entry, dict):
                 continue
+            name = str(entry.get("name"))
+            seen.add((key, name))
             image_id = entry.get("imageID")
             match = DIGEST_IN_IMAGE_ID.search(image_id) if isinstance(image_id, str) else None
             if match is None:
@@ -418,15 +585,21 @@ def running_digests(snapshot: ClusterSnapshot, pod: dict[str, Any]) -> list[tupl
                     f"{where}.status.{key}[{index}].imageID",
                     "has no sha256 digest: the running image cannot be bound",
                 )
-            result.append((str(entry.get("name")), match.group(1)))
-    seen = {name for name, _ in result}
-    for container in expected:
-        if container not in seen:
-            raise EvidenceError(
-                snapshot.rel,
-                f"{where}.status.containerStatuses",
-                f"has no status for container {container}: its image is unknown",
-            )
+            label = f"{name} (ephemeral, kubectl debug)" if ephemeral else name
+            result.append((label, match.group(1)))
+    spec = pod.get("spec") or {}
+    for spec_key, key in (
+        ("containers", "containerStatuses"),
+        ("ephemeralContainers", "ephemeralContainerStatuses"),
+    ):
+        for container in spec.get(spec_key) or []:
+            name = str(container.get("name")) if isinstance(container, dict) else "?"
+            if (key, name) not in seen:
+                raise EvidenceError(
+                    snapshot.rel,
+                    f"{where}.status.{key}",
+                    f"has no status for {spec_key[:-1]} {name}: its image is unknown",
+                )
     return result
 
 

@@ -52,6 +52,7 @@ CLUSTER_GATES = (
     "cluster_snapshot",
     *(gate for _, gate in CLUSTER_SUBJECT_GATES),
     "pod_readiness",
+    "pod_continuity",
     "image_binding",
 )
 SUBJECT_KINDS = ("metrics", "stability", "artifacts", "workloads", "hpas", "pdbs", "services")
@@ -101,6 +102,7 @@ def expected_builtin(profile: Profile) -> list[GateKey]:
         for kind, gate in CLUSTER_SUBJECT_GATES:
             keys += [GateKey(gate, None, s) for s in subjects(profile, kind)]
         keys.append(GateKey("pod_readiness"))
+        keys.append(GateKey("pod_continuity"))
         keys.append(GateKey("image_binding"))
     if profile.grafana:
         keys.append(GateKey("grafana_coverage"))

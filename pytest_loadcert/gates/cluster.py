@@ -1,8 +1,12 @@
 """Run-level gates on the live cluster snapshot and the observability exports.
 
-A snapshot is judged only when it is valid and fresh: of the profile's namespace, taken
-after the last stage ended and within ``cluster.max_snapshot_age_s`` of it. Otherwise every
-cluster gate is blocked. On a valid, fresh snapshot a missing or unready workload fails.
+A snapshot is judged only when it is valid, fresh and one List: of the profile's namespace,
+taken after the last stage ended and within ``cluster.max_snapshot_age_s`` of it, with no
+relation between its fields broken (:mod:`~pytest_loadcert.evidence.cluster_relations`).
+Otherwise every cluster gate is blocked. On such a snapshot a missing or unready workload,
+an HPA without headroom, or a certification pod that did not hold from the first stage on
+(:mod:`~pytest_loadcert.evidence.cluster_history`) fails; a rollout in progress or an object
+being deleted blocks.
 """
 
 from __future__ import annotations
@@ -15,12 +19,20 @@ from pytest_loadcert.evidence.cluster import (
     ClusterSnapshot,
     certification_pods,
     hpa_active,
+    live,
     pdb_healthy,
     pod_not_ready_reason,
     replicas_ready,
     running_digests,
     service_endpoints,
 )
+from pytest_loadcert.evidence.cluster_history import (
+    Timeline,
+    hpa_targets,
+    pod_history,
+    rollouts_during_run,
+)
+from pytest_loadcert.evidence.cluster_relations import check_relations
 from pytest_loadcert.gates.result import GateResult
 from pytest_loadcert.gates.window import run_window
 
@@ -66,6 +78,18 @@ def fresh_snapshot(bundle: Bundle, profile: Profile) -> ClusterSnapshot:
             f"is {age:g}s after the last stage ended, over cluster.max_snapshot_age_s = "
             f"{profile.cluster.max_snapshot_age_s:g}",
         )
+    cluster = profile.cluster
+    key = (collected, cluster)
+    if snapshot.checked != key:
+        check_relations(
+            snapshot,
+            collected,
+            cluster.max_clock_skew_s,
+            cluster.deployments,
+            cluster.statefulsets,
+            cluster.services,
+        )
+        object.__setattr__(snapshot, "checked", key)
     return snapshot
 
 
@@ -114,6 +138,8 @@ def pod_readiness(snapshot: ClusterSnapshot, profile: Profile) -> GateResult:
     if not snapshot.of_kind("Pod"):
         raise EvidenceError(snapshot.rel, "items", "hold no Pod: pod readiness is unknown")
     pods = certification_pods(snapshot, profile.cluster.deployments, profile.cluster.statefulsets)
+    for _, pod in pods:
+        live(snapshot, pod)
     reasons = [reason for _, pod in pods if (reason := pod_not_ready_reason(pod)) is not None]
     ignored = len(snapshot.of_kind("Pod")) - len(pods)
     if not pods:
@@ -127,6 +153,55 @@ def pod_readiness(snapshot: ClusterSnapshot, profile: Profile) -> GateResult:
         f"{len(pods)} pods ({ignored} other pods ignored)",
         snapshot.rel,
         "; ".join(reasons[:5]),
+    )
+
+
+def timeline(bundle: Bundle, profile: Profile) -> Timeline:
+    """The run's stage windows, for placing the snapshot's own times."""
+    return Timeline(
+        tuple(
+            (stage, run.start, run.end)
+            for stage in profile.stage_names
+            for run in (bundle.stage_run(stage),)
+        )
+    )
+
+
+def pod_continuity(bundle: Bundle, snapshot: ClusterSnapshot, profile: Profile) -> GateResult:
+    """Every certification pod held from the first stage on: no container restarted or
+    terminated, none started late, no pod lost readiness or was replaced (a pod an HPA's
+    scale-up created is not a replacement); no certification Deployment rolled out."""
+    cluster = profile.cluster
+    pods = certification_pods(snapshot, cluster.deployments, cluster.statefulsets)
+    if not pods:
+        raise EvidenceError(snapshot.rel, "items", "hold no pod of the certification workloads")
+    run = timeline(bundle, profile)
+    history = pod_history(snapshot, pods, run, hpa_targets(snapshot, cluster.hpas))
+    required = (
+        "no restart, termination, late start, readiness lost or replacement from the first stage on"
+    )
+    samples = f"{len(pods)} pods since {run.place(run.start)}"
+    if history.failures:
+        return GateResult(
+            False,
+            f"{len(history.failures)} event(s) during the run: {history.failures[0]}",
+            required,
+            samples,
+            snapshot.rel,
+            "; ".join(history.failures[1:6]),
+        )
+    unknowns = history.unknowns + rollouts_during_run(snapshot, cluster.deployments, run)
+    if unknowns:
+        field, why = unknowns[0]
+        raise EvidenceError(snapshot.rel, field, why)
+    scaled = f"; {len(history.scaled_up)} created by a scale-up" if history.scaled_up else ""
+    return GateResult(
+        True,
+        f"{len(pods)} certification pods held through the run{scaled}",
+        required,
+        samples,
+        snapshot.rel,
+        "; ".join(history.scaled_up[:5]),
     )
 
 

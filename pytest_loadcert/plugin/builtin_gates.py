@@ -241,6 +241,16 @@ def test_pod_readiness(
     loadcert_judge(gates.pod_readiness(loadcert_cluster, loadcert_profile))
 
 
+def test_pod_continuity(
+    loadcert_bundle: Bundle,
+    loadcert_cluster: ClusterSnapshot,
+    loadcert_profile: Profile,
+    loadcert_judge: Judge,
+) -> None:
+    """Certification pods held from the first stage on: no restart, no replacement, ready."""
+    loadcert_judge(gates.pod_continuity(loadcert_bundle, loadcert_cluster, loadcert_profile))
+
+
 def test_image_binding(
     loadcert_bundle: Bundle,
     loadcert_cluster: ClusterSnapshot,

@@ -375,7 +375,7 @@ def test_waived_gate_is_not_shown_as_passed(pytester: pytest.Pytester, tmp_path:
     assert "<code>p99_latency[smoke]</code>: " in waivers
     assert "waived by sre-oncall until 2999-01-01" in waivers
     assert (
-        "all 134 expected gates over 6 stages ran on complete evidence and passed (1 waived" in text
+        "all 135 expected gates over 6 stages ran on complete evidence and passed (1 waived" in text
     )
 
 

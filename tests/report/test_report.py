@@ -186,7 +186,7 @@ def test_pending_report_shows_observed_against_required(
     assert "Every gate of the stages up to 50k" in markdown
     _, markdown, _ = report(capfd, "--certificate", str(runs["snapshot_stale"]))
     assert "max_snapshot_age_s" in md_plain(markdown)
-    assert "0 failed, 19 blocked" in markdown
+    assert "0 failed, 20 blocked" in markdown
 
 
 # ----------------------------------------------------------------------------- content

@@ -1,0 +1,329 @@
+"""What a second field of the cluster List can contradict, checked against it.
+
+A snapshot is one List read after the run. Each relation below holds in any List the API
+server answers for one moment; a List that breaks one is a copy, an edit, or objects read
+at different times, and is blocked (raises :class:`~pytest_loadcert.errors.EvidenceError`
+naming the item and the field):
+
+* **one object, one item**: no two items share a kind and a name, or a ``metadata.uid``;
+* **no time after the snapshot**: every time an object carries (its creation and deletion,
+  its conditions' transitions, its containers' starts and terminations, ...) is at most the
+  collection time plus the profile's ``cluster.max_clock_skew_s``;
+* **an owner is the object it names**: an ``ownerReferences`` entry whose kind and name are
+  in the List carries that object's uid; an object has at most one controller;
+* **status within spec**: a workload's ready, available and updated counts do not pass the
+  replicas it has, its status is not of a generation newer than its spec, an HPA's
+  ``minReplicas`` is at most its ``maxReplicas``, a PodDisruptionBudget's counters agree;
+* **a workload counts the pods the List holds**: a certification Deployment's or
+  StatefulSet's ``status.readyReplicas`` equals the ready, not terminating pods of it in the
+  List (see :func:`workload_pods`);
+* **a Service routes to pods of the List**: every ready endpoint of a required Service that
+  names a pod names one of the List, by uid and name, at one of the pod's IPs, ready and not
+  terminating.
+
+docs/security.md lists these kind by kind, and what is not checked and why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+from pytest_loadcert.errors import EvidenceError
+from pytest_loadcert.evidence.cluster import (
+    ClusterSnapshot,
+    conditions,
+    deployment_of_replica_set,
+    is_ready_pod,
+    owners,
+    ready_endpoints,
+)
+from pytest_loadcert.evidence.timeutil import format_utc, parse_utc
+
+#: Keys whose string value is a time (Kubernetes' Time and MicroTime fields).
+_TIME_SUFFIXES = ("Time", "Timestamp", "At")
+
+
+def check_relations(
+    snapshot: ClusterSnapshot,
+    collected_at: datetime,
+    skew_s: float,
+    deployments: tuple[str, ...],
+    statefulsets: tuple[str, ...],
+    services: tuple[str, ...],
+) -> None:
+    """Every relation of the module docstring, or EvidenceError naming the first broken."""
+    _one_item_per_object(snapshot)
+    _no_time_after(snapshot, collected_at + timedelta(seconds=skew_s), collected_at)
+    _owners_are_the_objects_named(snapshot)
+    for item in snapshot.items:
+        if item["kind"] in ("Deployment", "StatefulSet", "ReplicaSet"):
+            _replica_counts(snapshot, item)
+        elif item["kind"] == "HorizontalPodAutoscaler":
+            _hpa_bounds(snapshot, item)
+        elif item["kind"] == "PodDisruptionBudget":
+            _pdb_counters(snapshot, item)
+    for kind, names in (("Deployment", deployments), ("StatefulSet", statefulsets)):
+        for name in names:
+            _workload_counts_its_pods(snapshot, kind, name)
+    for name in services:
+        _service_routes_to_pods(snapshot, name)
+
+
+def _label(item: dict[str, Any]) -> str:
+    return f"{item['kind'].lower()}/{item['metadata']['name']}"
+
+
+def _one_item_per_object(snapshot: ClusterSnapshot) -> None:
+    names: dict[tuple[str, str, str], int] = {}
+    uids: dict[str, int] = {}
+    for index, item in enumerate(snapshot.items):
+        metadata = item["metadata"]
+        key = (item["kind"], str(metadata.get("namespace")), metadata["name"])
+        if key in names:
+            raise EvidenceError(
+                snapshot.rel,
+                f"items[{index}]",
+                f"is {_label(item)} a second time (first at items[{names[key]}]): one object "
+                "is one item of a List",
+            )
+        names[key] = index
+        uid = metadata.get("uid")
+        if uid is None:
+            continue
+        if not isinstance(uid, str) or not uid:
+            raise EvidenceError(snapshot.rel, f"items[{index}].metadata.uid", "must be a string")
+        if uid in uids:
+            first = snapshot.items[uids[uid]]
+            raise EvidenceError(
+                snapshot.rel,
+                f"items[{index}].metadata.uid",
+                f"is {uid}, the uid of {_label(first)} (items[{uids[uid]}]) too: one uid "
+                "is one object",
+            )
+        uids[uid] = index
+
+
+def _times(node: Any, path: str) -> Iterator[tuple[str, Any]]:
+    """(path, value) of every time-named key under ``node``."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            where = f"{path}.{key}"
+            if isinstance(value, (dict, list)):
+                yield from _times(value, where)
+            elif isinstance(key, str) and key.endswith(_TIME_SUFFIXES) and value is not None:
+                yield where, value
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _times(value, f"{path}[{index}]")
+
+
+def _no_time_after(snapshot: ClusterSnapshot, limit: datetime, collected_at: datetime) -> None:
+    for index, item in enumerate(snapshot.items):
+        metadata = item["metadata"]
+        found = [
+            (f"items[{index}].metadata.{key}", metadata.get(key))
+            for key in ("creationTimestamp", "deletionTimestamp")
+            if metadata.get(key) is not None
+        ]
+        found += list(_times(item.get("status"), f"items[{index}].status"))
+        # The API server sets deletionTimestamp to the delete request's time plus the grace
+        # period: it may pass the collection by that much.
+        grace = metadata.get("deletionGracePeriodSeconds")
+        grace_s = grace if isinstance(grace, int) and not isinstance(grace, bool) else 0
+        for field, value in found:
+            moment = parse_utc(value)
+            if moment is None:
+                raise EvidenceError(
+                    snapshot.rel, field, f"is {value!r}, not an RFC 3339 UTC time (...Z)"
+                )
+            if field.endswith(".deletionTimestamp"):
+                moment -= timedelta(seconds=max(0, grace_s))
+            if moment > limit:
+                raise EvidenceError(
+                    snapshot.rel,
+                    field,
+                    f"of {_label(item)} is {value}, after the snapshot was collected "
+                    f"({format_utc(collected_at)}, cluster.max_clock_skew_s allowing "
+                    f"{(limit - collected_at).total_seconds():g}s): the object is not the one "
+                    "the collection read",
+                )
+
+
+def _owners_are_the_objects_named(snapshot: ClusterSnapshot) -> None:
+    by_name = {
+        (item["kind"], item["metadata"]["name"]): item
+        for item in snapshot.items
+        if isinstance(item["metadata"].get("uid"), str)
+    }
+    for index, item in enumerate(snapshot.items):
+        references = item["metadata"].get("ownerReferences") or []
+        controllers = [r for r in references if isinstance(r, dict) and r.get("controller")]
+        if len(controllers) > 1:
+            raise EvidenceError(
+                snapshot.rel,
+                f"items[{index}].metadata.ownerReferences",
+                f"of {_label(item)} names {len(controllers)} controllers; an object has one",
+            )
+        for position, reference in enumerate(references):
+            if not isinstance(reference, dict):
+                continue
+            owner = by_name.get((str(reference.get("kind")), str(reference.get("name"))))
+            if owner is not None and reference.get("uid") != owner["metadata"]["uid"]:
+                raise EvidenceError(
+                    snapshot.rel,
+                    f"items[{index}].metadata.ownerReferences[{position}].uid",
+                    f"of {_label(item)} is {reference.get('uid')!r}, but {_label(owner)} in "
+                    f"this List has uid {owner['metadata']['uid']}: the owner named is "
+                    "another object",
+                )
+
+
+def _counts(snapshot: ClusterSnapshot, item: dict[str, Any], *paths: str) -> list[int | None]:
+    """The non-negative integers at ``paths`` (dotted), None where absent."""
+    values: list[int | None] = []
+    for path in paths:
+        node: Any = item
+        for key in path.split("."):
+            node = node.get(key) if isinstance(node, dict) else None
+        if node is not None and (isinstance(node, bool) or not isinstance(node, int) or node < 0):
+            raise EvidenceError(
+                snapshot.rel, f"{snapshot.where(item)}.{path}", "must be a non-negative integer"
+            )
+        values.append(node)
+    return values
+
+
+def _at_most(
+    snapshot: ClusterSnapshot, item: dict[str, Any], low: str, high: str, values: dict[str, Any]
+) -> None:
+    if values[low] is not None and values[high] is not None and values[low] > values[high]:
+        raise EvidenceError(
+            snapshot.rel,
+            f"{snapshot.where(item)}.{low}",
+            f"of {_label(item)} is {values[low]}, more than {high} {values[high]}: the status "
+            "contradicts itself",
+        )
+
+
+def _replica_counts(snapshot: ClusterSnapshot, item: dict[str, Any]) -> None:
+    paths = (
+        "status.replicas",
+        "status.readyReplicas",
+        "status.availableReplicas",
+        "status.updatedReplicas",
+        "status.observedGeneration",
+        "metadata.generation",
+    )
+    values = dict(zip(paths, _counts(snapshot, item, *paths), strict=True))
+    _at_most(snapshot, item, "status.readyReplicas", "status.replicas", values)
+    _at_most(snapshot, item, "status.availableReplicas", "status.readyReplicas", values)
+    _at_most(snapshot, item, "status.updatedReplicas", "status.replicas", values)
+    _at_most(snapshot, item, "status.observedGeneration", "metadata.generation", values)
+
+
+def _hpa_bounds(snapshot: ClusterSnapshot, item: dict[str, Any]) -> None:
+    paths = ("spec.minReplicas", "spec.maxReplicas", "status.desiredReplicas")
+    values = dict(zip(paths, _counts(snapshot, item, *paths), strict=True))
+    _at_most(snapshot, item, "spec.minReplicas", "spec.maxReplicas", values)
+    _at_most(snapshot, item, "status.desiredReplicas", "spec.maxReplicas", values)
+
+
+def _pdb_counters(snapshot: ClusterSnapshot, item: dict[str, Any]) -> None:
+    paths = (
+        "status.currentHealthy",
+        "status.desiredHealthy",
+        "status.expectedPods",
+        "status.disruptionsAllowed",
+    )
+    values = dict(zip(paths, _counts(snapshot, item, *paths), strict=True))
+    _at_most(snapshot, item, "status.currentHealthy", "status.expectedPods", values)
+    current, desired, allowed = (values[p] for p in (paths[0], paths[1], paths[3]))
+    if current is None or desired is None or allowed is None:
+        return
+    if allowed > max(0, current - desired):
+        raise EvidenceError(
+            snapshot.rel,
+            f"{snapshot.where(item)}.status.disruptionsAllowed",
+            f"of {_label(item)} is {allowed}, but currentHealthy {current} - desiredHealthy "
+            f"{desired} allows at most {max(0, current - desired)}: the status contradicts "
+            "itself",
+        )
+
+
+def workload_pods(snapshot: ClusterSnapshot, kind: str, name: str) -> list[dict[str, Any]]:
+    """The pods of the List a Deployment (through its ReplicaSets) or StatefulSet owns."""
+    if kind == "StatefulSet":
+        return [p for p in snapshot.of_kind("Pod") if ("StatefulSet", name) in owners(p)]
+    sets = {
+        rs["metadata"]["name"]
+        for rs in snapshot.of_kind("ReplicaSet")
+        if deployment_of_replica_set(rs) == name
+    }
+    return [
+        pod
+        for pod in snapshot.of_kind("Pod")
+        if any(kind == "ReplicaSet" and owner in sets for kind, owner in owners(pod))
+    ]
+
+
+def _workload_counts_its_pods(snapshot: ClusterSnapshot, kind: str, name: str) -> None:
+    item = snapshot.get(kind, name)
+    if item is None:
+        return
+    pods = workload_pods(snapshot, kind, name)
+    if any(pod["metadata"].get("deletionTimestamp") is not None for pod in pods):
+        return  # a terminating pod blocks pod_readiness; counts in motion prove nothing more
+    (said,) = _counts(snapshot, item, "status.readyReplicas")
+    said = said or 0  # Kubernetes omits readyReplicas when none is ready
+    ready = [pod["metadata"]["name"] for pod in pods if is_ready_pod(pod)]
+    if len(ready) != said:
+        raise EvidenceError(
+            snapshot.rel,
+            f"{snapshot.where(item)}.status.readyReplicas",
+            f"of {_label(item)} is {said}, but the List holds {len(ready)} ready pod(s) of it"
+            f"{': ' + ', '.join(sorted(ready)[:5]) if ready else ''}: the workload and its "
+            "pods were not read at one moment",
+        )
+
+
+def _service_routes_to_pods(snapshot: ClusterSnapshot, name: str) -> None:
+    service = snapshot.get("Service", name)
+    if service is None or not (service.get("spec") or {}).get("selector"):
+        return  # a Service without a selector routes where its hand-written slices say
+    pods = {pod["metadata"].get("uid"): pod for pod in snapshot.of_kind("Pod")}
+    for where, address, target in ready_endpoints(snapshot, name):
+        if not isinstance(target, dict) or target.get("kind") != "Pod":
+            raise EvidenceError(
+                snapshot.rel,
+                f"{where}.targetRef",
+                f"of service/{name}'s ready endpoint {address} names no pod, but the Service "
+                "selects pods: where it routes is unknown",
+            )
+        pod = pods.get(target.get("uid"))
+        if pod is None or pod["metadata"]["name"] != target.get("name"):
+            raise EvidenceError(
+                snapshot.rel,
+                f"{where}.targetRef",
+                f"routes service/{name} to pod {target.get('name')} (uid {target.get('uid')}), "
+                "which this List does not hold",
+            )
+        status = pod.get("status") or {}
+        ips = {entry.get("ip") for entry in status.get("podIPs") or [] if isinstance(entry, dict)}
+        ips.add(status.get("podIP"))
+        if address not in ips:
+            raise EvidenceError(
+                snapshot.rel,
+                f"{where}.addresses",
+                f"route service/{name} to {address}, but pod {target.get('name')} has IP "
+                f"{status.get('podIP')}",
+            )
+        if not is_ready_pod(pod) or pod["metadata"].get("deletionTimestamp") is not None:
+            raise EvidenceError(
+                snapshot.rel,
+                where,
+                f"is a ready endpoint of service/{name}, but pod {target.get('name')} is not "
+                f"ready (condition Ready {conditions(pod).get('Ready', 'absent')}) or is "
+                "terminating",
+            )
