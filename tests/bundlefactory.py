@@ -33,7 +33,7 @@ import json
 import math
 import re
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
@@ -1411,6 +1411,12 @@ def _pod_ready(pod: dict[str, Any]) -> bool:
     )
 
 
+def _pod_serving(pod: dict[str, Any]) -> bool:
+    """Ready as its probes say, terminating or not (EndpointSlice ``serving``)."""
+    ready = [c for c in pod["status"].get("conditions") or [] if c.get("type") == "Ready"]
+    return pod["status"].get("phase") == "Running" and bool(ready) and ready[0]["status"] == "True"
+
+
 def reconcile(items: list[dict[str, Any]]) -> None:
     """Rewrite what the controllers derive from the pods, as they would after a pod changed:
     every ReplicaSet's, Deployment's and StatefulSet's ready and available counts, each
@@ -1475,7 +1481,9 @@ def reconcile(items: list[dict[str, Any]]) -> None:
                 endpoint.setdefault("conditions", {})
                 endpoint["conditions"]["ready"] = ready
                 if "serving" in endpoint["conditions"]:
-                    endpoint["conditions"]["serving"] = ready
+                    endpoint["conditions"]["serving"] = ready or _pod_serving(pod)
+                if pod["metadata"].get("deletionTimestamp") is not None:
+                    endpoint["conditions"]["terminating"] = True
                 kept.append(endpoint)
             if item.get("endpoints") is not None:
                 item["endpoints"] = kept
@@ -1488,6 +1496,191 @@ def reconcile(items: list[dict[str, Any]]) -> None:
                     subset["addresses"] = ready
                 if len(ready) < len(live):
                     subset["notReadyAddresses"] = [a for a in live if a not in ready]
+
+
+# -- what happens to the cluster during a run, as the API server then shows it
+
+
+def run_windows(files: Files) -> dict[str, tuple[datetime, datetime]]:
+    """Each stage's (start, end) as its stage.json records it."""
+    return _windows_of(files)
+
+
+def collected_at(files: Files) -> datetime:
+    """When the cluster snapshot was collected (loadcert.json)."""
+    return _parse_time(loadcert(files)["cluster"]["collected_at"])
+
+
+def _status_of(pod: dict[str, Any], container: str) -> dict[str, Any]:
+    for status in pod["status"]["containerStatuses"]:
+        if status["name"] == container:
+            found: dict[str, Any] = status
+            return found
+    raise KeyError(container)
+
+
+def _set_ready_since(pod: dict[str, Any], at: datetime) -> None:
+    for condition in pod["status"]["conditions"]:
+        if condition["type"] in ("Ready", "ContainersReady"):
+            condition["lastTransitionTime"] = fmt_time(at)
+
+
+def restart_container(
+    pod: dict[str, Any],
+    container: str,
+    finished: datetime,
+    *,
+    count: int = 3,
+    reason: str = "OOMKilled",
+    exit_code: int = 137,
+) -> None:
+    """The container was killed at ``finished`` (by default OOMKilled, exit 137, the third
+    time) and the kubelet restarted it: ``restartCount``, ``lastState.terminated`` with the
+    old container's id, a new container id running since a second later, and the pod ready
+    again eight seconds after that (what ``kubectl get pod -o yaml`` shows after a restart)."""
+    status = _status_of(pod, container)
+    previous = status["containerID"]
+    was_started = status["state"]["running"]["startedAt"]
+    status["restartCount"] = count
+    status["lastState"] = {
+        "terminated": {
+            "exitCode": exit_code,
+            "reason": reason,
+            "startedAt": was_started,
+            "finishedAt": fmt_time(finished),
+            "containerID": previous,
+        }
+    }
+    status["containerID"] = "containerd://" + _hex(f"restart/{previous}/{count}", 64)
+    status["state"] = {"running": {"startedAt": fmt_time(finished + timedelta(seconds=1))}}
+    _set_ready_since(pod, finished + timedelta(seconds=9))
+
+
+def lose_readiness(pod: dict[str, Any], until: datetime) -> None:
+    """The pod's readiness probe failed under load and passed again at ``until``: Ready and
+    ContainersReady last changed then (no restart)."""
+    _set_ready_since(pod, until)
+
+
+def _time_keys(node: Any) -> Iterator[tuple[Any, Any]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if isinstance(value, (dict, list)):
+                yield from _time_keys(value)
+            elif isinstance(value, str) and key.endswith(("Time", "Timestamp", "At")):
+                yield node, key
+    elif isinstance(node, list):
+        for value in node:
+            yield from _time_keys(value)
+
+
+def shift_times(item: dict[str, Any], delta: timedelta) -> None:
+    """Move every time the object carries (creation, conditions, container starts and
+    terminations, ...) by ``delta``: the object was created or changed that much later."""
+    for node, key in _time_keys({"metadata": item["metadata"], "status": item.get("status")}):
+        node[key] = fmt_time(_parse_time(node[key]) + delta)
+
+
+def delete_gracefully(item: dict[str, Any], requested: datetime, grace_s: int = 30) -> None:
+    """``kubectl delete`` at ``requested``: the API server sets deletionTimestamp to the
+    request's time plus the grace period, and deletionGracePeriodSeconds (call
+    :func:`reconcile` after: a terminating pod is no ready endpoint, no ready replica)."""
+    item["metadata"]["deletionTimestamp"] = fmt_time(requested + timedelta(seconds=grace_s))
+    item["metadata"]["deletionGracePeriodSeconds"] = grace_s
+
+
+def debug_container(pod: dict[str, Any], at: datetime, image: str = "busybox:1.28") -> None:
+    """``kubectl debug -it <pod> --image=busybox:1.28 --target=<first container>`` at ``at``:
+    an ephemeral container in the spec and its running status."""
+    name = "debugger-" + _k8s_suffix(f"debug/{pod['metadata']['name']}", 5)
+    target = pod["spec"]["containers"][0]["name"]
+    pod["spec"]["ephemeralContainers"] = [
+        {
+            "name": name,
+            "image": image,
+            "imagePullPolicy": "IfNotPresent",
+            "resources": {},
+            "stdin": True,
+            "targetContainerName": target,
+            "terminationMessagePath": "/dev/termination-log",
+            "terminationMessagePolicy": "File",
+            "tty": True,
+        }
+    ]
+    repository = image.split(":", 1)[0]
+    pod["status"]["ephemeralContainerStatuses"] = [
+        {
+            "name": name,
+            "image": f"docker.io/library/{image}",
+            "imageID": f"docker.io/library/{repository}@sha256:" + _hex(f"image/{image}", 64),
+            "containerID": "containerd://" + _hex(f"container/{name}", 64),
+            "ready": False,
+            "restartCount": 0,
+            "lastState": {},
+            "state": {"running": {"startedAt": fmt_time(at)}},
+        }
+    ]
+
+
+def hpa_at_max(hpa: dict[str, Any]) -> None:
+    """The HPA wanted more replicas than its maximum: it sits at maxReplicas with
+    ScalingLimited True (TooManyReplicas), as ``kubectl describe hpa`` then shows."""
+    current = hpa["status"]["currentReplicas"]
+    hpa["spec"]["maxReplicas"] = current
+    for condition in hpa["status"]["conditions"]:
+        if condition["type"] == "ScalingLimited":
+            condition.update(
+                status="True",
+                reason="TooManyReplicas",
+                message="the desired replica count is more than the maximum replica count",
+            )
+
+
+def half_rolled_out(files: Files, deployment: str) -> None:
+    """A rollout of ``deployment`` stuck half way: its previous ReplicaSet still owns one
+    pod, the current one the others; updatedReplicas below replicas, Progressing says
+    ReplicaSetUpdated."""
+    item = find_items(files, "Deployment", deployment)[0]
+    current = find_items(files, "ReplicaSet", app=deployment)[0]
+    old_hash = _k8s_suffix(f"rs-old/{deployment}", 10)
+    old = copy.deepcopy(current)
+    old_name = f"{deployment}-{old_hash}"
+    old["metadata"].update(
+        name=old_name,
+        uid=_uid(f"ReplicaSet/{old_name}"),
+        creationTimestamp=item["metadata"]["creationTimestamp"],
+    )
+    old["metadata"]["labels"]["pod-template-hash"] = old_hash
+    old["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = "3"
+    old["spec"]["selector"]["matchLabels"]["pod-template-hash"] = old_hash
+    old["spec"]["template"]["metadata"]["labels"]["pod-template-hash"] = old_hash
+    pods = _pods_of(files, deployment)
+    moved = pods[0]
+    moved["metadata"]["labels"]["pod-template-hash"] = old_hash
+    moved["metadata"]["ownerReferences"] = [
+        {**moved["metadata"]["ownerReferences"][0], "name": old_name, "uid": old["metadata"]["uid"]}
+    ]
+    old["spec"]["replicas"] = old["status"]["replicas"] = 1
+    current["spec"]["replicas"] = current["status"]["replicas"] = len(pods) - 1
+    k8s_items(files).append(old)
+    item["status"]["updatedReplicas"] = len(pods) - 1
+    for condition in item["status"]["conditions"]:
+        if condition["type"] == "Progressing":
+            condition.update(
+                reason="ReplicaSetUpdated",
+                message=f'ReplicaSet "{current["metadata"]["name"]}" is progressing.',
+            )
+    reconcile(k8s_items(files))
+
+
+def rolled_out_at(files: Files, deployment: str, at: datetime) -> None:
+    """``deployment``'s current ReplicaSet and its pods were created from ``at`` on: a new
+    version rolled out then (and completed)."""
+    replica_set = find_items(files, "ReplicaSet", app=deployment)[0]
+    delta = at - _parse_time(replica_set["metadata"]["creationTimestamp"])
+    shift_times(replica_set, delta)
+    for pod in _pods_of(files, deployment):
+        shift_times(pod, delta)
 
 
 def _cluster_items(start: datetime) -> list[dict[str, Any]]:

@@ -319,11 +319,16 @@ def _service_routes_to_pods(snapshot: ClusterSnapshot, name: str) -> None:
                 f"route service/{name} to {address}, but pod {target.get('name')} has IP "
                 f"{status.get('podIP')}",
             )
-        if not is_ready_pod(pod) or pod["metadata"].get("deletionTimestamp") is not None:
+        deleted = pod["metadata"].get("deletionTimestamp")
+        if deleted is not None or not is_ready_pod(pod):
+            state = (
+                f"is terminating (deletionTimestamp {deleted})"
+                if deleted is not None
+                else f"is not ready (phase {status.get('phase')}, condition Ready "
+                f"{conditions(pod).get('Ready', 'absent')})"
+            )
             raise EvidenceError(
                 snapshot.rel,
                 where,
-                f"is a ready endpoint of service/{name}, but pod {target.get('name')} is not "
-                f"ready (condition Ready {conditions(pod).get('Ready', 'absent')}) or is "
-                "terminating",
+                f"is a ready endpoint of service/{name}, but pod {target.get('name')} {state}",
             )
