@@ -1589,6 +1589,25 @@ def delete_gracefully(item: dict[str, Any], requested: datetime, grace_s: int = 
     item["metadata"]["deletionGracePeriodSeconds"] = grace_s
 
 
+def scale_down(files: Files, pod: dict[str, Any], requested: datetime, grace_s: int = 30) -> None:
+    """Its workload was scaled down by one at ``requested`` and ``pod`` is terminating: the
+    workload's (and ReplicaSet's) replicas lowered, the pod deleted gracefully, the counts
+    and endpoints reconciled."""
+    owners = pod["metadata"]["ownerReferences"]
+    chain = [find_items(files, owners[0]["kind"], owners[0]["name"])[0]]
+    chain += [
+        find_items(files, ref["kind"], ref["name"])[0]
+        for ref in chain[0]["metadata"].get("ownerReferences", [])
+    ]
+    for item in chain:
+        item["spec"]["replicas"] -= 1
+        for key in ("replicas", "currentReplicas", "updatedReplicas"):
+            if key in item["status"]:
+                item["status"][key] -= 1
+    delete_gracefully(pod, requested, grace_s)
+    reconcile(k8s_items(files))
+
+
 def debug_container(pod: dict[str, Any], at: datetime, image: str = "busybox:1.28") -> None:
     """``kubectl debug -it <pod> --image=busybox:1.28 --target=<first container>`` at ``at``:
     an ephemeral container in the spec and its running status."""

@@ -1290,6 +1290,189 @@ def _snapshot(files: Files, data: Drawer) -> tuple[GateKey, ...]:
     return (GateKey("cluster_snapshot"),)
 
 
+def _run_start(files: Files) -> datetime:
+    return min(window(files, s)[0] for s in STAGE_NAMES)
+
+
+def _moment(files: Files, data: Drawer, *, before_s: int = 20) -> datetime:
+    """A moment from the first stage's start to shortly before the snapshot's collection."""
+    start, end = _run_start(files), bf.collected_at(files) - timedelta(seconds=before_s)
+    offset = data.draw(st.integers(0, int((end - start).total_seconds())), label="seconds in")
+    return start + timedelta(seconds=offset)
+
+
+@mutation("pod_did_not_hold", "not_certified")
+def _pod_did_not_hold(files: Files, data: Drawer) -> tuple[GateKey, ...]:
+    how = data.draw(st.sampled_from(("restart", "late start", "readiness", "replaced")))
+    if how == "replaced":
+        autoscaled = {
+            bf.find_items(files, "HorizontalPodAutoscaler", h)[0]["spec"]["scaleTargetRef"]["name"]
+            for h in PROFILE.cluster.hpas
+        }
+        pods = [
+            p for p in certification_pods(files) if bf.owner_workload(files, p) not in autoscaled
+        ]
+        pod = data.draw(st.sampled_from(pods), label="pod")
+        created = bf._parse_time(pod["metadata"]["creationTimestamp"])
+        bf.shift_times(pod, _moment(files, data, before_s=60) - created)
+        return (GateKey("pod_continuity"),)
+    pod = data.draw(st.sampled_from(certification_pods(files)), label="pod")
+    status = data.draw(st.sampled_from(pod["status"]["containerStatuses"]))
+    at = _moment(files, data)
+    if how == "restart":
+        reason, code = data.draw(
+            st.sampled_from((("OOMKilled", 137), ("Error", 1), ("Error", 2), ("Completed", 0)))
+        )
+        count = data.draw(st.integers(1, 40), label="restarts")
+        bf.restart_container(pod, status["name"], at, count=count, reason=reason, exit_code=code)
+    elif how == "late start":
+        status["state"] = {"running": {"startedAt": bf.fmt_time(at)}}
+    else:
+        bf.lose_readiness(pod, at)
+    return (GateKey("pod_continuity"),)
+
+
+@mutation("hpa_without_headroom", "not_certified")
+def _hpa_without_headroom(files: Files, data: Drawer) -> tuple[GateKey, ...]:
+    name = data.draw(st.sampled_from(PROFILE.cluster.hpas), label="hpa")
+    item = bf.find_items(files, "HorizontalPodAutoscaler", name)[0]
+    if data.draw(st.booleans(), label="at its maximum"):
+        bf.hpa_at_max(item)
+    else:
+        for condition in item["status"]["conditions"]:
+            if condition["type"] == "ScalingLimited":
+                condition.update(
+                    status="True",
+                    reason=data.draw(st.sampled_from(("TooManyReplicas", "ScaleUpLimit", "?"))),
+                )
+    return (GateKey("hpa_active", None, name),)
+
+
+@mutation("cluster_not_steady", "blocked")
+def _cluster_not_steady(files: Files, data: Drawer) -> tuple[GateKey, ...]:
+    how = data.draw(
+        st.sampled_from(
+            ("half rolled out", "rolled out in run", "revisions apart", "terminating", "debug")
+        )
+    )
+    if how in ("half rolled out", "rolled out in run"):
+        name = data.draw(st.sampled_from(PROFILE.cluster.hpas), label="deployment")
+        if how == "half rolled out":
+            bf.half_rolled_out(files, name)
+            return (GateKey("workload_ready", None, f"deployment/{name}"),)
+        bf.rolled_out_at(files, name, _moment(files, data, before_s=60))
+        return (GateKey("pod_continuity"),)
+    if how == "revisions apart":
+        name = data.draw(st.sampled_from(PROFILE.cluster.statefulsets), label="statefulset")
+        status = bf.find_items(files, "StatefulSet", name)[0]["status"]
+        status["updateRevision"] = f"{name}-" + data.draw(
+            st.text("bcdfghjklmnpqrstvwxz2456789", min_size=10, max_size=10)
+        )
+        if status["updateRevision"] == status["currentRevision"]:
+            reject()
+        return (GateKey("workload_ready", None, f"statefulset/{name}"),)
+    pod = data.draw(st.sampled_from(certification_pods(files)), label="pod")
+    if how == "debug":
+        bf.debug_container(pod, _moment(files, data))
+        return (GateKey("image_binding"),)
+    if (
+        len(
+            [
+                p
+                for p in certification_pods(files)
+                if bf.owner_workload(files, p) == bf.owner_workload(files, pod)
+            ]
+        )
+        < 2
+    ):
+        reject()  # scaled down to 0 it would be not ready rather than in motion
+    requested = bf.collected_at(files) - timedelta(seconds=data.draw(st.integers(0, 600)))
+    bf.scale_down(files, pod, requested, data.draw(st.integers(0, 3600), label="grace"))
+    return (GateKey("pod_readiness"),)
+
+
+@mutation("cluster_list_contradicts_itself", "blocked")
+def _cluster_contradiction(files: Files, data: Drawer) -> tuple[GateKey, ...]:
+    items = bf.k8s_items(files)
+    how = data.draw(
+        st.sampled_from(
+            (
+                "copy",
+                "uid",
+                "owner uid",
+                "two controllers",
+                "time after collection",
+                "ready count",
+                "endpoint pod",
+                "endpoint address",
+                "pdb",
+                "beyond spec",
+            )
+        )
+    )
+    if how == "copy":
+        items.append(copy.deepcopy(data.draw(st.sampled_from(items))))
+    elif how == "uid":
+        first, second = data.draw(st.permutations(items))[:2]
+        second["metadata"]["uid"] = first["metadata"]["uid"]
+    elif how in ("owner uid", "two controllers"):
+        owned = [i for i in items if i["metadata"].get("ownerReferences")]
+        item = data.draw(st.sampled_from(owned))
+        reference = item["metadata"]["ownerReferences"][0]
+        if how == "owner uid":
+            reference["uid"] = bf._uid(data.draw(st.text(min_size=1, max_size=8)) + "/other")
+        else:
+            item["metadata"]["ownerReferences"].append(
+                {**reference, "kind": "ReplicaSet", "name": "another", "uid": bf._uid("another")}
+            )
+    elif how == "time after collection":
+        item = data.draw(st.sampled_from(items))
+        fields = list(bf._time_keys({"metadata": item["metadata"], "status": item.get("status")}))
+        node, key = data.draw(st.sampled_from(fields))
+        late = PROFILE.cluster.max_clock_skew_s + data.draw(st.integers(1, 10**7), label="late s")
+        node[key] = bf.fmt_time(bf.collected_at(files) + timedelta(seconds=late))
+    elif how == "ready count":
+        pod = data.draw(st.sampled_from(certification_pods(files)), label="pod")
+        items.remove(pod)
+    elif how in ("endpoint pod", "endpoint address"):
+        slices = [
+            i
+            for i in bf.find_items(files, "EndpointSlice")
+            if i["metadata"]["labels"]["kubernetes.io/service-name"] in PROFILE.cluster.services
+        ]
+        endpoint = data.draw(st.sampled_from(data.draw(st.sampled_from(slices))["endpoints"]))
+        if how == "endpoint pod":
+            endpoint["targetRef"]["uid"] = bf._uid(data.draw(st.text(min_size=1, max_size=8)))
+        else:
+            endpoint["addresses"] = [f"10.99.{data.draw(st.integers(0, 255))}.7"]
+    elif how == "pdb":
+        status = bf.find_items(
+            files, "PodDisruptionBudget", data.draw(st.sampled_from(PROFILE.cluster.pdbs))
+        )[0]["status"]
+        if data.draw(st.booleans(), label="healthy beyond expected"):
+            status["currentHealthy"] = status["expectedPods"] + data.draw(st.integers(1, 50))
+        else:
+            status["disruptionsAllowed"] = max(
+                0, status["currentHealthy"] - status["desiredHealthy"]
+            ) + data.draw(st.integers(1, 50))
+    else:
+        kind = data.draw(st.sampled_from(("Deployment", "StatefulSet", "ReplicaSet")))
+        item = data.draw(st.sampled_from(bf.find_items(files, kind)))
+        field = data.draw(
+            st.sampled_from(
+                ("readyReplicas", "availableReplicas", "updatedReplicas", "observedGeneration")
+            )
+        )
+        status = item["status"]
+        if field == "observedGeneration":
+            status[field] = item["metadata"].get("generation", 1) + data.draw(st.integers(1, 9))
+        elif field == "availableReplicas":
+            status[field] = status.get("readyReplicas", 0) + data.draw(st.integers(1, 9))
+        else:
+            status[field] = status.get("replicas", 0) + data.draw(st.integers(1, 9))
+    return (GateKey("cluster_snapshot"),)
+
+
 @mutation("cluster_list_invalid", "blocked")
 def _cluster_list(files: Files, data: Drawer) -> tuple[GateKey, ...]:
     document = files[bf.CLUSTER_PATH]

@@ -103,12 +103,7 @@ def statefulset_revision_apart(files: Files) -> None:
 
 def pod_terminating(files: Files) -> None:
     # qdrant scaled from 2 to 1 after the run: qdrant-1 is terminating
-    statefulset = bf.find_items(files, "StatefulSet", "qdrant")[0]
-    statefulset["spec"]["replicas"] = 1
-    for key in ("replicas", "currentReplicas", "updatedReplicas"):
-        statefulset["status"][key] = 1
-    bf.delete_gracefully(_pod(files, "qdrant", 1), bf.collected_at(files) - timedelta(seconds=5))
-    bf.reconcile(bf.k8s_items(files))
+    bf.scale_down(files, _pod(files, "qdrant", 1), bf.collected_at(files) - timedelta(seconds=5))
 
 
 def namespace_being_deleted(files: Files) -> None:
