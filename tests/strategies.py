@@ -1172,7 +1172,15 @@ def _workload_not_ready(files: Files, data: Drawer) -> tuple[GateKey, ...]:
         bf.make_container_not_ready(pod, pod["status"]["containerStatuses"][0]["name"])
         bf.reconcile(bf.k8s_items(files))
     elif how == "absent":
-        _drop_items(files, lambda i: i is item)
+        # deleted with its ReplicaSets and pods, as a cascading delete leaves the namespace
+        doomed = {id(item)} | {id(p) for p in bf._pods_of(files, name)}
+        doomed |= {
+            id(rs)
+            for rs in bf.find_items(files, "ReplicaSet")
+            if any(o["name"] == name for o in rs["metadata"].get("ownerReferences", []))
+        }
+        _drop_items(files, lambda i: id(i) in doomed)
+        bf.reconcile(bf.k8s_items(files))
     elif how == "scaled to 0":
         item["spec"]["replicas"] = 0
     else:
@@ -1401,6 +1409,8 @@ def _cluster_contradiction(files: Files, data: Drawer) -> tuple[GateKey, ...]:
                 "uid",
                 "owner uid",
                 "two controllers",
+                "owner not listed",
+                "owner selector",
                 "time after collection",
                 "ready count",
                 "endpoint pod",
@@ -1415,6 +1425,15 @@ def _cluster_contradiction(files: Files, data: Drawer) -> tuple[GateKey, ...]:
     elif how == "uid":
         first, second = data.draw(st.permutations(items))[:2]
         second["metadata"]["uid"] = first["metadata"]["uid"]
+    elif how == "owner not listed":
+        pod = data.draw(st.sampled_from(certification_pods(files)), label="pod")
+        reference = pod["metadata"]["ownerReferences"][0]
+        reference["name"] += "-" + data.draw(st.text("bcdfghjklmnpqrstvwxz2456789", min_size=1))
+    elif how == "owner selector":
+        pod = data.draw(st.sampled_from(certification_pods(files)), label="pod")
+        labels = pod["metadata"]["labels"]
+        key = data.draw(st.sampled_from(sorted(set(labels) & {"app", "pod-template-hash"})))
+        labels[key] = labels[key] + data.draw(st.text("abcdef0123456789-", min_size=1, max_size=6))
     elif how in ("owner uid", "two controllers"):
         owned = [i for i in items if i["metadata"].get("ownerReferences")]
         item = data.draw(st.sampled_from(owned))

@@ -10,7 +10,8 @@ naming the item and the field):
   its conditions' transitions, its containers' starts and terminations, ...) is at most the
   collection time plus the profile's ``cluster.max_clock_skew_s``;
 * **an owner is the object it names**: an ``ownerReferences`` entry whose kind and name are
-  in the List carries that object's uid; an object has at most one controller;
+  in the List carries that object's uid; an object has at most one controller, which the List
+  holds when it holds objects of that kind, and whose selector the object's labels match;
 * **status within spec**: a workload's ready, available and updated counts do not pass the
   replicas it has, its status is not of a generation newer than its spec, an HPA's
   ``minReplicas`` is at most its ``maxReplicas``, a PodDisruptionBudget's counters agree;
@@ -18,8 +19,8 @@ naming the item and the field):
   StatefulSet's ``status.readyReplicas`` equals the ready, not terminating pods of it in the
   List (see :func:`workload_pods`);
 * **a Service routes to pods of the List**: every ready endpoint of a required Service that
-  names a pod names one of the List, by uid and name, at one of the pod's IPs, ready and not
-  terminating.
+  names a pod names one of the List, by uid and name, at one of the pod's IPs, ready, not
+  terminating, and carrying the Service's selector labels.
 
 docs/security.md lists these kind by kind, and what is not checked and why.
 """
@@ -151,7 +152,12 @@ def _no_time_after(snapshot: ClusterSnapshot, limit: datetime, collected_at: dat
                 )
 
 
+#: Owner kinds a List of the namespace holds every object of, when it holds any.
+_LISTED = ("Deployment", "ReplicaSet", "StatefulSet", "Job")
+
+
 def _owners_are_the_objects_named(snapshot: ClusterSnapshot) -> None:
+    kinds = {item["kind"] for item in snapshot.items}
     by_name = {
         (item["kind"], item["metadata"]["name"]): item
         for item in snapshot.items
@@ -169,15 +175,51 @@ def _owners_are_the_objects_named(snapshot: ClusterSnapshot) -> None:
         for position, reference in enumerate(references):
             if not isinstance(reference, dict):
                 continue
-            owner = by_name.get((str(reference.get("kind")), str(reference.get("name"))))
-            if owner is not None and reference.get("uid") != owner["metadata"]["uid"]:
+            where = f"items[{index}].metadata.ownerReferences[{position}]"
+            kind, name = str(reference.get("kind")), str(reference.get("name"))
+            owner = by_name.get((kind, name))
+            if owner is None:
+                if reference.get("controller") and kind in _LISTED and kind in kinds:
+                    raise EvidenceError(
+                        snapshot.rel,
+                        where,
+                        f"of {_label(item)} names its controller {kind.lower()}/{name}, which "
+                        f"this List does not hold although it holds {kind} objects: the owner "
+                        "is unknown",
+                    )
+                continue
+            if reference.get("uid") != owner["metadata"]["uid"]:
                 raise EvidenceError(
                     snapshot.rel,
-                    f"items[{index}].metadata.ownerReferences[{position}].uid",
+                    f"{where}.uid",
                     f"of {_label(item)} is {reference.get('uid')!r}, but {_label(owner)} in "
                     f"this List has uid {owner['metadata']['uid']}: the owner named is "
                     "another object",
                 )
+            if reference.get("controller"):
+                _carries_selector(snapshot, item, owner, f"items[{index}].metadata.labels")
+
+
+def _carries_selector(
+    snapshot: ClusterSnapshot, item: dict[str, Any], owner: dict[str, Any], where: str
+) -> None:
+    """``item`` carries every label of ``owner``'s ``spec.selector.matchLabels`` (or of a
+    Service's ``spec.selector``)."""
+    spec = owner.get("spec") or {}
+    selector = spec.get("selector")
+    if owner["kind"] != "Service" and isinstance(selector, dict):
+        selector = selector.get("matchLabels")
+    if not isinstance(selector, dict):
+        return
+    labels = item["metadata"].get("labels") or {}
+    for key in sorted(selector):
+        if labels.get(key) != selector[key]:
+            raise EvidenceError(
+                snapshot.rel,
+                where,
+                f"of {_label(item)} give {key}={labels.get(key)!r}, but {_label(owner)}, which "
+                f"it belongs to, selects {key}={selector[key]!r}",
+            )
 
 
 def _counts(snapshot: ClusterSnapshot, item: dict[str, Any], *paths: str) -> list[int | None]:
@@ -309,6 +351,7 @@ def _service_routes_to_pods(snapshot: ClusterSnapshot, name: str) -> None:
                 f"routes service/{name} to pod {target.get('name')} (uid {target.get('uid')}), "
                 "which this List does not hold",
             )
+        _carries_selector(snapshot, pod, service, f"{snapshot.where(pod)}.metadata.labels")
         status = pod.get("status") or {}
         ips = {entry.get("ip") for entry in status.get("podIPs") or [] if isinstance(entry, dict)}
         ips.add(status.get("podIP"))

@@ -159,6 +159,25 @@ def endpoint_at_other_ip(files: Files) -> None:
             item["endpoints"][0]["addresses"] = ["10.42.9.250"]
 
 
+def owner_not_in_list(files: Files) -> None:
+    reference = _pod(files, "gateway", 1)["metadata"]["ownerReferences"][0]
+    reference["name"] = "gateway-6d4cf56db6"  # a ReplicaSet the List does not hold
+
+
+def pod_without_owner_selector(files: Files) -> None:
+    _pod(files, "realtime-gateway")["metadata"]["labels"]["pod-template-hash"] = "6d4cf56db6"
+
+
+def endpoint_to_other_app(files: Files) -> None:
+    # the qdrant Service's ready endpoint names a nats pod, at its own IP
+    nats = _pod(files, "nats", 2)
+    for item in bf.find_items(files, "EndpointSlice"):
+        if item["metadata"]["labels"]["kubernetes.io/service-name"] == "qdrant":
+            endpoint = item["endpoints"][0]
+            endpoint["addresses"] = [nats["status"]["podIP"]]
+            endpoint["targetRef"].update(name=nats["metadata"]["name"], uid=nats["metadata"]["uid"])
+
+
 def pdb_contradiction(files: Files) -> None:
     bf.find_items(files, "PodDisruptionBudget", "gateway")[0]["status"]["disruptionsAllowed"] = 3
 
@@ -286,6 +305,24 @@ CASES: dict[str, tuple[Edit, str, str, str]] = {
         "blocked",
         "cluster_snapshot",
         "route service/valkey to 10.42.9.250",
+    ),
+    "owner-not-in-list": (
+        owner_not_in_list,
+        "blocked",
+        "cluster_snapshot",
+        "names its controller replicaset/gateway-6d4cf56db6, which this List does not hold",
+    ),
+    "pod-without-owner-selector": (
+        pod_without_owner_selector,
+        "blocked",
+        "cluster_snapshot",
+        "selects pod-template-hash=",
+    ),
+    "endpoint-to-other-app": (
+        endpoint_to_other_app,
+        "blocked",
+        "cluster_snapshot",
+        "give app='nats', but service/qdrant, which it belongs to, selects app='qdrant'",
     ),
     "pdb-contradiction": (
         pdb_contradiction,
