@@ -33,6 +33,7 @@ from pytest_loadcert.evidence.cluster_history import (
     rollouts_during_run,
 )
 from pytest_loadcert.evidence.cluster_relations import check_relations
+from pytest_loadcert.evidence.timeutil import format_utc
 from pytest_loadcert.gates.result import GateResult
 from pytest_loadcert.gates.window import run_window
 
@@ -180,7 +181,7 @@ def pod_continuity(bundle: Bundle, snapshot: ClusterSnapshot, profile: Profile) 
     required = (
         "no restart, termination, late start, readiness lost or replacement from the first stage on"
     )
-    samples = f"{len(pods)} pods since {run.place(run.start)}"
+    samples = f"{len(pods)} pods, from the first stage's start ({format_utc(run.start)})"
     if history.failures:
         return GateResult(
             False,
