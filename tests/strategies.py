@@ -1360,9 +1360,39 @@ def _hpa_without_headroom(files: Files, data: Drawer) -> tuple[GateKey, ...]:
 def _cluster_not_steady(files: Files, data: Drawer) -> tuple[GateKey, ...]:
     how = data.draw(
         st.sampled_from(
-            ("half rolled out", "rolled out in run", "revisions apart", "terminating", "debug")
+            (
+                "half rolled out",
+                "progressing",
+                "rolled out in run",
+                "revisions apart",
+                "terminating",
+                "debug",
+                "restart not placed",
+            )
         )
     )
+    if how == "progressing":
+        name = data.draw(st.sampled_from(PROFILE.cluster.deployments), label="deployment")
+        for condition in bf.find_items(files, "Deployment", name)[0]["status"]["conditions"]:
+            if condition["type"] == "Progressing":
+                condition["status"], condition["reason"] = data.draw(
+                    st.sampled_from(
+                        (
+                            ("True", "ReplicaSetUpdated"),
+                            ("True", "NewReplicaSetCreated"),
+                            ("False", "ProgressDeadlineExceeded"),
+                            ("Unknown", "?"),
+                        )
+                    )
+                )
+        return (GateKey("workload_ready", None, f"deployment/{name}"),)
+    if how == "restart not placed":
+        pod = data.draw(st.sampled_from(certification_pods(files)), label="pod")
+        status = data.draw(st.sampled_from(pod["status"]["containerStatuses"]))
+        status["restartCount"] = data.draw(st.integers(1, 10**6))
+        if data.draw(st.booleans(), label="termination without finishedAt"):
+            status["lastState"] = {"terminated": {"exitCode": 137, "reason": "OOMKilled"}}
+        return (GateKey("pod_continuity"),)
     if how in ("half rolled out", "rolled out in run"):
         name = data.draw(st.sampled_from(PROFILE.cluster.hpas), label="deployment")
         if how == "half rolled out":

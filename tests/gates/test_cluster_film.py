@@ -92,6 +92,37 @@ def rollout_half_done(files: Files) -> None:
     bf.half_rolled_out(files, "gateway")
 
 
+def progressing_not_complete(files: Files) -> None:
+    deployment = bf.find_items(files, "Deployment", "pgbouncer")[0]
+    for condition in deployment["status"]["conditions"]:
+        if condition["type"] == "Progressing":
+            condition.update(
+                status="False",
+                reason="ProgressDeadlineExceeded",
+                message='ReplicaSet "pgbouncer-5c8d7f9b6d" has timed out progressing.',
+            )
+
+
+def two_replicasets_with_pods(files: Files) -> None:
+    # the old ReplicaSet still owns a pod, though the counts say the rollout is done
+    bf.half_rolled_out(files, "realtime-gateway")
+    deployment = bf.find_items(files, "Deployment", "realtime-gateway")[0]
+    deployment["status"]["updatedReplicas"] = deployment["spec"]["replicas"]
+    for condition in deployment["status"]["conditions"]:
+        if condition["type"] == "Progressing":
+            condition["reason"] = "NewReplicaSetAvailable"
+
+
+def late_start(files: Files) -> None:
+    status = _pod(files, "pgbouncer", 1)["status"]["containerStatuses"][0]
+    status["state"] = {"running": {"startedAt": bf.fmt_time(_stage_start(files, "1k", 12))}}
+
+
+def restart_time_unknown(files: Files) -> None:
+    status = _pod(files, "valkey")["status"]["containerStatuses"][0]
+    status["restartCount"] = 2  # and lastState {}: the kubelet lost it
+
+
 def rollout_during_run(files: Files) -> None:
     bf.rolled_out_at(files, "gateway", _stage_start(files, "25k", 30))
 
@@ -237,6 +268,30 @@ CASES: dict[str, tuple[Edit, str, str, str]] = {
         "blocked",
         "workload_ready[deployment/gateway]",
         "says a rollout is in progress (deployment/gateway has 2 of 3 replicas updated",
+    ),
+    "progressing-not-complete": (
+        progressing_not_complete,
+        "blocked",
+        "workload_ready[deployment/pgbouncer]",
+        "condition Progressing is False (ProgressDeadlineExceeded)",
+    ),
+    "two-replicasets-with-pods": (
+        two_replicasets_with_pods,
+        "blocked",
+        "workload_ready[deployment/realtime-gateway]",
+        "has 2 ReplicaSets with pods",
+    ),
+    "late-start": (
+        late_start,
+        "not_certified",
+        "pod_continuity",
+        "in stage 1k, in a pod created before the run: it was not running when the run began",
+    ),
+    "restart-time-unknown": (
+        restart_time_unknown,
+        "blocked",
+        "pod_continuity",
+        "records no termination, but pod valkey-0 container valkey restarted 2 time(s)",
     ),
     "rollout-during-run": (
         rollout_during_run,
