@@ -30,6 +30,10 @@ class ClusterSnapshot:
     items: tuple[dict[str, Any], ...]
     #: What the snapshot was last found consistent for (set by the gates' freshness check).
     checked: object = field(default=None, compare=False, repr=False)
+    _positions: dict[int, int] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._positions.update((id(item), index) for index, item in enumerate(self.items))
 
     def __repr__(self) -> str:
         return f"<ClusterSnapshot {self.rel} ({len(self.items)} items)>"
@@ -47,7 +51,7 @@ class ClusterSnapshot:
 
     def where(self, item: dict[str, Any]) -> str:
         """A JSON path naming ``item``."""
-        return f"items[{self.items.index(item)}]"
+        return f"items[{self._positions[id(item)]}]"
 
     def namespaces(self) -> set[str]:
         """Every namespace an item names."""
