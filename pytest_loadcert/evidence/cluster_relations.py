@@ -34,10 +34,9 @@ from typing import Any
 from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.evidence.cluster import (
     ClusterSnapshot,
+    certification_pods,
     conditions,
-    deployment_of_replica_set,
     is_ready_pod,
-    owners,
     ready_endpoints,
 )
 from pytest_loadcert.evidence.timeutil import format_utc, parse_utc
@@ -295,19 +294,10 @@ def _pdb_counters(snapshot: ClusterSnapshot, item: dict[str, Any]) -> None:
 
 
 def workload_pods(snapshot: ClusterSnapshot, kind: str, name: str) -> list[dict[str, Any]]:
-    """The pods of the List a Deployment (through its ReplicaSets) or StatefulSet owns."""
-    if kind == "StatefulSet":
-        return [p for p in snapshot.of_kind("Pod") if ("StatefulSet", name) in owners(p)]
-    sets = {
-        rs["metadata"]["name"]
-        for rs in snapshot.of_kind("ReplicaSet")
-        if deployment_of_replica_set(rs) == name
-    }
-    return [
-        pod
-        for pod in snapshot.of_kind("Pod")
-        if any(kind == "ReplicaSet" and owner in sets for kind, owner in owners(pod))
-    ]
+    """The pods of the List a Deployment (through its ReplicaSets) or StatefulSet owns, as
+    :func:`~pytest_loadcert.evidence.cluster.certification_pods` finds them."""
+    deployments, statefulsets = ((name,), ()) if kind == "Deployment" else ((), (name,))
+    return [pod for _, pod in certification_pods(snapshot, deployments, statefulsets)]
 
 
 def _workload_counts_its_pods(snapshot: ClusterSnapshot, kind: str, name: str) -> None:

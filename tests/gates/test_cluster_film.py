@@ -209,6 +209,13 @@ def endpoint_to_other_app(files: Files) -> None:
             endpoint["targetRef"].update(name=nats["metadata"]["name"], uid=nats["metadata"]["uid"])
 
 
+def no_replicasets(files: Files) -> None:
+    # a List made without ReplicaSets (kubectl get deploy,sts,pods,...): a Deployment's pods
+    # are known by their ReplicaSet's name, <deployment>-<pod-template-hash>
+    items = bf.k8s_items(files)
+    items[:] = [i for i in items if i["kind"] != "ReplicaSet"]
+
+
 def pdb_contradiction(files: Files) -> None:
     bf.find_items(files, "PodDisruptionBudget", "gateway")[0]["status"]["disruptionsAllowed"] = 3
 
@@ -379,6 +386,7 @@ CASES: dict[str, tuple[Edit, str, str, str]] = {
         "cluster_snapshot",
         "give app='nats', but service/qdrant, which it belongs to, selects app='qdrant'",
     ),
+    "no-replicasets": (no_replicasets, "certified", "cluster_snapshot", "objects in shop"),
     "pdb-contradiction": (
         pdb_contradiction,
         "blocked",
