@@ -322,13 +322,19 @@ def core_outcomes(bundle: Bundle, profile: Profile = PROFILE) -> dict[GateKey, s
     ``passed`` / ``failed`` from the gate's result, ``blocked`` when evidence raised
     :class:`EvidenceError`. Any other exception propagates: it is a bug.
     """
-    out: dict[GateKey, str] = {}
+    return {key: status for key, (status, _) in core_results(bundle, profile).items()}
+
+
+def core_results(bundle: Bundle, profile: Profile = PROFILE) -> dict[GateKey, tuple[str, str]]:
+    """Every built-in gate's (status, text): the result's message, or the evidence error."""
+    out: dict[GateKey, tuple[str, str]] = {}
 
     def judge(key: GateKey, gate: Callable[[], gates.GateResult]) -> None:
         try:
-            out[key] = PASSED if gate().passed else FAILED
-        except EvidenceError:
-            out[key] = GATE_BLOCKED
+            result = gate()
+            out[key] = (PASSED if result.passed else FAILED, result.message())
+        except EvidenceError as error:
+            out[key] = (GATE_BLOCKED, str(error))
 
     def stage_evidence(stage: str) -> gates.GateResult:
         bundle.stage_run(stage)
