@@ -974,8 +974,13 @@ class _Cluster:
             }
         )
         pods = []
+        used: set[str] = set()
         for i in range(replicas):
-            pod_name = f"{rs_name}-{_k8s_suffix(f'pod/{rs_name}/{i}', 5)}"
+            pod_name, salt = f"{rs_name}-{_k8s_suffix(f'pod/{rs_name}/{i}', 5)}", 0
+            while pod_name in used:  # thousands of replicas: the 5-letter suffixes collide
+                salt += 1
+                pod_name = f"{rs_name}-{_k8s_suffix(f'pod/{rs_name}/{i}/{salt}', 5)}"
+            used.add(pod_name)
             pods.append(
                 self.pod(
                     pod_name,

@@ -119,36 +119,61 @@ def _times(node: Any, path: str) -> Iterator[tuple[str, Any]]:
             yield from _times(value, f"{path}[{index}]")
 
 
+def _time_values(node: Any) -> Iterator[Any]:
+    """Every time-named value under ``node``, without paths (the fast pass)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, dict):
+            for key, value in current.items():
+                if isinstance(value, (dict, list)):
+                    stack.append(value)
+                elif value is not None and isinstance(key, str) and key.endswith(_TIME_SUFFIXES):
+                    yield value
+        elif isinstance(current, list):
+            stack.extend(current)
+
+
 def _no_time_after(snapshot: ClusterSnapshot, limit: datetime, collected_at: datetime) -> None:
+    parsed: dict[Any, datetime | None] = {}
+
+    def moment(value: Any) -> datetime | None:
+        if value not in parsed:
+            parsed[value] = parse_utc(value)
+        return parsed[value]
+
+    def check(item: dict[str, Any], field: str, value: Any, allowance_s: int = 0) -> None:
+        at = moment(value)
+        if at is None:
+            raise EvidenceError(
+                snapshot.rel, field, f"is {value!r}, not an RFC 3339 UTC time (...Z)"
+            )
+        if at - timedelta(seconds=allowance_s) > limit:
+            raise EvidenceError(
+                snapshot.rel,
+                field,
+                f"of {_label(item)} is {value}, after the snapshot was collected "
+                f"({format_utc(collected_at)}, cluster.max_clock_skew_s allowing "
+                f"{(limit - collected_at).total_seconds():g}s): the object is not the one "
+                "the collection read",
+            )
+
     for index, item in enumerate(snapshot.items):
         metadata = item["metadata"]
-        found = [
-            (f"items[{index}].metadata.{key}", metadata.get(key))
-            for key in ("creationTimestamp", "deletionTimestamp")
-            if metadata.get(key) is not None
-        ]
-        found += list(_times(item.get("status"), f"items[{index}].status"))
-        # The API server sets deletionTimestamp to the delete request's time plus the grace
-        # period: it may pass the collection by that much.
-        grace = metadata.get("deletionGracePeriodSeconds")
-        grace_s = grace if isinstance(grace, int) and not isinstance(grace, bool) else 0
-        for field, value in found:
-            moment = parse_utc(value)
-            if moment is None:
-                raise EvidenceError(
-                    snapshot.rel, field, f"is {value!r}, not an RFC 3339 UTC time (...Z)"
-                )
-            if field.endswith(".deletionTimestamp"):
-                moment -= timedelta(seconds=max(0, grace_s))
-            if moment > limit:
-                raise EvidenceError(
-                    snapshot.rel,
-                    field,
-                    f"of {_label(item)} is {value}, after the snapshot was collected "
-                    f"({format_utc(collected_at)}, cluster.max_clock_skew_s allowing "
-                    f"{(limit - collected_at).total_seconds():g}s): the object is not the one "
-                    "the collection read",
-                )
+        check(item, f"items[{index}].metadata.creationTimestamp", metadata.get("creationTimestamp"))
+        if metadata.get("deletionTimestamp") is not None:
+            # The API server sets deletionTimestamp to the delete request's time plus the
+            # grace period: it may pass the collection by that much.
+            grace = metadata.get("deletionGracePeriodSeconds")
+            grace_s = grace if isinstance(grace, int) and not isinstance(grace, bool) else 0
+            field = f"items[{index}].metadata.deletionTimestamp"
+            check(item, field, metadata["deletionTimestamp"], max(0, grace_s))
+        status = item.get("status")
+        for value in _time_values(status):
+            at = moment(value)
+            if at is None or at > limit:  # find the field, and say so
+                for field, found in _times(status, f"items[{index}].status"):
+                    check(item, field, found)
 
 
 #: Owner kinds a List of the namespace holds every object of, when it holds any.
