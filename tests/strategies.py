@@ -57,6 +57,7 @@ EXAMPLES = {
     "core_mutation_never_certified": 1000,
     "core_order_invariant": 400,
     "core_seal_round_trip": 250,
+    "core_cluster_relation_never_certified": 200,
     "e2e_mutation_never_certified": 40,
     "e2e_deletion_blocked": 40,
     "e2e_order_invariant": 30,
@@ -1528,6 +1529,16 @@ def _cluster_contradiction(files: Files, data: Drawer) -> tuple[GateKey, ...]:
     return (GateKey("cluster_snapshot"),)
 
 
+#: The mutations that break one relation of the cluster snapshot (its history, its steady
+#: state, or the List against itself).
+CLUSTER_RELATIONS = (
+    "pod_did_not_hold",
+    "hpa_without_headroom",
+    "cluster_not_steady",
+    "cluster_list_contradicts_itself",
+)
+
+
 @mutation("cluster_list_invalid", "blocked")
 def _cluster_list(files: Files, data: Drawer) -> tuple[GateKey, ...]:
     document = files[bf.CLUSTER_PATH]
@@ -1703,11 +1714,15 @@ class Case:
 
 
 @st.composite
-def mutated_bundles(draw: st.DrawFn, *, reseal_only: bool = False) -> Case:
+def mutated_bundles(
+    draw: st.DrawFn, *, reseal_only: bool = False, only: tuple[str, ...] | None = None
+) -> Case:
     """A valid bundle with one mutation applied (the mutation's own draws are shown when
-    hypothesis reports a failing example)."""
+    hypothesis reports a failing example); ``only``: the names of the mutations to draw."""
     config = draw(bundle_configs())
-    pool = [m for m in MUTATIONS if m.reseal or not reseal_only]
+    pool = [
+        m for m in MUTATIONS if (m.reseal or not reseal_only) and (only is None or m.name in only)
+    ]
     chosen = draw(st.sampled_from(pool), label="mutation")
     files = base_files(config)
     targets = chosen.apply(files, Drawer(draw))

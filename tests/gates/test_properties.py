@@ -241,6 +241,24 @@ def test_core_no_gate_breaking_mutation_is_certified(case: S.Case) -> None:
         assert statuses[key] != PASSED, key
 
 
+@settings(
+    max_examples=S.examples("core_cluster_relation_never_certified"),
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+@given(S.mutated_bundles(only=S.CLUSTER_RELATIONS))
+def test_core_breaking_one_relation_of_the_cluster_snapshot_never_certifies(case: S.Case) -> None:
+    """A valid snapshot with one relation broken: a pod that did not hold, an HPA without
+    headroom, a cluster not in its steady state, or a List that contradicts itself."""
+    assert case.mutation is not None
+    with S.scratch_dir() as root:
+        S.write_files(root / "b", case.files, seal=case.reseal, config=case.config)
+        statuses, verdict = S.judge_bundle(root / "b")
+    assert verdict != CERTIFIED
+    assert verdict == case.mutation.expect, _not_passed(statuses)
+    for key in case.targets:
+        assert statuses[key] != PASSED, key
+
+
 def _not_passed(statuses: dict[GateKey, str]) -> dict[str, str]:
     return {k.id: v for k, v in statuses.items() if v != PASSED}
 
@@ -552,6 +570,11 @@ PROPERTIES = [  # (property, level, test or hypothesis count key)
         "no gate-breaking mutation certifies; the expected verdict; the broken gate does not pass",
         "core",
         "core_mutation_never_certified",
+    ),
+    (
+        "breaking one relation of a valid cluster snapshot never certifies; the expected verdict",
+        "core",
+        "core_cluster_relation_never_certified",
     ),
     (
         "verdict and every gate invariant to JSON key order, layout and directory order",
