@@ -1646,18 +1646,26 @@ def debug_container(pod: dict[str, Any], at: datetime, image: str = "busybox:1.2
     ]
 
 
+def set_condition(item: dict[str, Any], kind: str, **fields: Any) -> None:
+    """Update the object's ``status.conditions`` entry of type ``kind``."""
+    for condition in item["status"]["conditions"]:
+        if condition["type"] == kind:
+            condition.update(fields)
+            return
+    raise KeyError(kind)
+
+
 def hpa_at_max(hpa: dict[str, Any]) -> None:
     """The HPA wanted more replicas than its maximum: it sits at maxReplicas with
     ScalingLimited True (TooManyReplicas), as ``kubectl describe hpa`` then shows."""
-    current = hpa["status"]["currentReplicas"]
-    hpa["spec"]["maxReplicas"] = current
-    for condition in hpa["status"]["conditions"]:
-        if condition["type"] == "ScalingLimited":
-            condition.update(
-                status="True",
-                reason="TooManyReplicas",
-                message="the desired replica count is more than the maximum replica count",
-            )
+    hpa["spec"]["maxReplicas"] = hpa["status"]["currentReplicas"]
+    set_condition(
+        hpa,
+        "ScalingLimited",
+        status="True",
+        reason="TooManyReplicas",
+        message="the desired replica count is more than the maximum replica count",
+    )
 
 
 def half_rolled_out(files: Files, deployment: str) -> None:
@@ -1688,12 +1696,12 @@ def half_rolled_out(files: Files, deployment: str) -> None:
     current["spec"]["replicas"] = current["status"]["replicas"] = len(pods) - 1
     k8s_items(files).append(old)
     item["status"]["updatedReplicas"] = len(pods) - 1
-    for condition in item["status"]["conditions"]:
-        if condition["type"] == "Progressing":
-            condition.update(
-                reason="ReplicaSetUpdated",
-                message=f'ReplicaSet "{current["metadata"]["name"]}" is progressing.',
-            )
+    set_condition(
+        item,
+        "Progressing",
+        reason="ReplicaSetUpdated",
+        message=f'ReplicaSet "{current["metadata"]["name"]}" is progressing.',
+    )
     reconcile(k8s_items(files))
 
 

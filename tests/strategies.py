@@ -1354,12 +1354,8 @@ def _hpa_without_headroom(files: Files, data: Drawer) -> tuple[GateKey, ...]:
     if data.draw(st.booleans(), label="at its maximum"):
         bf.hpa_at_max(item)
     else:
-        for condition in item["status"]["conditions"]:
-            if condition["type"] == "ScalingLimited":
-                condition.update(
-                    status="True",
-                    reason=data.draw(st.sampled_from(("TooManyReplicas", "ScaleUpLimit", "?"))),
-                )
+        reason = data.draw(st.sampled_from(("TooManyReplicas", "ScaleUpLimit", "?")))
+        bf.set_condition(item, "ScalingLimited", status="True", reason=reason)
     return (GateKey("hpa_active", None, name),)
 
 
@@ -1380,18 +1376,18 @@ def _cluster_not_steady(files: Files, data: Drawer) -> tuple[GateKey, ...]:
     )
     if how == "progressing":
         name = data.draw(st.sampled_from(PROFILE.cluster.deployments), label="deployment")
-        for condition in bf.find_items(files, "Deployment", name)[0]["status"]["conditions"]:
-            if condition["type"] == "Progressing":
-                condition["status"], condition["reason"] = data.draw(
-                    st.sampled_from(
-                        (
-                            ("True", "ReplicaSetUpdated"),
-                            ("True", "NewReplicaSetCreated"),
-                            ("False", "ProgressDeadlineExceeded"),
-                            ("Unknown", "?"),
-                        )
-                    )
+        status, reason = data.draw(
+            st.sampled_from(
+                (
+                    ("True", "ReplicaSetUpdated"),
+                    ("True", "NewReplicaSetCreated"),
+                    ("False", "ProgressDeadlineExceeded"),
+                    ("Unknown", "?"),
                 )
+            )
+        )
+        deployment = bf.find_items(files, "Deployment", name)[0]
+        bf.set_condition(deployment, "Progressing", status=status, reason=reason)
         return (GateKey("workload_ready", None, f"deployment/{name}"),)
     if how == "restart not placed":
         pod = data.draw(st.sampled_from(certification_pods(files)), label="pod")

@@ -58,12 +58,7 @@ def check_relations(
     _no_time_after(snapshot, collected_at + timedelta(seconds=skew_s), collected_at)
     _owners_are_the_objects_named(snapshot)
     for item in snapshot.items:
-        if item["kind"] in ("Deployment", "StatefulSet", "ReplicaSet"):
-            _replica_counts(snapshot, item)
-        elif item["kind"] == "HorizontalPodAutoscaler":
-            _hpa_bounds(snapshot, item)
-        elif item["kind"] == "PodDisruptionBudget":
-            _pdb_counters(snapshot, item)
+        _within(snapshot, item)
     for kind, names in (("Deployment", deployments), ("StatefulSet", statefulsets)):
         for name in names:
             _workload_counts_its_pods(snapshot, kind, name)
@@ -273,39 +268,38 @@ def _at_most(
         )
 
 
-def _replica_counts(snapshot: ClusterSnapshot, item: dict[str, Any]) -> None:
-    paths = (
-        "status.replicas",
-        "status.readyReplicas",
-        "status.availableReplicas",
-        "status.updatedReplicas",
-        "status.observedGeneration",
-        "metadata.generation",
+#: Per kind, the (count, bound) pairs of its own fields a status must keep: each count at
+#: most its bound.
+_WITHIN = {
+    kind: (
+        ("status.readyReplicas", "status.replicas"),
+        ("status.availableReplicas", "status.readyReplicas"),
+        ("status.updatedReplicas", "status.replicas"),
+        ("status.observedGeneration", "metadata.generation"),
     )
+    for kind in ("Deployment", "StatefulSet", "ReplicaSet")
+} | {
+    "HorizontalPodAutoscaler": (
+        ("spec.minReplicas", "spec.maxReplicas"),
+        ("status.desiredReplicas", "spec.maxReplicas"),
+    ),
+    "PodDisruptionBudget": (("status.currentHealthy", "status.expectedPods"),),
+}
+
+
+def _within(snapshot: ClusterSnapshot, item: dict[str, Any]) -> None:
+    pairs = _WITHIN.get(item["kind"], ())
+    paths = sorted({path for pair in pairs for path in pair})
     values = dict(zip(paths, _counts(snapshot, item, *paths), strict=True))
-    _at_most(snapshot, item, "status.readyReplicas", "status.replicas", values)
-    _at_most(snapshot, item, "status.availableReplicas", "status.readyReplicas", values)
-    _at_most(snapshot, item, "status.updatedReplicas", "status.replicas", values)
-    _at_most(snapshot, item, "status.observedGeneration", "metadata.generation", values)
+    for low, high in pairs:
+        _at_most(snapshot, item, low, high, values)
+    if item["kind"] == "PodDisruptionBudget":
+        _pdb_allowed(snapshot, item)
 
 
-def _hpa_bounds(snapshot: ClusterSnapshot, item: dict[str, Any]) -> None:
-    paths = ("spec.minReplicas", "spec.maxReplicas", "status.desiredReplicas")
-    values = dict(zip(paths, _counts(snapshot, item, *paths), strict=True))
-    _at_most(snapshot, item, "spec.minReplicas", "spec.maxReplicas", values)
-    _at_most(snapshot, item, "status.desiredReplicas", "spec.maxReplicas", values)
-
-
-def _pdb_counters(snapshot: ClusterSnapshot, item: dict[str, Any]) -> None:
-    paths = (
-        "status.currentHealthy",
-        "status.desiredHealthy",
-        "status.expectedPods",
-        "status.disruptionsAllowed",
-    )
-    values = dict(zip(paths, _counts(snapshot, item, *paths), strict=True))
-    _at_most(snapshot, item, "status.currentHealthy", "status.expectedPods", values)
-    current, desired, allowed = (values[p] for p in (paths[0], paths[1], paths[3]))
+def _pdb_allowed(snapshot: ClusterSnapshot, item: dict[str, Any]) -> None:
+    paths = ("status.currentHealthy", "status.desiredHealthy", "status.disruptionsAllowed")
+    current, desired, allowed = _counts(snapshot, item, *paths)
     if current is None or desired is None or allowed is None:
         return
     if allowed > max(0, current - desired):

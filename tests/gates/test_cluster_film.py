@@ -71,9 +71,7 @@ def hpa_at_max(files: Files) -> None:
 
 def _scaling_limited(files: Files, reason: str, message: str) -> None:
     hpa = bf.find_items(files, "HorizontalPodAutoscaler", "realtime-gateway")[0]
-    for condition in hpa["status"]["conditions"]:
-        if condition["type"] == "ScalingLimited":
-            condition.update(status="True", reason=reason, message=message)
+    bf.set_condition(hpa, "ScalingLimited", status="True", reason=reason, message=message)
 
 
 def hpa_scale_up_limited(files: Files) -> None:
@@ -95,14 +93,13 @@ def rollout_half_done(files: Files) -> None:
 
 
 def progressing_not_complete(files: Files) -> None:
-    deployment = bf.find_items(files, "Deployment", "pgbouncer")[0]
-    for condition in deployment["status"]["conditions"]:
-        if condition["type"] == "Progressing":
-            condition.update(
-                status="False",
-                reason="ProgressDeadlineExceeded",
-                message='ReplicaSet "pgbouncer-5c8d7f9b6d" has timed out progressing.',
-            )
+    bf.set_condition(
+        bf.find_items(files, "Deployment", "pgbouncer")[0],
+        "Progressing",
+        status="False",
+        reason="ProgressDeadlineExceeded",
+        message='ReplicaSet "pgbouncer-5c8d7f9b6d" has timed out progressing.',
+    )
 
 
 def two_replicasets_with_pods(files: Files) -> None:
@@ -110,9 +107,7 @@ def two_replicasets_with_pods(files: Files) -> None:
     bf.half_rolled_out(files, "realtime-gateway")
     deployment = bf.find_items(files, "Deployment", "realtime-gateway")[0]
     deployment["status"]["updatedReplicas"] = deployment["spec"]["replicas"]
-    for condition in deployment["status"]["conditions"]:
-        if condition["type"] == "Progressing":
-            condition["reason"] = "NewReplicaSetAvailable"
+    bf.set_condition(deployment, "Progressing", reason="NewReplicaSetAvailable")
 
 
 def late_start(files: Files) -> None:
