@@ -10,7 +10,11 @@ them too), and redacted (:mod:`.redact`).
 
 Fail closed: any failure of any list (403 from RBAC, 5xx, no answer, a body that is not a
 complete JSON list, a list that changed under every attempt) stops the collection; nothing
-is written, so no partial List can pass for a complete one.
+is written, so no partial List can pass for a complete one. The resources are listed one
+after another, so a namespace that moves in between gives a List that contradicts itself
+(:func:`~pytest_loadcert.evidence.cluster_relations.check_list`: a copy, an owner of another
+uid, a status beyond its spec): the whole namespace is listed again, at most
+:data:`MAX_LISTINGS` times.
 
 Next to the List, ``cluster/collection.json`` records the namespace, the collection time
 (taken after every list completed) and the digest of the List, for ``loadcert seal``.
@@ -32,6 +36,7 @@ from pytest_loadcert.collect.k8s_list import PAGE_SIZE, RESOURCES, ListResult, l
 from pytest_loadcert.collect.redact import redact_items
 from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.evidence.cluster import COLLECTION_SCHEMA, NAMESPACE_RE
+from pytest_loadcert.evidence.cluster_relations import check_list
 from pytest_loadcert.evidence.hashing import sha256_bytes
 from pytest_loadcert.evidence.jsonio import json_bytes, write_atomic, write_json_atomic
 from pytest_loadcert.evidence.layout import CLUSTER, COLLECTION
@@ -43,6 +48,9 @@ if TYPE_CHECKING:
 __all__ = ["RESOURCES", "CollectResult", "check_namespace", "collect", "configure", "run"]
 
 HELP = "snapshot the namespace's workloads from the Kubernetes API (cluster/kubernetes.json)"
+
+#: How many times the whole namespace is listed before a List that contradicts itself fails.
+MAX_LISTINGS = 3
 
 
 @dataclass(frozen=True)
@@ -96,27 +104,40 @@ def collect(
         raise CollectError(
             f"--page-size {page_size}: must be at least 1", exit_status=cliopts.EXIT_USAGE
         )
-    started_at = format_utc(clock())
-    lists: list[ListResult] = []
-    for number, resource in enumerate(RESOURCES, 1):
-        progress(f"listing {resource.plural} ({number} of {len(RESOURCES)} resources)")
-        listed = list_resource(client, resource, namespace, page_size, log, progress)
-        log(f"{resource.plural}: {len(listed.items)} items ({listed.pages} page(s))")
-        lists.append(listed)
-    # The snapshot shows the cluster as of the last answer, not the first request.
-    collected_at = format_utc(clock())
+    for attempt in range(1, MAX_LISTINGS + 1):
+        started_at = format_utc(clock())
+        lists: list[ListResult] = []
+        for number, resource in enumerate(RESOURCES, 1):
+            progress(f"listing {resource.plural} ({number} of {len(RESOURCES)} resources)")
+            listed = list_resource(client, resource, namespace, page_size, log, progress)
+            log(f"{resource.plural}: {len(listed.items)} items ({listed.pages} page(s))")
+            lists.append(listed)
+        # The snapshot shows the cluster as of the last answer, not the first request.
+        collected_at = format_utc(clock())
 
-    items, redactions = redact_items([item for listed in lists for item in listed.items])
-    document: dict[str, Any] = {
-        "apiVersion": "v1",
-        "kind": "List",
-        "metadata": {"resourceVersion": ""},
-        "items": items,
-    }
-    try:
-        parse_cluster(document, CLUSTER)
-    except EvidenceError as exc:  # the gates could not read it: do not write it
-        raise CollectError(str(exc)) from None
+        items, redactions = redact_items([item for listed in lists for item in listed.items])
+        document: dict[str, Any] = {
+            "apiVersion": "v1",
+            "kind": "List",
+            "metadata": {"resourceVersion": ""},
+            "items": items,
+        }
+        try:
+            parsed = parse_cluster(document, CLUSTER)
+        except EvidenceError as exc:  # the gates could not read it: do not write it
+            raise CollectError(str(exc)) from None
+        try:
+            check_list(parsed)
+            break
+        except EvidenceError as exc:
+            # The resources are listed one after another: a namespace that moved in between
+            # gives a List that contradicts itself, which the gates block. List it again.
+            if attempt == MAX_LISTINGS:
+                raise CollectError(
+                    f"the namespace changed while it was listed, {MAX_LISTINGS} times: {exc}. "
+                    "Collect again once the cluster is at rest (no rollout, no scaling)"
+                ) from None
+            log(f"the List contradicts itself ({exc}); listing again ({attempt}/{MAX_LISTINGS})")
     data = json_bytes(document)
     record = {
         "schema": COLLECTION_SCHEMA,

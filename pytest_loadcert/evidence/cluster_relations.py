@@ -54,16 +54,22 @@ def check_relations(
     services: tuple[str, ...],
 ) -> None:
     """Every relation of the module docstring, or EvidenceError naming the first broken."""
-    _one_item_per_object(snapshot)
+    check_list(snapshot)
     _no_time_after(snapshot, collected_at + timedelta(seconds=skew_s), collected_at)
-    _owners_are_the_objects_named(snapshot)
-    for item in snapshot.items:
-        _within(snapshot, item)
     for kind, names in (("Deployment", deployments), ("StatefulSet", statefulsets)):
         for name in names:
             _workload_counts_its_pods(snapshot, kind, name)
     for name in services:
         _service_routes_to_pods(snapshot, name)
+
+
+def check_list(snapshot: ClusterSnapshot) -> None:
+    """The relations that need no profile and no clock: one item per object, owners that are
+    the objects they name, each status within its own spec and counters."""
+    _one_item_per_object(snapshot)
+    _owners_are_the_objects_named(snapshot)
+    for item in snapshot.items:
+        _within(snapshot, item)
 
 
 def _label(item: dict[str, Any]) -> str:

@@ -200,6 +200,43 @@ def test_gone_mid_pagination_restarts_the_whole_list(
     assert entry["restarts"] == 1 and entry["items"] == len(after)
 
 
+def _replica_sets_of_another_uid(api: KubeAPI) -> list[dict[str, Any]]:
+    """The ReplicaSets as they would be after a delete and re-create: another uid, which
+    the pods listed before still name as their owner."""
+    moved = api.items("replicasets")
+    for item in moved:
+        item["metadata"]["uid"] = item["metadata"]["uid"][:-4] + "beef"
+    return moved
+
+
+def test_a_list_read_while_the_namespace_moved_is_listed_again(
+    capsys: pytest.CaptureFixture[str], api: KubeAPI, evidence: Path
+) -> None:
+    settled = api.items("replicasets")
+    api.set_items("replicasets", _replica_sets_of_another_uid(api))
+    api.change_after("replicasets", 1, settled)
+    status, _, err = collect(capsys, api, evidence)
+    assert status == 0, err
+    assert "the List contradicts itself (cluster/kubernetes.json: items[" in err
+    assert "the owner named is another object); listing again (1/3)" in err
+    assert len(api.requests_for("pods")) == 2  # the whole namespace, not one resource
+    listed = [i for i in snapshot(evidence)["items"] if i["kind"] == "ReplicaSet"]
+    assert [i["metadata"]["uid"] for i in listed] == [i["metadata"]["uid"] for i in settled]
+
+
+def test_a_list_that_contradicts_itself_every_time_writes_nothing(
+    capsys: pytest.CaptureFixture[str], api: KubeAPI, evidence: Path
+) -> None:
+    api.set_items("replicasets", _replica_sets_of_another_uid(api))
+    status, _, err = collect(capsys, api, evidence)
+    assert status == 1
+    assert "the namespace changed while it was listed, 3 times: cluster/kubernetes.json" in err
+    assert "Collect again once the cluster is at rest" in err
+    assert len(api.requests_for("pods")) == 3
+    assert "Traceback" not in err
+    assert_nothing_written(evidence)
+
+
 def test_gone_every_time_gives_up_and_writes_nothing(
     capsys: pytest.CaptureFixture[str], api: KubeAPI, evidence: Path
 ) -> None:
