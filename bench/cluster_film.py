@@ -32,7 +32,7 @@ import bundlefactory as bf  # noqa: E402
 
 from pytest_loadcert.config.defaults import DEFAULT_PROFILE  # noqa: E402
 from pytest_loadcert.evidence.cluster import certification_pods, parse_cluster  # noqa: E402
-from pytest_loadcert.evidence.cluster_history import Timeline, hpa_targets, pod_history  # noqa: E402
+from pytest_loadcert.evidence.cluster_history import Timeline, hpa_scalers, pod_history  # noqa: E402
 from pytest_loadcert.evidence.cluster_relations import check_relations  # noqa: E402
 
 
@@ -86,7 +86,7 @@ def main() -> None:
 
         def history(snapshot: Any = snapshot) -> None:
             found = certification_pods(snapshot, deployments, statefulsets)
-            result = pod_history(snapshot, found, timeline, hpa_targets(snapshot, ("gateway",)))
+            result = pod_history(snapshot, found, timeline, hpa_scalers(snapshot, ("gateway",)))
             assert not result.failures and not result.unknowns, result
 
         median("certification_pods + pod_history", options.repeat, history)

@@ -1320,16 +1320,18 @@ def _moment(files: Files, data: Drawer, *, before_s: int = 20) -> datetime:
 def _pod_did_not_hold(files: Files, data: Drawer) -> tuple[GateKey, ...]:
     how = data.draw(st.sampled_from(("restart", "late start", "readiness", "replaced")))
     if how == "replaced":
-        autoscaled = {
-            bf.find_items(files, "HorizontalPodAutoscaler", h)[0]["spec"]["scaleTargetRef"]["name"]
-            for h in PROFILE.cluster.hpas
-        }
-        pods = [
-            p for p in certification_pods(files) if bf.owner_workload(files, p) not in autoscaled
-        ]
-        pod = data.draw(st.sampled_from(pods), label="pod")
+        # of any workload: an HPA's Deployment too, as its HPA scaled long before (or never)
+        pod = data.draw(st.sampled_from(certification_pods(files)), label="pod")
         created = bf._parse_time(pod["metadata"]["creationTimestamp"])
-        bf.shift_times(pod, _moment(files, data, before_s=60) - created)
+        at = _moment(files, data, before_s=60)
+        bf.shift_times(pod, at - created)
+        workload = bf.owner_workload(files, pod)
+        for hpa in bf.find_items(files, "HorizontalPodAutoscaler"):
+            if hpa["spec"]["scaleTargetRef"]["name"] == workload and data.draw(
+                st.booleans(), label="its HPA scaled before"
+            ):
+                early = data.draw(st.integers(61, 10**5), label="seconds before")
+                hpa["status"]["lastScaleTime"] = bf.fmt_time(at - timedelta(seconds=early))
         return (GateKey("pod_continuity"),)
     pod = data.draw(st.sampled_from(certification_pods(files)), label="pod")
     status = data.draw(st.sampled_from(pod["status"]["containerStatuses"]))

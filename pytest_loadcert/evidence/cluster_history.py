@@ -13,7 +13,9 @@ tell whether the certification pods held from the first stage on:
 * a pod that existed before the run and became Ready in or after the first stage was not
   ready for part of the run;
 * a pod created in or after the first stage replaced one, unless its Deployment is the
-  scale target of a required HPA (a scale-up, which is what the HPA is for);
+  scale target of a required HPA that scaled at most :data:`SCALE_LAG` before the pod was
+  created (``status.lastScaleTime``): a scale-up, which is what the HPA is for. A pod created
+  later than that after the HPA's last scale was not created by a scale;
 * a ReplicaSet of a certification Deployment created in or after the first stage is a
   rollout during the run: the load did not run against one version.
 
@@ -25,11 +27,12 @@ place in time, are unknowns (``blocked``). A pod with a ``deletionTimestamp`` is
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.evidence.cluster import ClusterSnapshot, deployment_of_replica_set
+from pytest_loadcert.evidence.cluster import owners as owners_of
 from pytest_loadcert.evidence.timeutil import format_utc, parse_utc
 
 
@@ -56,6 +59,18 @@ class Timeline:
                 return f"{text}, in stage {name}"
             previous = name
         return f"{text}, after the last stage ({previous}) ended"
+
+
+#: How long after an HPA's scale its workload's new pods may be created.
+SCALE_LAG = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class Scaler:
+    """The required HPA that scales a workload, and when it last scaled (None: never)."""
+
+    hpa: str
+    last_scale: datetime | None
 
 
 @dataclass
@@ -137,12 +152,15 @@ def pod_history(
     snapshot: ClusterSnapshot,
     pods: list[tuple[str, dict[str, Any]]],
     timeline: Timeline,
-    autoscaled: set[str],
+    autoscaled: dict[str, Scaler],
+    rolled_out: frozenset[str] = frozenset(),
 ) -> History:
     """The history of the certification ``pods`` (workload label, pod) from the first stage.
 
     ``autoscaled``: workload labels (``deployment/<name>``) a required HPA scales, whose pods
-    created during the run are scale-ups rather than replacements.
+    created during the run, soon enough after its last scale, are scale-ups rather than
+    replacements. ``rolled_out``: ReplicaSets created during the run (see
+    :func:`rollouts_during_run`), whose pods are judged as a rollout, not as replacements.
     """
     history = History()
     for workload, pod in pods:
@@ -162,13 +180,22 @@ def pod_history(
             )
             continue
         existed = created < timeline.start
-        if not existed:
-            if workload in autoscaled:
+        owners = {name for kind, name in owners_of(pod) if kind == "ReplicaSet"}
+        if not existed and not owners & rolled_out:
+            scaler = autoscaled.get(workload)
+            last = scaler.last_scale if scaler is not None else None
+            if last is not None and created <= last + SCALE_LAG:
                 history.scaled_up.append(f"pod {name} ({workload}) at {timeline.place(created)}")
-            else:
+            elif scaler is None:
                 history.failures.append(
                     f"pod {name} of {workload} was created at {timeline.place(created)}: it "
                     "replaced a pod, and no required HPA scales " + workload
+                )
+            else:
+                when = f"last scaled at {format_utc(last)}" if last else "never scaled"
+                history.failures.append(
+                    f"pod {name} of {workload} was created at {timeline.place(created)}, but "
+                    f"hpa/{scaler.hpa} {when}: it replaced a pod"
                 )
         status = pod.get("status") or {}
         for key, init in (("initContainerStatuses", True), ("containerStatuses", False)):
@@ -198,10 +225,10 @@ def pod_history(
 
 def rollouts_during_run(
     snapshot: ClusterSnapshot, deployments: tuple[str, ...], timeline: Timeline
-) -> list[tuple[str, str]]:
-    """(field, why) for each ReplicaSet of a certification Deployment created from the
-    first stage on: a new version rolled out while the load ran."""
-    found = []
+) -> dict[str, tuple[str, str]]:
+    """ReplicaSet name -> (field, why) for each ReplicaSet of a certification Deployment
+    created from the first stage on: a new version rolled out while the load ran."""
+    found = {}
     for replica_set in snapshot.of_kind("ReplicaSet"):
         deployment = deployment_of_replica_set(replica_set)
         if deployment not in deployments:
@@ -209,23 +236,28 @@ def rollouts_during_run(
         where = f"{snapshot.where(replica_set)}.metadata.creationTimestamp"
         created = _time(snapshot, replica_set["metadata"].get("creationTimestamp"), where)
         if created is not None and created >= timeline.start:
-            found.append(
-                (
-                    where,
-                    f"is {timeline.place(created)}: replicaset/{replica_set['metadata']['name']} "
-                    f"of deployment/{deployment} was rolled out during the run, so the load did "
-                    "not run against one version",
-                )
+            name = replica_set["metadata"]["name"]
+            found[name] = (
+                where,
+                f"is {timeline.place(created)}: replicaset/{name} of deployment/{deployment} "
+                "was rolled out during the run, so the load did not run against one version",
             )
     return found
 
 
-def hpa_targets(snapshot: ClusterSnapshot, hpas: tuple[str, ...]) -> set[str]:
-    """Workload labels (``deployment/<name>``, ``statefulset/<name>``) the required HPAs scale."""
-    targets = set()
+def hpa_scalers(snapshot: ClusterSnapshot, hpas: tuple[str, ...]) -> dict[str, Scaler]:
+    """Workload labels (``deployment/<name>``, ``statefulset/<name>``) the required HPAs
+    scale, with the HPA and its ``status.lastScaleTime``."""
+    scalers = {}
     for name in hpas:
         item = snapshot.get("HorizontalPodAutoscaler", name)
-        reference = (item or {}).get("spec", {}).get("scaleTargetRef")
-        if isinstance(reference, dict):
-            targets.add(f"{str(reference.get('kind')).lower()}/{reference.get('name')}")
-    return targets
+        if item is None:
+            continue
+        reference = (item.get("spec") or {}).get("scaleTargetRef")
+        if not isinstance(reference, dict):
+            continue
+        where = f"{snapshot.where(item)}.status.lastScaleTime"
+        last = _time(snapshot, (item.get("status") or {}).get("lastScaleTime"), where)
+        workload = f"{str(reference.get('kind')).lower()}/{reference.get('name')}"
+        scalers[workload] = Scaler(name, last)
+    return scalers

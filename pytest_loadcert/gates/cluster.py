@@ -28,7 +28,7 @@ from pytest_loadcert.evidence.cluster import (
 )
 from pytest_loadcert.evidence.cluster_history import (
     Timeline,
-    hpa_targets,
+    hpa_scalers,
     pod_history,
     rollouts_during_run,
 )
@@ -177,7 +177,10 @@ def pod_continuity(bundle: Bundle, snapshot: ClusterSnapshot, profile: Profile) 
     if not pods:
         raise EvidenceError(snapshot.rel, "items", "hold no pod of the certification workloads")
     run = timeline(bundle, profile)
-    history = pod_history(snapshot, pods, run, hpa_targets(snapshot, cluster.hpas))
+    rollouts = rollouts_during_run(snapshot, cluster.deployments, run)
+    history = pod_history(
+        snapshot, pods, run, hpa_scalers(snapshot, cluster.hpas), frozenset(rollouts)
+    )
     required = (
         "no restart, termination, late start, readiness lost or replacement from the first stage on"
     )
@@ -191,7 +194,7 @@ def pod_continuity(bundle: Bundle, snapshot: ClusterSnapshot, profile: Profile) 
             snapshot.rel,
             "; ".join(history.failures[1:6]),
         )
-    unknowns = history.unknowns + rollouts_during_run(snapshot, cluster.deployments, run)
+    unknowns = history.unknowns + list(rollouts.values())
     if unknowns:
         field, why = unknowns[0]
         raise EvidenceError(snapshot.rel, field, why)

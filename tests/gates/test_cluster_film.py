@@ -60,6 +60,16 @@ def replaced_in_25k(files: Files) -> None:
 
 
 def scale_up_in_50k(files: Files) -> None:
+    # hpa/gateway scaled at 50k + 28 s, and the new pod was created two seconds later
+    pod = _pod(files, "gateway", 2)
+    created = bf._parse_time(pod["metadata"]["creationTimestamp"])
+    bf.shift_times(pod, _stage_start(files, "50k", 30) - created)
+    hpa = bf.find_items(files, "HorizontalPodAutoscaler", "gateway")[0]
+    hpa["status"]["lastScaleTime"] = bf.fmt_time(_stage_start(files, "50k", 28))
+
+
+def replaced_in_autoscaled(files: Files) -> None:
+    # a gateway pod created in the 50k stage, but hpa/gateway never scaled: an eviction
     pod = _pod(files, "gateway", 2)
     created = bf._parse_time(pod["metadata"]["creationTimestamp"])
     bf.shift_times(pod, _stage_start(files, "50k", 30) - created)
@@ -254,6 +264,12 @@ CASES: dict[str, tuple[Edit, str, str, str]] = {
         "pod_continuity",
         "1 created by a scale-up",
     ),
+    "replaced-in-autoscaled": (
+        replaced_in_autoscaled,
+        "not_certified",
+        "pod_continuity",
+        "in stage 50k, but hpa/gateway never scaled: it replaced a pod",
+    ),
     "hpa-at-max": (
         hpa_at_max,
         "not_certified",
@@ -437,6 +453,7 @@ PLUGIN = (
     "oomkilled-in-50k",
     "restart-after-run",
     "replaced-in-25k",
+    "replaced-in-autoscaled",
     "scale-up-in-50k",
     "hpa-at-max",
     "hpa-scale-up-limited",
