@@ -144,6 +144,8 @@ def _no_time_after(snapshot: ClusterSnapshot, limit: datetime, collected_at: dat
         return parsed[value]
 
     def check(item: dict[str, Any], field: str, value: Any, allowance_s: int = 0) -> None:
+        if value is None:
+            raise EvidenceError(snapshot.rel, field, "is missing")
         at = moment(value)
         if at is None:
             raise EvidenceError(

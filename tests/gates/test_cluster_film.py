@@ -448,7 +448,7 @@ def gate(certificate: dict[str, Any], gate_id: str) -> dict[str, Any]:
 
 #: The cases the issue names, judged by the plugin serial and with two xdist workers (the
 #: core test above judges every case, with its message, in the inner loop); the plugin's
-#: serial runs of three of them are in the inner loop too.
+#: serial run of the first is in the inner loop too.
 PLUGIN = (
     "oomkilled-in-50k",
     "restart-after-run",
@@ -467,7 +467,7 @@ PLUGIN = (
     "three-days-later",
     "endpoint-to-other-app",
 )
-INNER_LOOP = {"oomkilled-in-50k", "debug-container", "three-days-later"}
+INNER_LOOP = {"oomkilled-in-50k"}
 
 
 @pytest.mark.parametrize(
