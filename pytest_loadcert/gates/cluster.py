@@ -63,6 +63,21 @@ def fresh_snapshot(bundle: Bundle, profile: Profile) -> ClusterSnapshot:
         raise EvidenceError(
             snapshot.rel, "items", f"hold objects of namespace {others[0]!r}, not {namespace!r}"
         )
+    for item in snapshot.of_kind("Namespace"):  # a List may carry the namespace itself
+        name = item["metadata"]["name"]
+        if name != namespace:
+            raise EvidenceError(
+                snapshot.rel, snapshot.where(item), f"is namespace {name!r}, not {namespace!r}"
+            )
+        live(snapshot, item)
+        phase = (item.get("status") or {}).get("phase")
+        if phase not in (None, "Active"):
+            raise EvidenceError(
+                snapshot.rel,
+                f"{snapshot.where(item)}.status.phase",
+                f"is {phase!r}: namespace {name} is being torn down, so the snapshot is not "
+                "the steady state the load ran against",
+            )
     _, last_end = run_window(bundle, profile)
     collected = manifest.cluster_collected_at
     if collected < last_end:

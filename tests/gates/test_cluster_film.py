@@ -151,6 +151,28 @@ def namespace_being_deleted(files: Files) -> None:
     bf.reconcile(bf.k8s_items(files))
 
 
+def namespace_terminating(files: Files) -> None:
+    # the List carries the namespace itself (kubectl get namespace shop -o json), deleted a
+    # second before the collection: Terminating, before any object of it has gone
+    collected = bf.collected_at(files)
+    bf.k8s_items(files).append(
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {
+                "name": "shop",
+                "uid": "5e0c6d1a-3b2f-4c8e-9a7d-2f1b0c9e8d7a",
+                "resourceVersion": "48213001",
+                "creationTimestamp": bf.fmt_time(collected - timedelta(days=90)),
+                "deletionTimestamp": bf.fmt_time(collected - timedelta(seconds=1)),
+                "labels": {"kubernetes.io/metadata.name": "shop"},
+            },
+            "spec": {"finalizers": ["kubernetes"]},
+            "status": {"phase": "Terminating"},
+        }
+    )
+
+
 def unrelated_pod_terminating(files: Files) -> None:
     pod = bf.find_items(files, "Pod", app="legacy-reports")[0]
     bf.delete_gracefully(pod, bf.collected_at(files) - timedelta(seconds=5))
@@ -336,6 +358,12 @@ CASES: dict[str, tuple[Edit, str, str, str]] = {
         "blocked",
         "workload_ready[deployment/gateway]",
         "deployment/gateway is being deleted",
+    ),
+    "namespace-terminating": (
+        namespace_terminating,
+        "blocked",
+        "cluster_snapshot",
+        "namespace/shop is being deleted",
     ),
     "unrelated-pod-terminating": (
         unrelated_pod_terminating,
