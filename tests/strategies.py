@@ -57,7 +57,7 @@ EXAMPLES = {
     "core_mutation_never_certified": 1000,
     "core_order_invariant": 400,
     "core_seal_round_trip": 250,
-    "core_cluster_relation_never_certified": 200,
+    "core_cluster_relation_never_certified": 100,
     "e2e_mutation_never_certified": 40,
     "e2e_deletion_blocked": 40,
     "e2e_order_invariant": 30,
