@@ -15,9 +15,10 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pytest_loadcert.config.profile import MetricSpec
+from pytest_loadcert.config.profile import ClusterSpec, MetricSpec
 from pytest_loadcert.errors import EvidenceError
 from pytest_loadcert.evidence.cluster import ClusterSnapshot, parse_cluster
+from pytest_loadcert.evidence.cluster_relations import check_relations
 from pytest_loadcert.evidence.hashing import sha256_bytes
 from pytest_loadcert.evidence.integrity import compare_files, shown, unsafe_path_reason
 from pytest_loadcert.evidence.jsonio import (
@@ -320,6 +321,25 @@ class Bundle:
 
     def cluster(self) -> ClusterSnapshot:
         return self._once(CLUSTER, lambda: parse_cluster(self.read_json(CLUSTER), CLUSTER))
+
+    def consistent_cluster(self, collected_at: datetime, spec: ClusterSpec) -> ClusterSnapshot:
+        """:meth:`cluster`, checked against itself (:func:`check_relations`) for a collection
+        at ``collected_at`` and the profile's certification objects, once per bundle (every
+        cluster gate reads it; a contradiction blocks each of them with the same message)."""
+
+        def load() -> ClusterSnapshot:
+            snapshot = self.cluster()
+            check_relations(
+                snapshot,
+                collected_at,
+                spec.max_clock_skew_s,
+                spec.deployments,
+                spec.statefulsets,
+                spec.services,
+            )
+            return snapshot
+
+        return self._once(f"{CLUSTER}#consistent:{collected_at.isoformat()}:{spec!r}", load)
 
     def grafana(self) -> GrafanaExport:
         return self._once(GRAFANA, lambda: grafana_range(self.read_json(GRAFANA), GRAFANA))

@@ -28,8 +28,6 @@ class ClusterSnapshot:
 
     rel: str
     items: tuple[dict[str, Any], ...]
-    #: What the snapshot was last found consistent for (set by the gates' freshness check).
-    checked: object = field(default=None, compare=False, repr=False)
     _positions: dict[int, int] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -161,6 +159,14 @@ def _int(
     return node
 
 
+def condition(item: dict[str, Any], kind: str) -> dict[str, Any] | None:
+    """The ``status.conditions`` entry of type ``kind`` (with its reason and times), or None."""
+    for entry in (item.get("status") or {}).get("conditions") or []:
+        if isinstance(entry, dict) and entry.get("type") == kind:
+            return entry
+    return None
+
+
 def conditions(item: dict[str, Any]) -> dict[Any, Any]:
     """``status.conditions`` as type -> status ("True", "False", "Unknown")."""
     return {
@@ -170,9 +176,9 @@ def conditions(item: dict[str, Any]) -> dict[Any, Any]:
     }
 
 
-def live(snapshot: ClusterSnapshot, item: dict[str, Any]) -> dict[str, Any]:
-    """``item``, unless it carries a ``deletionTimestamp`` (EvidenceError): an object being
-    deleted is not the steady state the load ran against."""
+def refuse_deleted(snapshot: ClusterSnapshot, item: dict[str, Any]) -> None:
+    """EvidenceError when ``item`` carries a ``deletionTimestamp``: an object being deleted
+    is not the steady state the load ran against."""
     deleted = item["metadata"].get("deletionTimestamp")
     if deleted is not None:
         raise EvidenceError(
@@ -181,7 +187,6 @@ def live(snapshot: ClusterSnapshot, item: dict[str, Any]) -> dict[str, Any]:
             f"is {deleted}: {item['kind'].lower()}/{item['metadata']['name']} is being deleted, "
             "so the snapshot is not the steady state the load ran against",
         )
-    return item
 
 
 def rollout_in_progress(snapshot: ClusterSnapshot, item: dict[str, Any]) -> str | None:
@@ -208,14 +213,7 @@ def rollout_in_progress(snapshot: ClusterSnapshot, item: dict[str, Any]) -> str 
         return None
     if total > wanted:
         return f"{label} has {total} replicas for {wanted} wanted: old ones are still running"
-    progressing = next(
-        (
-            c
-            for c in status.get("conditions") or []
-            if isinstance(c, dict) and c.get("type") == "Progressing"
-        ),
-        None,
-    )
+    progressing = condition(item, "Progressing")
     if progressing is not None and (
         progressing.get("status") != "True" or progressing.get("reason") != "NewReplicaSetAvailable"
     ):
@@ -246,7 +244,7 @@ def replicas_ready(snapshot: ClusterSnapshot, kind: str, name: str) -> Check:
     label = f"{kind.lower()}/{name}"
     if item is None:
         return Check(False, f"{label} is not in the snapshot", "present and ready", snapshot.rel)
-    live(snapshot, item)
+    refuse_deleted(snapshot, item)
     where = snapshot.where(item)
     desired = _int(item, snapshot, ("spec", "replicas"), 1)
     # Kubernetes omits readyReplicas when no replica is ready: absent means none.
@@ -284,7 +282,7 @@ def hpa_active(snapshot: ClusterSnapshot, name: str) -> Check:
     item = snapshot.get("HorizontalPodAutoscaler", name)
     if item is None:
         return Check(False, f"hpa/{name} is not in the snapshot", "present", snapshot.rel)
-    live(snapshot, item)
+    refuse_deleted(snapshot, item)
     where = snapshot.where(item)
     source = f"{snapshot.rel} {where}"
     target = (item.get("spec") or {}).get("scaleTargetRef")
@@ -301,11 +299,9 @@ def hpa_active(snapshot: ClusterSnapshot, name: str) -> Check:
     maximum = _int(item, snapshot, ("spec", "maxReplicas"), None)
     current = _int(item, snapshot, ("status", "currentReplicas"), None)
     states = conditions(item)
-    for condition in ("AbleToScale", "ScalingActive"):
-        if states.get(condition) == "False":
-            return Check(
-                False, f"hpa/{name} condition {condition} is False", f"{condition} True", source
-            )
+    for kind in ("AbleToScale", "ScalingActive"):
+        if states.get(kind) == "False":
+            return Check(False, f"hpa/{name} condition {kind} is False", f"{kind} True", source)
     if current < minimum:
         return Check(False, f"{current} current replicas", f">= minReplicas {minimum}", source)
     required = f"below maxReplicas {maximum}, ScalingLimited not True on the way up"
@@ -316,14 +312,7 @@ def hpa_active(snapshot: ClusterSnapshot, name: str) -> Check:
             required,
             source,
         )
-    limited = next(
-        (
-            c
-            for c in (item.get("status") or {}).get("conditions") or []
-            if isinstance(c, dict) and c.get("type") == "ScalingLimited"
-        ),
-        None,
-    )
+    limited = condition(item, "ScalingLimited")
     if (
         limited is not None
         and limited.get("status") == "True"
@@ -344,7 +333,7 @@ def pdb_healthy(snapshot: ClusterSnapshot, name: str) -> Check:
     item = snapshot.get("PodDisruptionBudget", name)
     if item is None:
         return Check(False, f"pdb/{name} is not in the snapshot", "present", snapshot.rel)
-    live(snapshot, item)
+    refuse_deleted(snapshot, item)
     source = f"{snapshot.rel} {snapshot.where(item)}"
     current = _int(item, snapshot, ("status", "currentHealthy"), None)
     desired = _int(item, snapshot, ("status", "desiredHealthy"), None)
@@ -371,7 +360,7 @@ def service_endpoints(snapshot: ClusterSnapshot, name: str) -> Check:
     service = snapshot.get("Service", name)
     if service is None:
         return Check(False, f"service/{name} is not in the snapshot", "present", snapshot.rel)
-    live(snapshot, service)
+    refuse_deleted(snapshot, service)
     if not snapshot.of_kind("Endpoints") and not snapshot.of_kind("EndpointSlice"):
         raise EvidenceError(
             snapshot.rel, "items", "holds no Endpoints or EndpointSlices: service readiness unknown"

@@ -31,7 +31,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pytest_loadcert.errors import EvidenceError
-from pytest_loadcert.evidence.cluster import ClusterSnapshot, deployment_of_replica_set
+from pytest_loadcert.evidence.cluster import (
+    ClusterSnapshot,
+    condition,
+    deployment_of_replica_set,
+)
 from pytest_loadcert.evidence.cluster import owners as owners_of
 from pytest_loadcert.evidence.timeutil import format_utc, parse_utc
 
@@ -91,8 +95,12 @@ def _time(snapshot: ClusterSnapshot, value: object, path: str) -> datetime | Non
     return moment
 
 
-def _restarts(snapshot: ClusterSnapshot, status: dict[str, Any], path: str) -> int:
-    count = status.get("restartCount", 0)
+def _restarts(snapshot: ClusterSnapshot, status: dict[str, Any], path: str) -> int | None:
+    """``restartCount``, or None when it is missing: the API always sends it, so missing is
+    not 0 restarts (the caller records it as unknown)."""
+    count = status.get("restartCount")
+    if count is None:
+        return None
     if isinstance(count, bool) or not isinstance(count, int) or count < 0:
         raise EvidenceError(snapshot.rel, f"{path}.restartCount", "must be a non-negative integer")
     return count
@@ -113,6 +121,13 @@ def _container(
     restarts = _restarts(snapshot, status, path)
     last = (status.get("lastState") or {}).get("terminated")
     kind = "init container" if init else "container"
+    if restarts is None:
+        history.unknowns.append(
+            (
+                f"{path}.restartCount",
+                f"is missing: how often pod {pod_name} {kind} {name} restarted is unknown",
+            )
+        )
     if isinstance(last, dict):
         at = f"{path}.lastState.terminated.finishedAt"
         finished = _time(snapshot, last.get("finishedAt"), at)
@@ -124,13 +139,14 @@ def _container(
                 )
             )
         elif finished >= timeline.start:
+            count = "?" if restarts is None else restarts
             history.failures.append(
-                f"pod {pod_name} {kind} {name} restarted {restarts} time(s), last terminated "
+                f"pod {pod_name} {kind} {name} restarted {count} time(s), last terminated "
                 f"{last.get('reason') or 'without a reason'} (exit code {last.get('exitCode')}) "
                 f"at {timeline.place(finished)}"
             )
             return
-    elif restarts > 0:
+    elif restarts:
         history.unknowns.append(
             (
                 f"{path}.lastState",
@@ -203,22 +219,17 @@ def pod_history(
                 if isinstance(entry, dict):
                     path = f"{where}.status.{key}[{index}]"
                     _container(snapshot, timeline, name, existed, entry, path, history, init=init)
-        ready_at = [
-            i
-            for i, c in enumerate(status.get("conditions") or [])
-            if isinstance(c, dict) and c.get("type") == "Ready"
-        ]
-        if existed and ready_at:
-            ready = status["conditions"][ready_at[0]]
-            path = f"{where}.status.conditions[{ready_at[0]}].lastTransitionTime"
+        ready = condition(pod, "Ready")
+        if existed and ready is not None:
+            index = status["conditions"].index(ready)
+            path = f"{where}.status.conditions[{index}].lastTransitionTime"
             changed = _time(snapshot, ready.get("lastTransitionTime"), path)
             if changed is not None and changed >= timeline.start:
+                regained = ready.get("status") == "True"
+                lost = ": it was not ready for part of the run" if regained else ""
                 history.failures.append(
                     f"pod {name} condition Ready became {ready.get('status')} at "
-                    f"{timeline.place(changed)}: it was not ready for part of the run"
-                    if ready.get("status") == "True"
-                    else f"pod {name} condition Ready became {ready.get('status')} at "
-                    f"{timeline.place(changed)}"
+                    f"{timeline.place(changed)}{lost}"
                 )
     return history
 

@@ -335,7 +335,9 @@ def _workload_counts_its_pods(snapshot: ClusterSnapshot, kind: str, name: str) -
     if any(pod["metadata"].get("deletionTimestamp") is not None for pod in pods):
         return  # a terminating pod blocks pod_readiness; counts in motion prove nothing more
     (said,) = _counts(snapshot, item, "status.readyReplicas")
-    said = said or 0  # Kubernetes omits readyReplicas when none is ready
+    # Kubernetes omits readyReplicas when none is ready, so absent reads 0 here; that cannot
+    # pass anything: a List with ready pods of the workload then blocks just below.
+    said = said or 0
     ready = [pod["metadata"]["name"] for pod in pods if is_ready_pod(pod)]
     if len(ready) != said:
         raise EvidenceError(

@@ -19,9 +19,9 @@ from pytest_loadcert.evidence.cluster import (
     ClusterSnapshot,
     certification_pods,
     hpa_active,
-    live,
     pdb_healthy,
     pod_not_ready_reason,
+    refuse_deleted,
     replicas_ready,
     running_digests,
     service_endpoints,
@@ -32,7 +32,6 @@ from pytest_loadcert.evidence.cluster_history import (
     pod_history,
     rollouts_during_run,
 )
-from pytest_loadcert.evidence.cluster_relations import check_relations
 from pytest_loadcert.evidence.timeutil import format_utc
 from pytest_loadcert.gates.result import GateResult
 from pytest_loadcert.gates.window import run_window
@@ -69,14 +68,14 @@ def fresh_snapshot(bundle: Bundle, profile: Profile) -> ClusterSnapshot:
             raise EvidenceError(
                 snapshot.rel, snapshot.where(item), f"is namespace {name!r}, not {namespace!r}"
             )
-        live(snapshot, item)
+        refuse_deleted(snapshot, item)
         phase = (item.get("status") or {}).get("phase")
-        if phase not in (None, "Active"):
+        if phase != "Active":
             raise EvidenceError(
                 snapshot.rel,
                 f"{snapshot.where(item)}.status.phase",
-                f"is {phase!r}: namespace {name} is being torn down, so the snapshot is not "
-                "the steady state the load ran against",
+                f"is {phase!r}, not 'Active': namespace {name} may be being torn down, so the "
+                "snapshot is not the steady state the load ran against",
             )
     _, last_end = run_window(bundle, profile)
     collected = manifest.cluster_collected_at
@@ -94,19 +93,7 @@ def fresh_snapshot(bundle: Bundle, profile: Profile) -> ClusterSnapshot:
             f"is {age:g}s after the last stage ended, over cluster.max_snapshot_age_s = "
             f"{profile.cluster.max_snapshot_age_s:g}",
         )
-    cluster = profile.cluster
-    key = (collected, cluster)
-    if snapshot.checked != key:
-        check_relations(
-            snapshot,
-            collected,
-            cluster.max_clock_skew_s,
-            cluster.deployments,
-            cluster.statefulsets,
-            cluster.services,
-        )
-        object.__setattr__(snapshot, "checked", key)
-    return snapshot
+    return bundle.consistent_cluster(collected, profile.cluster)
 
 
 def cluster_snapshot(bundle: Bundle, profile: Profile) -> GateResult:
@@ -155,7 +142,7 @@ def pod_readiness(snapshot: ClusterSnapshot, profile: Profile) -> GateResult:
         raise EvidenceError(snapshot.rel, "items", "hold no Pod: pod readiness is unknown")
     pods = certification_pods(snapshot, profile.cluster.deployments, profile.cluster.statefulsets)
     for _, pod in pods:
-        live(snapshot, pod)
+        refuse_deleted(snapshot, pod)
     reasons = [reason for _, pod in pods if (reason := pod_not_ready_reason(pod)) is not None]
     ignored = len(snapshot.of_kind("Pod")) - len(pods)
     if not pods:
@@ -174,13 +161,8 @@ def pod_readiness(snapshot: ClusterSnapshot, profile: Profile) -> GateResult:
 
 def timeline(bundle: Bundle, profile: Profile) -> Timeline:
     """The run's stage windows, for placing the snapshot's own times."""
-    return Timeline(
-        tuple(
-            (stage, run.start, run.end)
-            for stage in profile.stage_names
-            for run in (bundle.stage_run(stage),)
-        )
-    )
+    runs = [(stage, bundle.stage_run(stage)) for stage in profile.stage_names]
+    return Timeline(tuple((stage, run.start, run.end) for stage, run in runs))
 
 
 def pod_continuity(bundle: Bundle, snapshot: ClusterSnapshot, profile: Profile) -> GateResult:

@@ -130,6 +130,10 @@ def restart_time_unknown(files: Files) -> None:
     status["restartCount"] = 2  # and lastState {}: the kubelet lost it
 
 
+def restart_count_missing(files: Files) -> None:
+    del _pod(files, "qdrant")["status"]["containerStatuses"][0]["restartCount"]
+
+
 def rollout_during_run(files: Files) -> None:
     bf.rolled_out_at(files, "gateway", _stage_start(files, "25k", 30))
 
@@ -334,6 +338,12 @@ CASES: dict[str, tuple[Edit, str, str, str]] = {
         "blocked",
         "pod_continuity",
         "records no termination, but pod valkey-0 container valkey restarted 2 time(s)",
+    ),
+    "restart-count-missing": (
+        restart_count_missing,
+        "blocked",
+        "pod_continuity",
+        "restartCount is missing: how often pod qdrant-0 container qdrant restarted is unknown",
     ),
     "rollout-during-run": (
         rollout_during_run,
